@@ -1,0 +1,277 @@
+"""One internal form for atomic structures, and conversions into it.
+
+Every function of ``core`` works on :class:`AtomicStructure`: a cell (3 x 3, rows are the lattice vectors, in
+angstrom), Cartesian positions (N x 3, angstrom) and atomic numbers (N,). Conversions from pymatgen, ASE and AiiDA
+import those packages lazily, so that ``import aiida_crystalface.core`` stays cheap and never imports aiida.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = (
+    'MAX_ATOMIC_NUMBER',
+    'AtomicStructure',
+    'StructureError',
+    'atomic_number',
+    'chemical_symbol',
+    'read_structures',
+    'to_atomic_structure',
+)
+
+#: Largest atomic number the package knows (the form-factor table covers 1..98).
+MAX_ATOMIC_NUMBER = 98
+
+#: Atoms closer than this (angstrom) are taken to overlap.
+MIN_INTERATOMIC_DISTANCE = 0.1
+
+# fmt: off
+_SYMBOLS = (
+    'X', 'H', 'He', 'Li', 'Be', 'B', 'C', 'N', 'O', 'F', 'Ne', 'Na', 'Mg', 'Al', 'Si', 'P', 'S', 'Cl', 'Ar', 'K',
+    'Ca', 'Sc', 'Ti', 'V', 'Cr', 'Mn', 'Fe', 'Co', 'Ni', 'Cu', 'Zn', 'Ga', 'Ge', 'As', 'Se', 'Br', 'Kr', 'Rb', 'Sr',
+    'Y', 'Zr', 'Nb', 'Mo', 'Tc', 'Ru', 'Rh', 'Pd', 'Ag', 'Cd', 'In', 'Sn', 'Sb', 'Te', 'I', 'Xe', 'Cs', 'Ba', 'La',
+    'Ce', 'Pr', 'Nd', 'Pm', 'Sm', 'Eu', 'Gd', 'Tb', 'Dy', 'Ho', 'Er', 'Tm', 'Yb', 'Lu', 'Hf', 'Ta', 'W', 'Re', 'Os',
+    'Ir', 'Pt', 'Au', 'Hg', 'Tl', 'Pb', 'Bi', 'Po', 'At', 'Rn', 'Fr', 'Ra', 'Ac', 'Th', 'Pa', 'U', 'Np', 'Pu', 'Am',
+    'Cm', 'Bk', 'Cf',
+)
+# fmt: on
+_NUMBERS = {symbol: number for number, symbol in enumerate(_SYMBOLS) if number > 0}
+
+
+class StructureError(ValueError):
+    """A structure that cannot be fingerprinted; the message names the structure and the problem."""
+
+
+def atomic_number(symbol: str | int) -> int:
+    """Return the atomic number of ``symbol`` (a chemical symbol such as ``'Cu'``, or a number)."""
+    if isinstance(symbol, (int, np.integer)):
+        number = int(symbol)
+        if not 1 <= number <= MAX_ATOMIC_NUMBER:
+            raise StructureError(f'unknown element: atomic number {number} is outside 1..{MAX_ATOMIC_NUMBER}')
+        return number
+    try:
+        return _NUMBERS[str(symbol).strip().capitalize()]
+    except KeyError:
+        raise StructureError(f'unknown element: {symbol!r} is not a chemical symbol of Z = 1..{MAX_ATOMIC_NUMBER}') from None
+
+
+def chemical_symbol(number: int) -> str:
+    """Return the chemical symbol of atomic number ``number``."""
+    return _SYMBOLS[atomic_number(int(number))]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AtomicStructure:
+    """A periodic structure: ``cell`` rows are lattice vectors (angstrom), ``positions`` Cartesian (angstrom).
+
+    ``label`` names the structure in error messages (a file name, a node's uuid, a dataset item).
+    ``info`` carries free metadata (source, defect kind, seed, ...); it never affects the physics.
+    """
+
+    cell: np.ndarray
+    positions: np.ndarray
+    numbers: np.ndarray
+    label: str = 'structure'
+    info: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, 'cell', np.ascontiguousarray(self.cell, dtype=np.float64).reshape(3, 3))
+        object.__setattr__(self, 'positions', np.ascontiguousarray(self.positions, dtype=np.float64).reshape(-1, 3))
+        object.__setattr__(self, 'numbers', np.ascontiguousarray(self.numbers, dtype=np.int64).reshape(-1))
+        if len(self.numbers) != len(self.positions):
+            raise StructureError(
+                f'{self.label}: {len(self.positions)} positions but {len(self.numbers)} atomic numbers'
+            )
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __repr__(self) -> str:
+        return f'<AtomicStructure {self.label!r}: {self.formula}, {len(self)} atoms>'
+
+    @property
+    def volume(self) -> float:
+        return float(abs(np.linalg.det(self.cell)))
+
+    @property
+    def symbols(self) -> list[str]:
+        return [_SYMBOLS[int(z)] for z in self.numbers]
+
+    @property
+    def formula(self) -> str:
+        if len(self) == 0:
+            return '(empty)'
+        values, counts = np.unique(self.numbers, return_counts=True)
+        return ''.join(f'{_SYMBOLS[int(z)]}{c if c > 1 else ""}' for z, c in zip(values, counts))
+
+    @property
+    def scaled_positions(self) -> np.ndarray:
+        return np.linalg.solve(self.cell.T, self.positions.T).T
+
+    def replace(self, **changes: Any) -> AtomicStructure:
+        """Return a copy with some fields changed (``info`` is copied, never shared)."""
+        changes.setdefault('info', dict(self.info))
+        return dataclasses.replace(self, **changes)
+
+    def validate(self, min_atoms: int = 1) -> AtomicStructure:
+        """Check that the structure can be fingerprinted; raise :class:`StructureError` naming the problem.
+
+        Checks: at least ``min_atoms`` atoms, finite cell and positions, a cell of non-zero volume, known
+        elements, no two atoms closer than ``MIN_INTERATOMIC_DISTANCE`` (periodic images included).
+        """
+        name = self.label
+        if len(self) == 0:
+            raise StructureError(f'{name}: the structure is empty (no atoms)')
+        if not np.all(np.isfinite(self.positions)):
+            raise StructureError(f'{name}: atomic positions contain NaN or infinite values')
+        if not np.all(np.isfinite(self.cell)):
+            raise StructureError(f'{name}: the cell contains NaN or infinite values')
+        if self.volume < 1e-6:
+            if len(self) == 1:
+                raise StructureError(
+                    f'{name}: a single isolated atom (no periodic cell) has no crystal structure to fingerprint'
+                )
+            raise StructureError(f'{name}: the cell has zero volume (degenerate or missing lattice vectors)')
+        bad = [int(z) for z in np.unique(self.numbers) if not 1 <= z <= MAX_ATOMIC_NUMBER]
+        if bad:
+            raise StructureError(f'{name}: unknown element(s) with atomic number {bad} (known: 1..{MAX_ATOMIC_NUMBER})')
+        if len(self) < min_atoms:
+            raise StructureError(f'{name}: {len(self)} atom(s), but at least {min_atoms} are needed here')
+        distance, i, j = _closest_pair(self)
+        if distance < MIN_INTERATOMIC_DISTANCE:
+            raise StructureError(
+                f'{name}: atoms {i} and {j} overlap (distance {distance:.3g} A < {MIN_INTERATOMIC_DISTANCE} A)'
+            )
+        return self
+
+
+def _closest_pair(structure: AtomicStructure) -> tuple[float, int, int]:
+    """Return the smallest interatomic distance (periodic images within one cell included) and the pair."""
+    frac = structure.scaled_positions
+    best = (np.inf, 0, 0)
+    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=float)
+    chunk = max(1, 2_000_000 // max(1, 27 * len(frac)))
+    for start in range(0, len(frac), chunk):
+        block = frac[start : start + chunk]
+        delta = block[:, None, :] - frac[None, :, :]
+        delta -= np.round(delta)
+        cart = (delta[:, :, None, :] + shifts[None, None, :, :]) @ structure.cell
+        dist = np.linalg.norm(cart, axis=-1)
+        rows = np.arange(len(block))
+        dist[rows, start + rows, 13] = np.inf  # the atom itself, zero shift
+        flat = int(np.argmin(dist))
+        i, j, _ = np.unravel_index(flat, dist.shape)
+        if dist.flat[flat] < best[0]:
+            best = (float(dist.flat[flat]), int(start + i), int(j))
+    return best
+
+
+def to_atomic_structure(obj: Any, label: str | None = None) -> AtomicStructure:
+    """Convert a pymatgen ``Structure``, an ASE ``Atoms``, an AiiDA ``StructureData`` or a mapping into the internal form.
+
+    A mapping needs the keys ``cell``, ``positions`` (Cartesian) and ``numbers`` (or ``symbols``).
+    """
+    if isinstance(obj, AtomicStructure):
+        return obj if label is None else obj.replace(label=label)
+    module = type(obj).__module__
+    if isinstance(obj, dict):
+        numbers = obj.get('numbers')
+        if numbers is None:
+            numbers = [atomic_number(s) for s in obj['symbols']]
+        return AtomicStructure(obj['cell'], obj['positions'], numbers, label or obj.get('label', 'structure'))
+    if module.startswith('pymatgen'):
+        return _from_pymatgen(obj, label)
+    if module.startswith('ase'):
+        return _from_ase(obj, label)
+    if module.startswith('aiida'):
+        return _from_aiida(obj, label)
+    raise TypeError(
+        f'cannot convert an object of type {type(obj).__name__} to a structure: pass a pymatgen Structure, an ASE '
+        'Atoms, an AiiDA StructureData or an AtomicStructure'
+    )
+
+
+def _from_pymatgen(structure: Any, label: str | None) -> AtomicStructure:
+    numbers = []
+    for site in structure:
+        if not site.is_ordered:
+            raise StructureError(f'{label or structure.formula}: disordered (partially occupied) sites are not supported')
+        numbers.append(atomic_number(site.specie.Z if hasattr(site.specie, 'Z') else str(site.specie)))
+    return AtomicStructure(
+        structure.lattice.matrix, structure.cart_coords, numbers, label or structure.composition.reduced_formula
+    )
+
+
+def _from_ase(atoms: Any, label: str | None) -> AtomicStructure:
+    numbers = atoms.get_atomic_numbers()
+    if np.any(numbers < 1) or np.any(numbers > MAX_ATOMIC_NUMBER):
+        bad = sorted({int(z) for z in numbers if not 1 <= z <= MAX_ATOMIC_NUMBER})
+        raise StructureError(f'{label or atoms.get_chemical_formula()}: unknown element(s) with atomic number {bad}')
+    return AtomicStructure(
+        np.array(atoms.get_cell()), atoms.get_positions(), numbers, label or atoms.get_chemical_formula() or 'atoms'
+    )
+
+
+def _from_aiida(node: Any, label: str | None) -> AtomicStructure:
+    kinds = {kind.name: kind for kind in node.kinds}
+    numbers = []
+    for site in node.sites:
+        kind = kinds[site.kind_name]
+        if len(kind.symbols) != 1 or kind.has_vacancies:
+            raise StructureError(f'{label or node.uuid}: alloy or vacancy kinds ({kind.name}) are not supported')
+        numbers.append(atomic_number(kind.symbols[0]))
+    positions = np.array([site.position for site in node.sites], dtype=float).reshape(-1, 3)
+    return AtomicStructure(np.array(node.cell), positions, numbers, label or f'StructureData<{node.uuid}>')
+
+
+def read_structures(path: str | os.PathLike, fmt: str | None = None) -> list[AtomicStructure]:
+    """Read every frame of a structure file (CIF, POSCAR, extxyz, and any format ASE or pymatgen reads).
+
+    Frames are labelled ``file`` for a single frame and ``file@i`` for frame ``i`` of a trajectory.
+    Raises :class:`StructureError` naming the file when it is missing or cannot be parsed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise StructureError(f'{path}: no such file')
+    if path.stat().st_size == 0:
+        raise StructureError(f'{path}: the file is empty')
+    errors = []
+    try:
+        import ase.io
+
+        frames = ase.io.read(str(path), index=':', format=fmt)
+        frames = frames if isinstance(frames, list) else [frames]
+        if frames:
+            return _label_frames([_from_ase(atoms, path.name) for atoms in frames], path.name)
+        errors.append('ASE: no frames')
+    except StructureError:
+        raise
+    except Exception as exception:
+        errors.append(f'ASE: {exception}')
+    try:
+        from pymatgen.core import Structure
+
+        structure = Structure.from_file(str(path))
+        return [_from_pymatgen(structure, path.name)]
+    except StructureError:
+        raise
+    except Exception as exception:
+        errors.append(f'pymatgen: {exception}')
+    raise StructureError(f'{path}: unreadable structure file ({"; ".join(errors)})')
+
+
+def _label_frames(frames: Sequence[AtomicStructure], name: str) -> list[AtomicStructure]:
+    if len(frames) == 1:
+        return [frames[0].replace(label=name)]
+    return [frame.replace(label=f'{name}@{i}') for i, frame in enumerate(frames)]
+
+
+def as_structures(objs: Iterable[Any]) -> list[AtomicStructure]:
+    """Convert each object with :func:`to_atomic_structure`."""
+    return [to_atomic_structure(obj) for obj in objs]
