@@ -1,1 +1,12 @@
+"""The ``aiida-crystalface`` command line, in the style of ``verdi`` and ``aiida-pseudo``.
 
+Importing this package registers every sub-command on :data:`cmd_root`; each command imports the heavy packages
+(numba kernels, torch, the AiiDA ORM) only when it runs.
+"""
+
+from .classify import cmd_classify  # noqa: F401
+from .explain import cmd_explain  # noqa: F401
+from .fingerprint import cmd_fingerprint  # noqa: F401
+from .root import cmd_root
+
+__all__ = ('cmd_root',)

@@ -1,0 +1,48 @@
+"""``aiida-crystalface explain``: attentive response maps of the ConvNet for one structure (no profile needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .params import options
+from .root import cmd_root
+
+__all__ = ('cmd_explain',)
+
+
+@cmd_root.command('explain')
+@click.argument('file', type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    '-o',
+    '--output',
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help='The PNG file to write: the fingerprint beside the attentive response maps of the strongest filters.',
+)
+@options.MODEL()
+@click.option('--top-k', type=click.IntRange(min=1), default=4, show_default=True, help='Number of filters shown.')
+@click.option('--frame', type=click.IntRange(min=0), default=0, show_default=True, help='Frame of a multi-frame file.')
+def cmd_explain(file, output, model, top_k, frame):
+    """Show which parts of the fingerprint of FILE the ConvNet looks at (paper, Fig. 5)."""
+    from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint
+    from aiida_crystalface.core.structures import StructureError, read_structures
+    from aiida_crystalface.ml.explain import attentive_response_maps, save_attentive_response_png
+
+    from .models_io import load_classifier
+
+    classifier = load_classifier(model, use_profile=False)
+    try:
+        frames = read_structures(file)
+        if frame >= len(frames):
+            raise click.BadParameter(
+                f'{file} holds {len(frames)} frame(s); there is no frame {frame}', param_hint='--frame'
+            )
+        image = fingerprint(frames[frame], FingerprintSettings.from_dict(classifier.settings))
+    except StructureError as exception:
+        raise click.ClickException(str(exception)) from None
+    maps = attentive_response_maps(classifier, image, top_k=top_k)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    save_attentive_response_png(image, maps, output, title=frames[frame].label)
+    click.echo(f'Wrote the attentive response maps of {frames[frame].label} to {output}', err=True)

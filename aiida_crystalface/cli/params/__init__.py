@@ -1,0 +1,1 @@
+"""Reusable click options and parameter types of the ``aiida-crystalface`` command."""

@@ -1,0 +1,82 @@
+"""Load the AiiDA profile a command needs, creating an SQLite one for a newcomer who has none.
+
+Only commands that store or query results call :func:`ensure_profile`; the others never touch the configuration, so
+they work on a machine where AiiDA was never set up.
+"""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ('DEFAULT_PROFILE_NAME', 'create_sqlite_profile', 'ensure_profile')
+
+DEFAULT_PROFILE_NAME = 'crystalface'
+
+
+def ensure_profile(ctx: click.Context | None = None):
+    """Load the profile chosen with ``--profile`` (or the default one) and return it.
+
+    When the configuration holds no profile at all, create an SQLite profile (:func:`create_sqlite_profile`), say so
+    in one line on standard error, and load it. The configuration lives under ``AIIDA_PATH`` when that is set.
+    """
+    from aiida.manage import get_manager
+    from aiida.manage.configuration import get_config, load_profile
+
+    ctx = ctx or click.get_current_context()
+    manager = get_manager()
+    profile = getattr(ctx.obj, 'profile', None) if ctx.obj is not None else None
+    if profile is None and manager.get_profile() is not None:
+        return manager.get_profile()  # loaded already (``verdi run``, tests)
+    if profile is None:
+        config = get_config(create=True)
+        if config.default_profile_name in config.profile_names:
+            profile = config.get_profile(config.default_profile_name)
+        elif config.profile_names:
+            raise click.UsageError(
+                f'no default AiiDA profile is set (profiles: {", ".join(config.profile_names)}): pass --profile NAME '
+                'or run `verdi profile set-default NAME`'
+            )
+        else:
+            profile = create_sqlite_profile(config)
+            click.echo(
+                f'Created the SQLite AiiDA profile `{profile.name}` in {config.dirpath} (no profile existed).', err=True
+            )
+    current = manager.get_profile()
+    if current is None or current.name != profile.name:
+        load_profile(profile.name, allow_switch=True)
+    return manager.get_profile()
+
+
+def create_sqlite_profile(config, name: str = DEFAULT_PROFILE_NAME):
+    """Create an SQLite profile with a ``localhost`` computer, as ``verdi presto`` does, and make it the default.
+
+    No broker is configured: ``run`` (what this command uses) needs none. ``verdi profile configure-broker`` adds one
+    later for the daemon (see the how-to "Run on a daemon").
+    """
+    import getpass
+    import socket
+    from pathlib import Path
+
+    from aiida.manage.configuration import create_profile, load_profile
+    from aiida.orm import Computer
+
+    email = f'{getpass.getuser()}@{socket.gethostname()}'
+    profile = create_profile(
+        config, name=name, email=email, storage_backend='core.sqlite_dos', storage_config={}, broker_backend=None
+    )
+    config.set_option('runner.poll.interval', 1, scope=profile.name)
+    config.set_default_profile(profile.name, overwrite=True)
+    config.store()
+    load_profile(profile.name, allow_switch=True)
+    computer = Computer(
+        label='localhost',
+        hostname='localhost',
+        description='localhost, created with the profile by aiida-crystalface',
+        transport_type='core.local',
+        scheduler_type='core.direct',
+        workdir=str(Path(config.dirpath) / 'scratch' / profile.name),
+    ).store()
+    computer.configure(safe_interval=0)
+    computer.set_minimum_job_poll_interval(1)
+    computer.set_default_mpiprocs_per_machine(1)
+    return profile
