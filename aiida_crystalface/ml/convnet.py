@@ -1,0 +1,97 @@
+"""The convolutional neural network of Table 1 of the paper (Ziletti et al., "The face of crystals").
+
+Six 7 x 7 convolutions with 32, 16, 12, 12, 8 and 8 filters ('same' padding, ReLU), 2 x 2 max-pooling (stride 2)
+after the second and the fourth, a dense layer of 128 units (ReLU) with 25 % dropout and a final linear layer to the
+classes. The network returns logits; the softmax is applied at prediction (:class:`~aiida_crystalface.ml.Classifier`)
+and training uses cross-entropy on the logits, which is the same model and numerically safer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F  # noqa: N812 (the torch convention)
+
+__all__ = ('ConvNet',)
+
+TABLE_1_FILTERS = (32, 16, 12, 12, 8, 8)
+POOL_AFTER = (1, 3)
+"""Indices of the convolutions followed by a 2 x 2 max-pooling."""
+
+
+class ConvNet(nn.Module):
+    """The ConvNet of Table 1, for single-channel ``image_size`` x ``image_size`` fingerprints.
+
+    :param n_classes: number of output classes.
+    :param image_size: side of the square input image in pixels; must be divisible by 4 (two poolings).
+    :param filters: number of filters of each of the six convolutions.
+    :param kernel_size: side of the (odd) convolution kernels.
+    :param dense: width of the fully connected hidden layer.
+    :param dropout: dropout probability after the hidden layer.
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        image_size: int = 64,
+        *,
+        filters: Sequence[int] = TABLE_1_FILTERS,
+        kernel_size: int = 7,
+        dense: int = 128,
+        dropout: float = 0.25,
+    ):
+        super().__init__()
+        if n_classes < 2:
+            raise ValueError(f'n_classes must be at least 2, not {n_classes}')
+        if image_size <= 0 or image_size % 4:
+            raise ValueError(f'image_size must be a positive multiple of 4 (two 2x2 poolings), not {image_size}')
+        if kernel_size % 2 != 1:
+            raise ValueError(f'kernel_size must be odd for "same" padding, not {kernel_size}')
+        if len(filters) != 6:
+            raise ValueError(f'filters must list six convolutions (Table 1), not {len(filters)}')
+        self.config = {
+            'name': 'ConvNet',
+            'n_classes': int(n_classes),
+            'image_size': int(image_size),
+            'filters': [int(f) for f in filters],
+            'kernel_size': int(kernel_size),
+            'dense': int(dense),
+            'dropout': float(dropout),
+        }
+        channels = [1, *self.config['filters']]
+        self.convs = nn.ModuleList(
+            nn.Conv2d(channels[i], channels[i + 1], kernel_size, padding=kernel_size // 2) for i in range(6)
+        )
+        flat = channels[-1] * (image_size // 4) ** 2
+        self.hidden = nn.Linear(flat, dense)
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Linear(dense, n_classes)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ConvNet:
+        """Rebuild a network from its :attr:`config` dictionary (as stored in a model file)."""
+        if config.get('name') != 'ConvNet':
+            raise ValueError(f'unknown architecture {config.get("name")!r}')
+        kwargs = {key: config[key] for key in ('filters', 'kernel_size', 'dense', 'dropout')}
+        return cls(config['n_classes'], config['image_size'], **kwargs)
+
+    @property
+    def image_size(self) -> int:
+        return self.config['image_size']
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolutional part: (N, 1, H, W) -> (N, filters[-1], H / 4, W / 4)."""
+        for index, conv in enumerate(self.convs):
+            x = F.relu(conv(x))
+            if index in POOL_AFTER:
+                x = F.max_pool2d(x, 2, 2)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, n_classes) for images (N, 1, H, W)."""
+        x = torch.flatten(self.features(x), 1)
+        x = self.dropout(F.relu(self.hidden(x)))
+        return self.output(x)

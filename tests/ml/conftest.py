@@ -1,0 +1,55 @@
+"""Tiny synthetic fingerprint datasets: four classes with class-dependent peak patterns, several 'species'."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aiida_crystalface.core.datasets import DatasetWriter
+
+CLASSES = ['fcc', 'diamond', 'bcc', 'sc']
+SETTINGS = {'kind': 'synthetic-test', 'hash': '0123456789abcdef'}
+
+
+def synthetic_images(labels: np.ndarray, scales: np.ndarray, rng: np.random.Generator, size: int = 64) -> np.ndarray:
+    """Gaussian peaks on a ring whose count (4, 6, 8, 12) says the class and whose radius depends on the species."""
+    yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
+    images = np.empty((len(labels), size, size), dtype=np.float32)
+    for n, (label, scale) in enumerate(zip(labels, scales, strict=True)):
+        count = (4, 6, 8, 12)[label]
+        angles = 2 * np.pi * np.arange(count) / count + rng.normal(0, 0.03)
+        radius = 18 * scale
+        image = np.zeros((size, size))
+        for angle in angles:
+            x0, y0 = radius * np.cos(angle), radius * np.sin(angle)
+            image += np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * 1.5**2))
+        image += rng.normal(0, 0.03, image.shape)
+        image = np.clip(image, 0, None)
+        images[n] = image / image.max()
+    return images
+
+
+def write_synthetic(path, n: int = 160, seed: int = 0, n_species: int = 8, settings=SETTINGS):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 4
+    species_index = rng.integers(0, n_species, n)
+    scales = 0.85 + 0.04 * species_index
+    images = synthetic_images(labels, scales, rng)
+    species = np.array([f'X{i}' for i in species_index])
+    with DatasetWriter(path, CLASSES, settings, dtype='float32') as writer:
+        writer.append(images, labels, {'species': species, 'seed': np.full(n, seed)})
+    return path
+
+
+@pytest.fixture(scope='session')
+def synthetic_dataset(tmp_path_factory):
+    """Path of a 160-image synthetic dataset file."""
+    return write_synthetic(tmp_path_factory.mktemp('data') / 'synthetic.h5')
+
+
+@pytest.fixture(scope='session')
+def trained(synthetic_dataset, tmp_path_factory):
+    """A TrainingResult of a short training on the synthetic dataset (shared by tests that need a model)."""
+    from aiida_crystalface.ml.training import train_classifier
+
+    return train_classifier(synthetic_dataset, tmp_path_factory.mktemp('model'), epochs=4, batch_size=16, seed=0)
