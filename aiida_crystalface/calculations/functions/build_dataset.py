@@ -1,0 +1,48 @@
+"""Calcfunction: fingerprints + labels -> one dataset file node."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from aiida import orm
+from aiida.engine import calcfunction
+
+__all__ = ('build_dataset',)
+
+
+@calcfunction
+def build_dataset(classes: orm.List, items: orm.Dict, **fingerprints: orm.ArrayData):
+    """Write the fingerprints and their labels into one dataset file (:mod:`aiida_crystalface.core.datasets`).
+
+    :param classes: the class names, in the order of the model's outputs.
+    :param items: name -> {``label``: class name, and optional ``species`` and ``defect_kind``} for every fingerprint.
+    :param fingerprints: fingerprint images by name; all must share the same settings.
+    """
+    from aiida_crystalface.core.datasets import DatasetWriter
+    from aiida_crystalface.data.dataset import FingerprintDatasetData
+
+    class_names, table = list(classes.get_list()), items.get_dict()
+    keys = sorted(fingerprints)
+    if not keys:
+        raise ValueError('fingerprints: no fingerprints given')
+    missing = [key for key in keys if key not in table or table[key].get('label') not in class_names]
+    if missing:
+        raise ValueError(f'items: no label among {class_names} for the fingerprint(s) {missing[:10]}')
+    hashes = {fingerprints[key].base.attributes.get('settings_hash') for key in keys}
+    if len(hashes) != 1:
+        raise ValueError(f'fingerprints: they were computed with different settings {sorted(map(str, hashes))}')
+    settings = dict(fingerprints[keys[0]].base.attributes.get('settings'), hash=hashes.pop())
+    images = np.stack([fingerprints[key].get_array('image') for key in keys])
+    labels = [class_names.index(table[key]['label']) for key in keys]
+    meta = {
+        'source': [fingerprints[key].uuid for key in keys],
+        'species': [str(table[key].get('species', '')) for key in keys],
+        'defect_kind': [str(table[key].get('defect_kind', 'pristine')) for key in keys],
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / 'dataset.h5'
+        with DatasetWriter(path, class_names, settings, image_shape=images.shape[-2:]) as writer:
+            writer.append(images, labels, meta)
+        return FingerprintDatasetData(path)

@@ -1,0 +1,36 @@
+"""Calcfunction: the pristine prototype structures (elemental fcc / bcc / sc / diamond crystals)."""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.engine import calcfunction
+
+from aiida_crystalface.calculations.utils import structure_data
+
+__all__ = ('make_prototypes',)
+
+_ALLOWED = {'species', 'classes', 'representations', 'targets', 'scale_range', 'symprec'}
+
+
+@calcfunction
+def make_prototypes(parameters: orm.Dict, seed: orm.Int):
+    """Build the pristine set with :func:`aiida_crystalface.core.prototypes.pristine_items`.
+
+    :param parameters: keyword arguments of ``pristine_items`` (``species``, ``classes``, ``representations``,
+        ``targets``, ``scale_range``, ``symprec``).
+    :param seed: the seed of the random lattice scaling and translations.
+    :returns: ``structures`` (a namespace ``item_<i>``) and ``items`` (a Dict: name -> label, species and info).
+    """
+    from aiida_crystalface.core.prototypes import pristine_items
+
+    kwargs = parameters.get_dict()
+    unknown = sorted(set(kwargs) - _ALLOWED)
+    if unknown:
+        raise ValueError(f'parameters: unknown key(s) {unknown}; allowed: {sorted(_ALLOWED)}')
+    items = pristine_items(seed=seed.value, **kwargs)
+    structures, table = {}, {}
+    for index, item in enumerate(items):
+        key = f'item_{index}'
+        structures[key] = structure_data(item)
+        table[key] = {k: v for k, v in item.info.items() if isinstance(v, (str, int, float, bool))}
+    return {'structures': structures, 'items': orm.Dict(table)}

@@ -1,0 +1,51 @@
+"""Calcfunction: a model and a batch of fingerprints -> one classification per fingerprint."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from aiida import orm
+from aiida.engine import calcfunction
+
+from aiida_crystalface.calculations.utils import finish_batch
+from aiida_crystalface.data.model import ConvNetModelData
+
+__all__ = ('predict',)
+
+
+@functools.lru_cache(maxsize=4)
+def _classifier(uuid: str):
+    """Load a model once per process: a WorkChain predicts batch after batch with the same model."""
+    return orm.load_node(uuid).load_classifier()
+
+
+@calcfunction
+def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
+    """Classify every fingerprint of the batch with the model.
+
+    :param model: the trained ConvNet (a ``crystalface.model`` node).
+    :param fingerprints: fingerprint images (``crystalface.fingerprint`` nodes), by name; each output has the name
+        of its fingerprint.
+    """
+    from aiida_crystalface.data.classification import ClassificationData
+
+    classifier = _classifier(model.uuid)
+    keys, images, errors = [], [], {}
+    for key, node in fingerprints.items():
+        node_hash = node.base.attributes.get('settings_hash', None)
+        if node_hash != model.settings_hash:
+            errors[key] = (
+                f'{key} (Node<{node.pk}>): fingerprint settings {node_hash} differ from the settings '
+                f'{model.settings_hash} the model was trained on'
+            )
+            continue
+        keys.append(key)
+        images.append(node.get_array('image'))
+    outputs = {}
+    if images:
+        probabilities = classifier.predict(np.stack(images), settings_hash=model.settings_hash)
+        classes = classifier.classes
+        for key, row in zip(keys, probabilities, strict=True):
+            outputs[key] = ClassificationData(dict(zip(classes, map(float, row), strict=True)))
+    return finish_batch(outputs, errors, 'fingerprints')
