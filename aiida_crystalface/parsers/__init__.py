@@ -1,1 +1,1 @@
-
+"""Parsers of the crystalface CalcJobs."""
