@@ -5,8 +5,12 @@ Importing this package registers every sub-command on :data:`cmd_root`; each com
 """
 
 from .classify import cmd_classify  # noqa: F401
+from .demo import cmd_demo  # noqa: F401
 from .explain import cmd_explain  # noqa: F401
 from .fingerprint import cmd_fingerprint  # noqa: F401
+from .models import cmd_models  # noqa: F401
+from .query import cmd_query  # noqa: F401
 from .root import cmd_root
+from .train import cmd_train  # noqa: F401
 
 __all__ = ('cmd_root',)

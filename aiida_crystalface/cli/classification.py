@@ -50,9 +50,10 @@ def _classify_unstored(structures: list, model: str | None) -> list[dict[str, An
 
 def _classify_stored(structures: list, model: str | None) -> list[dict[str, Any]]:
     """Run ClassifyStructuresWorkChain on the structures, stored as StructureData; read the predictions back."""
-    from aiida_crystalface.aiida_utils import classify_structures  # noqa: F401  (placeholder until the AiiDA layer lands)
+    from .workflow_runner import classify_structures
 
-    raise NotImplementedError
+    run = classify_structures(structures, model=model)
+    return [{k: v for k, v in result.items() if k != 'image'} for result in run.results]
 
 
 def _prediction(classes: Sequence[str], row, uuid: str | None) -> dict[str, Any]:

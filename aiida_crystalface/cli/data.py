@@ -50,7 +50,7 @@ def _details(node) -> str:
     """One line of the attributes a user looks for first (classes and settings hash, or the image shape)."""
     attributes = node.base.attributes.all
     parts = []
-    for key in ('classes', 'settings_hash', 'version', 'label', 'shape'):
+    for key in ('classes', 'settings_hash', 'package_version', 'image_shape'):
         if key in attributes:
             parts.append(f'{key}={attributes[key]}')
     return ', '.join(parts)
@@ -69,7 +69,7 @@ def data_crystalface_export(node, output):
         with node.open(mode='rb') as source:
             output.write_bytes(source.read())
     elif isinstance(node, DataFactory(KINDS['fingerprint'])):
-        image = _fingerprint_image(node)
+        image = node.image
         if output.suffix.lower() == '.npy':
             import numpy as np
 
@@ -81,9 +81,3 @@ def data_crystalface_export(node, output):
     else:
         echo.echo_critical(f'node {node.pk} is a {type(node).__name__}, neither a fingerprint nor a model node')
     echo.echo_success(f'exported node {node.pk} to {output}')
-
-
-def _fingerprint_image(node):
-    """The image of a fingerprint node: its only array (ArrayData)."""
-    names = node.get_arraynames()
-    return node.get_array('image' if 'image' in names else names[0])
