@@ -1,0 +1,163 @@
+"""From a periodic structure to the finite, centred, scaled cluster that the fingerprint scatters from.
+
+The rule (paper, Methods; ``docs/fingerprint.md``):
+
+1. **Standard cell.** spglib (on arrays, ``symprec=1e-3`` by default) looks for the space group. When it finds a
+   cubic one (numbers 195-230) the cluster is built from spglib's conventional standard cell, which for a cubic
+   crystal is lattice-aligned: a, b, c along x, y, z. Otherwise (lower symmetry, or a defective structure whose
+   symmetry spglib cannot find: vacancies, displacements, substitutions) the cell *as given* is used, rotated rigidly
+   to the lattice-aligned orientation (a along x, b in the xy plane, c with positive z when the cell is
+   right-handed). A defective supercell of a cubic crystal therefore keeps the orientation of its cubic axes when its
+   cell vectors are the cubic axes, which is how the package's defect generators build them.
+2. **Replicate.** The cell is repeated n1 x n2 x n3 times, with the atom count as close as possible to the target
+   (128); ties go to the most isotropic block (smallest ratio of longest to shortest edge), then to the first in
+   lexicographic order of (n1, n2, n3).
+3. **Centre and scale.** Positions are shifted so that their centroid is the origin, and divided by the mean
+   nearest-neighbour distance of the cluster (the mean over atoms of the distance to the nearest other atom), so that
+   one nearest-neighbour distance reads as 1 angstrom in the diffraction step, whatever the element.
+
+Every structure is validated first (:meth:`AtomicStructure.validate`): empty, NaN, zero volume, unknown elements and
+overlapping atoms raise :class:`StructureError` naming the structure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from .structures import AtomicStructure, StructureError, to_atomic_structure
+
+__all__ = (
+    'Cluster',
+    'build_cluster',
+    'lattice_aligned',
+    'mean_nearest_neighbour_distance',
+    'replicate',
+    'standard_cell',
+)
+
+CUBIC_SPACE_GROUPS = range(195, 231)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Cluster:
+    """A finite cluster: ``positions`` (N, 3) centred and in units of ``nn_distance`` (angstrom)."""
+
+    positions: np.ndarray
+    numbers: np.ndarray
+    nn_distance: float
+    spacegroup: int | None
+    repeats: tuple[int, int, int]
+    label: str = 'structure'
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+def lattice_aligned(structure: AtomicStructure) -> AtomicStructure:
+    """Rotate ``structure`` rigidly so that a lies along x and b in the xy plane (a proper rotation, never a mirror)."""
+    q, r = np.linalg.qr(structure.cell.T)
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0
+    # Choose the last sign so that the change of frame q * signs is a proper rotation (det +1).
+    signs[2] = signs[0] * signs[1] * np.sign(np.linalg.det(q))
+    rotation = q * signs  # columns scaled: cell.T = rotation @ (signs[:, None] * r)
+    return structure.replace(cell=structure.cell @ rotation, positions=structure.positions @ rotation)
+
+
+def standard_cell(structure: AtomicStructure, symprec: float = 1e-3) -> tuple[AtomicStructure, int | None]:
+    """Return spglib's conventional standard cell and space-group number when it is cubic, else the aligned cell.
+
+    See the module docstring for the rule. The returned structure keeps ``label`` and ``info``.
+    """
+    import spglib
+
+    frac = structure.scaled_positions
+    try:
+        dataset = spglib.get_symmetry_dataset((structure.cell, frac, structure.numbers), symprec=symprec)
+    except Exception:  # spglib signals failures through exceptions in some versions, through None in others
+        dataset = None
+    if dataset is None or dataset.number not in CUBIC_SPACE_GROUPS:
+        return lattice_aligned(structure), None
+    cell = np.asarray(dataset.std_lattice, dtype=np.float64)
+    positions = np.asarray(dataset.std_positions, dtype=np.float64) @ cell
+    numbers = np.asarray(dataset.std_types, dtype=np.int64)
+    return structure.replace(cell=cell, positions=positions, numbers=numbers), int(dataset.number)
+
+
+def _choose_repeats(n_atoms: int, lengths: np.ndarray, target_atoms: int) -> tuple[int, int, int]:
+    """Return (n1, n2, n3) with n1 n2 n3 n_atoms closest to the target; ties: most isotropic, then lexicographic."""
+    limit = max(1, int(np.ceil(2 * target_atoms / n_atoms)))  # larger blocks are always farther from the target
+    n = np.arange(1, limit + 1)
+    n1, n2 = (grid.ravel() for grid in np.meshgrid(n, n, indexing='ij'))
+    keep = n1 * n2 <= limit
+    n1, n2 = n1[keep], n2[keep]
+    ideal = target_atoms / (n_atoms * n1 * n2)
+    n3 = np.concatenate([np.maximum(np.floor(ideal), 1), np.maximum(np.ceil(ideal), 1)]).astype(np.int64)
+    reps = np.stack([np.tile(n1, 2), np.tile(n2, 2), n3], axis=1)
+    miss = np.abs(reps.prod(axis=1) * n_atoms - target_atoms)
+    extents = reps * lengths[None, :]
+    anisotropy = np.round(extents.max(axis=1) / extents.min(axis=1), 9)
+    best = np.lexsort((reps[:, 2], reps[:, 1], reps[:, 0], anisotropy, miss))[0]
+    return tuple(int(v) for v in reps[best])
+
+
+def replicate(structure: AtomicStructure, target_atoms: int = 128) -> AtomicStructure:
+    """Return the periodic n1 x n2 x n3 supercell whose atom count is closest to ``target_atoms``.
+
+    ``info['repeats']`` of the result holds (n1, n2, n3).
+    """
+    if target_atoms < 1:
+        raise ValueError(f'target_atoms must be at least 1, not {target_atoms}')
+    repeats = _choose_repeats(len(structure), np.linalg.norm(structure.cell, axis=1), int(target_atoms))
+    grid = np.stack(np.meshgrid(*(np.arange(r) for r in repeats), indexing='ij'), axis=-1).reshape(-1, 3)
+    shifts = grid.astype(np.float64) @ structure.cell
+    positions = (shifts[:, None, :] + structure.positions[None, :, :]).reshape(-1, 3)
+    numbers = np.tile(structure.numbers, len(grid))
+    info = dict(structure.info, repeats=repeats)
+    return AtomicStructure(structure.cell * np.array(repeats)[:, None], positions, numbers, structure.label, info)
+
+
+def mean_nearest_neighbour_distance(positions: np.ndarray) -> float:
+    """Return the mean over atoms of the distance to the nearest other atom (no periodic images)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    n = len(positions)
+    if n < 2:
+        raise ValueError('the nearest-neighbour distance needs at least two atoms')
+    squares = np.einsum('ij,ij->i', positions, positions)
+    nearest = np.empty(n)
+    chunk = max(1, 4_000_000 // n)
+    for start in range(0, n, chunk):
+        block = positions[start : start + chunk]
+        d2 = squares[start : start + chunk, None] + squares[None, :] - 2.0 * block @ positions.T
+        d2[np.arange(len(block)), start + np.arange(len(block))] = np.inf
+        nearest[start : start + chunk] = d2.min(axis=1)
+    return float(np.sqrt(np.maximum(nearest, 0.0)).mean())
+
+
+def build_cluster(structure: Any, target_atoms: int = 128, standardize: bool = True, symprec: float = 1e-3) -> Cluster:
+    """Build the centred, scaled cluster of about ``target_atoms`` atoms that the fingerprint scatters from.
+
+    ``structure`` is anything :func:`to_atomic_structure` converts. Raises :class:`StructureError` naming the
+    structure when it cannot be fingerprinted.
+    """
+    structure = to_atomic_structure(structure).validate()
+    if standardize:
+        cell, spacegroup = standard_cell(structure, symprec=symprec)
+    else:
+        cell, spacegroup = lattice_aligned(structure), None
+    block = replicate(cell, target_atoms)
+    if len(block) < 2:
+        raise StructureError(f'{structure.label}: a cluster of one atom has no structure (raise target_atoms)')
+    positions = block.positions - block.positions.mean(axis=0)
+    nn_distance = mean_nearest_neighbour_distance(positions)
+    return Cluster(
+        positions=np.ascontiguousarray(positions / nn_distance),
+        numbers=block.numbers.copy(),
+        nn_distance=nn_distance,
+        spacegroup=spacegroup,
+        repeats=block.info['repeats'],
+        label=structure.label,
+    )
