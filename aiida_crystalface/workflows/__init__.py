@@ -1,1 +1,1 @@
-
+"""WorkChains, registered as ``crystalface.*`` entry points in ``aiida.workflows``: classify, train, experiments."""

@@ -13,17 +13,26 @@ __all__ = ('build_dataset',)
 
 
 @calcfunction
-def build_dataset(classes: orm.List, items: orm.Dict, **fingerprints: orm.ArrayData):
+def build_dataset(
+    classes: orm.List, items: orm.Dict, defect_kind: orm.Str | None = None, **fingerprints: orm.ArrayData
+):
     """Write the fingerprints and their labels into one dataset file (:mod:`aiida_crystalface.core.datasets`).
 
     :param classes: the class names, in the order of the model's outputs.
     :param items: name -> {``label``: class name, and optional ``species`` and ``defect_kind``} for every fingerprint.
+    :param defect_kind: the defect kind of the fingerprints whose name starts with ``defect_`` (their entry in
+        ``items`` is that of the name without the prefix); the others are ``pristine``.
     :param fingerprints: fingerprint images by name; all must share the same settings.
     """
     from aiida_crystalface.core.datasets import DatasetWriter
     from aiida_crystalface.data.dataset import FingerprintDatasetData
 
-    class_names, table = list(classes.get_list()), items.get_dict()
+    class_names, table = list(classes.get_list()), dict(items.get_dict())
+    kind = defect_kind.value if defect_kind is not None else 'defective'
+    for key in fingerprints:
+        base = key.removeprefix('defect_')
+        if key != base and base in table:
+            table[key] = {**table[base], 'defect_kind': kind}
     keys = sorted(fingerprints)
     if not keys:
         raise ValueError('fingerprints: no fingerprints given')

@@ -1,0 +1,140 @@
+"""ClassifyStructuresWorkChain: structures (or a Group of them) -> fingerprints -> predictions, in batches."""
+
+from __future__ import annotations
+
+from aiida import orm
+from aiida.engine import WorkChain, if_
+
+from aiida_crystalface.calculations.functions.compute_fingerprints import compute_fingerprints
+from aiida_crystalface.calculations.functions.predict import predict
+from aiida_crystalface.data.classification import ClassificationData
+from aiida_crystalface.data.fingerprint import FingerprintData
+from aiida_crystalface.data.model import ConvNetModelData
+from aiida_crystalface.workflows.utils import bundled_model, format_failures, run_batched, store_outputs
+
+__all__ = ('ClassifyStructuresWorkChain',)
+
+
+class ClassifyStructuresWorkChain(WorkChain):
+    """Fingerprint and classify structures with a trained ConvNet, one batched calcfunction per batch.
+
+    Every structure, fingerprint and prediction is its own node: a prediction's provenance leads to its fingerprint
+    (``predict`` calcfunction), to the model, and through ``compute_fingerprints`` to its structure and settings.
+    A bad structure costs only its own outputs: the others are classified and the WorkChain finishes with
+    ``ERROR_SOME_STRUCTURES_FAILED`` naming it.
+    """
+
+    @classmethod
+    def define(cls, spec):
+        super().define(spec)
+        spec.input_namespace(
+            'structures',
+            valid_type=orm.StructureData,
+            dynamic=True,
+            required=False,
+            help='The structures to classify, by name (names become the output names).',
+        )
+        spec.input(
+            'group',
+            valid_type=orm.Str,
+            required=False,
+            help='Label or UUID of a Group whose StructureData members are classified (named structure_<pk>).',
+        )
+        spec.input(
+            'model',
+            valid_type=orm.Data,
+            required=False,
+            help='The trained model (a crystalface.model node); by default the bundled model, stored once as a node.',
+        )
+        spec.input(
+            'batch_size',
+            valid_type=orm.Int,
+            default=lambda: orm.Int(500),
+            help='Structures per calcfunction: larger batches mean fewer processes and faster storage.',
+        )
+        spec.outline(
+            cls.setup,
+            cls.fingerprint,
+            if_(cls.has_valid_model)(cls.classify),
+            cls.results,
+        )
+        spec.output_namespace('fingerprints', valid_type=FingerprintData, dynamic=True, help='Fingerprint per name.')
+        spec.output_namespace(
+            'predictions', valid_type=ClassificationData, dynamic=True, help='Classification per name.'
+        )
+        spec.output('model', valid_type=ConvNetModelData, required=False, help='The model that made the predictions.')
+        spec.exit_code(200, 'ERROR_NO_STRUCTURES', message='No structures to classify: {detail}')
+        spec.exit_code(201, 'ERROR_INVALID_GROUP', message='The group input is not usable: {detail}')
+        spec.exit_code(202, 'ERROR_INVALID_MODEL', message='The model input is not a crystalface model: {detail}')
+        spec.exit_code(
+            401,
+            'ERROR_SOME_STRUCTURES_FAILED',
+            message='{count} input(s) could not be classified (every other one was): {detail}',
+        )
+
+    def setup(self):
+        """Collect the structures, pick the model and the fingerprint settings it needs."""
+        structures = dict(self.inputs.get('structures', {}))
+        if 'group' in self.inputs:
+            try:
+                group = orm.load_group(self.inputs.group.value)
+            except Exception as exception:
+                return self.exit_codes.ERROR_INVALID_GROUP.format(detail=f'{self.inputs.group.value!r}: {exception}')
+            members = orm.QueryBuilder().append(orm.Group, filters={'id': group.pk}, tag='g')
+            members.append(orm.StructureData, with_group='g', project='*')
+            structures.update({f'structure_{node.pk}': node for node in members.all(flat=True)})
+        if not structures:
+            return self.exit_codes.ERROR_NO_STRUCTURES.format(detail='give structures or a non-empty group')
+        self.ctx.structures = structures
+        self.ctx.failures = {}
+        self.ctx.model_error = None
+        model = self.inputs.model if 'model' in self.inputs else bundled_model()
+        if not isinstance(model, ConvNetModelData):
+            self.ctx.model_error = f'{model.__class__.__name__}<{model.pk}> is not a ConvNetModelData'
+            self.ctx.model = None
+            from aiida_crystalface.core.diffraction import FingerprintSettings
+
+            settings = FingerprintSettings().to_dict()
+        else:
+            self.ctx.model = model
+            settings = model.settings
+        # Stored now: the context is checkpointed between steps, and only stored nodes can be.
+        self.ctx.settings = orm.Dict(settings).store()
+        return None
+
+    def fingerprint(self):
+        """Compute the fingerprints, batch by batch."""
+        outputs, failures = run_batched(
+            compute_fingerprints, self.ctx.structures, self.inputs.batch_size.value, settings=self.ctx.settings
+        )
+        self.ctx.fingerprints = outputs
+        self.ctx.failures.update(failures)
+
+    def has_valid_model(self) -> bool:
+        return self.ctx.model is not None and bool(self.ctx.fingerprints)
+
+    def classify(self):
+        """Classify the fingerprints, batch by batch."""
+        outputs, failures = run_batched(
+            predict, self.ctx.fingerprints, self.inputs.batch_size.value, model=self.ctx.model
+        )
+        self.ctx.predictions = outputs
+        self.ctx.failures.update(failures)
+
+    def results(self):
+        """Return every fingerprint and prediction; report what failed."""
+        for key, node in self.ctx.fingerprints.items():
+            self.out(f'fingerprints.{key}', node)
+        for key, node in self.ctx.get('predictions', {}).items():
+            self.out(f'predictions.{key}', node)
+        if self.ctx.model is not None:
+            self.out('model', self.ctx.model)
+        store_outputs(self)
+        if self.ctx.model_error:
+            return self.exit_codes.ERROR_INVALID_MODEL.format(detail=self.ctx.model_error)
+        if self.ctx.failures:
+            self.report(f'{len(self.ctx.failures)} input(s) failed: {format_failures(self.ctx.failures, limit=10**6)}')
+            return self.exit_codes.ERROR_SOME_STRUCTURES_FAILED.format(
+                count=len(self.ctx.failures), detail=format_failures(self.ctx.failures)
+            )
+        return None
