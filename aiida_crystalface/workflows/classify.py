@@ -6,6 +6,7 @@ from aiida import orm
 from aiida.engine import WorkChain, if_
 
 from aiida_crystalface.calculations.functions.compute_fingerprints import compute_fingerprints
+from aiida_crystalface.calculations.functions.merge_failures import merge_failures
 from aiida_crystalface.calculations.functions.predict import predict
 from aiida_crystalface.data.classification import ClassificationData
 from aiida_crystalface.data.fingerprint import FingerprintData
@@ -63,6 +64,7 @@ class ClassifyStructuresWorkChain(WorkChain):
             'predictions', valid_type=ClassificationData, dynamic=True, help='Classification per name.'
         )
         spec.output('model', valid_type=ConvNetModelData, required=False, help='The model that made the predictions.')
+        spec.output('failures', valid_type=orm.Dict, required=False, help='Input name -> reason, for every failure.')
         spec.exit_code(200, 'ERROR_NO_STRUCTURES', message='No structures to classify: {detail}')
         spec.exit_code(201, 'ERROR_INVALID_GROUP', message='The group input is not usable: {detail}')
         spec.exit_code(202, 'ERROR_INVALID_MODEL', message='The model input is not a crystalface model: {detail}')
@@ -87,6 +89,7 @@ class ClassifyStructuresWorkChain(WorkChain):
             return self.exit_codes.ERROR_NO_STRUCTURES.format(detail='give structures or a non-empty group')
         self.ctx.structures = structures
         self.ctx.failures = {}
+        self.ctx.failure_nodes = []
         self.ctx.model_error = None
         model = self.inputs.model if 'model' in self.inputs else bundled_model()
         if not isinstance(model, ConvNetModelData):
@@ -104,22 +107,24 @@ class ClassifyStructuresWorkChain(WorkChain):
 
     def fingerprint(self):
         """Compute the fingerprints, batch by batch."""
-        outputs, failures = run_batched(
+        outputs, failures, nodes = run_batched(
             compute_fingerprints, self.ctx.structures, self.inputs.batch_size.value, settings=self.ctx.settings
         )
         self.ctx.fingerprints = outputs
         self.ctx.failures.update(failures)
+        self.ctx.failure_nodes.extend(nodes)
 
     def has_valid_model(self) -> bool:
         return self.ctx.model is not None and bool(self.ctx.fingerprints)
 
     def classify(self):
         """Classify the fingerprints, batch by batch."""
-        outputs, failures = run_batched(
+        outputs, failures, nodes = run_batched(
             predict, self.ctx.fingerprints, self.inputs.batch_size.value, model=self.ctx.model
         )
         self.ctx.predictions = outputs
         self.ctx.failures.update(failures)
+        self.ctx.failure_nodes.extend(nodes)
 
     def results(self):
         """Return every fingerprint and prediction; report what failed."""
@@ -129,6 +134,10 @@ class ClassifyStructuresWorkChain(WorkChain):
             self.out(f'predictions.{key}', node)
         if self.ctx.model is not None:
             self.out('model', self.ctx.model)
+        if self.ctx.failure_nodes:
+            nodes = self.ctx.failure_nodes
+            merged = nodes[0] if len(nodes) == 1 else merge_failures(**{f'batch_{i}': n for i, n in enumerate(nodes)})
+            self.out('failures', merged)
         store_outputs(self)
         if self.ctx.model_error:
             return self.exit_codes.ERROR_INVALID_MODEL.format(detail=self.ctx.model_error)

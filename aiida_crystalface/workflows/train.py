@@ -66,7 +66,7 @@ class TrainClassifierWorkChain(WorkChain):
     def make_defects(self):
         if 'amount' not in self.inputs.defects:
             return self.exit_codes.ERROR_INPUTS_FAILED.format(detail='defects.kind given without defects.amount')
-        outputs, failures = run_batched(
+        outputs, failures, _ = run_batched(
             make_defective_structures,
             self.ctx.structures,
             self.inputs.batch_size.value,
@@ -86,7 +86,7 @@ class TrainClassifierWorkChain(WorkChain):
             from aiida_crystalface.core.diffraction import FingerprintSettings
 
             settings = orm.Dict(FingerprintSettings().to_dict()).store()
-        outputs, failures = run_batched(
+        outputs, failures, _ = run_batched(
             compute_fingerprints, self.ctx.structures, self.inputs.batch_size.value, settings=settings
         )
         if failures:

@@ -29,19 +29,24 @@ def one_transaction() -> Iterator[None]:
         yield
 
 
-def run_batched(function: Any, items: Mapping[str, orm.Data], size: int, **fixed: orm.Data) -> tuple[dict, dict]:
-    """Run a batched calcfunction over ``items`` in batches; return (outputs by item name, failures by item name)."""
+def run_batched(function: Any, items: Mapping[str, orm.Data], size: int, **fixed: orm.Data) -> tuple[dict, dict, list]:
+    """Run a batched calcfunction over ``items`` in batches.
+
+    :returns: outputs by item name, failure messages by item name, and the ``failures`` Dict nodes of the batches.
+    """
     outputs: dict[str, orm.Data] = {}
     failures: dict[str, str] = {}
+    failure_nodes: list[orm.Dict] = []
     for batch in batches(items, size):
         with one_transaction():
             result, node = function.run_get_node(**fixed, **batch)
         if 'failures' in result:
-            failures.update(result.pop('failures').get_dict())
+            failure_nodes.append(result.pop('failures'))
+            failures.update(failure_nodes[-1].get_dict())
         elif not node.is_finished_ok:
             failures.update({key: node.exit_message or f'exit status {node.exit_status}' for key in batch})
         outputs.update(result)
-    return outputs, failures
+    return outputs, failures, failure_nodes
 
 
 def store_outputs(process: Any) -> None:
