@@ -26,7 +26,7 @@ _C1, _C2, _C3, _C4, _C5 = (np.float32(v) for v in (-1 / 2, 1 / 24, -1 / 720, 1 /
 
 
 @nb.njit(fastmath=True, cache=True, inline='always')
-def _accumulate(hx, hy, hz, x, y, z, start, stop, lo, hi, sre, sim):
+def _accumulate(hx, hy, hz, x, y, z, start, stop, lo, hi, sre, sim):  # noqa: PLR0917
     """Add exp(-2 pi i H.x) of atoms start..stop to sre / sim for pixels lo..hi."""
     for atom in range(start, stop):
         ax, ay, az = x[atom], y[atom], z[atom]
@@ -42,7 +42,7 @@ def _accumulate(hx, hy, hz, x, y, z, start, stop, lo, hi, sre, sim):
 
 
 @nb.njit(fastmath=True, cache=True)
-def _one(hx, hy, hz, omega, table, x, y, z, group_species, group_start, g0, g1, gamma, out):
+def _one(hx, hy, hz, omega, table, x, y, z, group_species, group_start, g0, g1, gamma, out):  # noqa: PLR0917
     """Write the unnormalised then normalised D of one structure (groups g0..g1) into ``out``."""
     n = hx.shape[0]
     sre = np.empty(BLOCK, dtype=np.float32)
@@ -78,7 +78,7 @@ def _one(hx, hy, hz, omega, table, x, y, z, group_species, group_start, g0, g1, 
 
 
 @nb.njit(fastmath=True, cache=True, parallel=True)
-def batch_kernel(hx, hy, hz, omega, table, x, y, z, group_species, group_start, cluster_groups, gamma, out):
+def batch_kernel(hx, hy, hz, omega, table, x, y, z, group_species, group_start, cluster_groups, gamma, out):  # noqa: PLR0917
     """Fingerprint values of the kept pixels for every cluster, in parallel over clusters: ``out`` (N, n_kept)."""
     for i in nb.prange(out.shape[0]):
         _one(

@@ -23,6 +23,7 @@ overlapping atoms raise :class:`StructureError` naming the structure.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,9 @@ def standard_cell(structure: AtomicStructure, symprec: float = 1e-3) -> tuple[At
 
     frac = structure.scaled_positions
     try:
-        dataset = spglib.get_symmetry_dataset((structure.cell, frac, structure.numbers), symprec=symprec)
+        with warnings.catch_warnings():  # spglib 2.x warns about its own error-handling switch on every call
+            warnings.simplefilter('ignore', DeprecationWarning)
+            dataset = spglib.get_symmetry_dataset((structure.cell, frac, structure.numbers), symprec=symprec)
     except Exception:  # spglib signals failures through exceptions in some versions, through None in others
         dataset = None
     if dataset is None or dataset.number not in CUBIC_SPACE_GROUPS:

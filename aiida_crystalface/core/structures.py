@@ -110,7 +110,7 @@ class AtomicStructure:
         if len(self) == 0:
             return '(empty)'
         values, counts = np.unique(self.numbers, return_counts=True)
-        return ''.join(f'{_SYMBOLS[int(z)]}{c if c > 1 else ""}' for z, c in zip(values, counts))
+        return ''.join(f'{_SYMBOLS[int(z)]}{c if c > 1 else ""}' for z, c in zip(values, counts, strict=True))
 
     @property
     def scaled_positions(self) -> np.ndarray:
@@ -190,7 +190,7 @@ def _perpendicular_widths(cell: np.ndarray) -> np.ndarray:
 
 
 def to_atomic_structure(obj: Any, label: str | None = None) -> AtomicStructure:
-    """Convert a pymatgen ``Structure``, an ASE ``Atoms``, an AiiDA ``StructureData`` or a mapping into the internal form.
+    """Convert a pymatgen ``Structure``, ASE ``Atoms``, AiiDA ``StructureData`` or mapping into the internal form.
 
     A mapping needs the keys ``cell``, ``positions`` (Cartesian) and ``numbers`` (or ``symbols``).
     """

@@ -1,0 +1,79 @@
+"""Bad input raises StructureError naming the structure and the problem, through every entry point."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+
+from aiida_crystalface.core.diffraction import fingerprint
+from aiida_crystalface.core.structures import AtomicStructure, StructureError, read_structures, to_atomic_structure
+
+from .conftest import prototype
+
+CELL = 3.0 * np.eye(3)
+
+
+@pytest.mark.parametrize(
+    ('structure', 'message'),
+    [
+        (AtomicStructure(CELL, np.zeros((0, 3)), [], 'empty-one'), 'empty-one: the structure is empty'),
+        (AtomicStructure(np.zeros((3, 3)), [[0, 0, 0]], [29], 'lone'), 'lone: a single isolated atom'),
+        (AtomicStructure(CELL, [[0, 0, 0], [0.01, 0, 0]], [29, 29], 'pair'), 'pair: atoms 0 and 1 overlap'),
+        (AtomicStructure(CELL, [[0, 0, 0], [2.99, 0, 0]], [29, 29], 'wrap'), 'wrap: atoms 0 and 1 overlap'),
+        (AtomicStructure(CELL, [[np.nan, 0, 0]], [29], 'nan'), 'nan: atomic positions contain NaN'),
+        (AtomicStructure(CELL, [[np.inf, 0, 0]], [29], 'inf'), 'inf: atomic positions contain NaN or infinite'),
+        (AtomicStructure(CELL, [[0, 0, 0]], [120], 'alien'), r'alien: unknown element'),
+        (
+            AtomicStructure([[1, 0, 0], [2, 0, 0], [0, 0, 1]], [[0, 0, 0], [0.5, 0, 0.5]], [29, 29], 'flat'),
+            'flat: the cell has zero volume',
+        ),
+    ],
+)
+def test_bad_structure(structure, message):
+    with pytest.raises(StructureError, match=message):
+        structure.validate()
+    with pytest.raises(StructureError, match=message):
+        fingerprint(structure)
+
+
+def test_unknown_symbol():
+    with pytest.raises(StructureError, match="unknown element: 'Xx'"):
+        to_atomic_structure({'cell': CELL, 'positions': [[0, 0, 0]], 'symbols': ['Xx']})
+
+
+def test_good_structure_passes():
+    assert prototype('diamond').validate().label == 'Cu-diamond'
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    with pytest.raises(StructureError, match='no such file'):
+        read_structures(tmp_path / 'missing.cif')
+    empty = tmp_path / 'empty.cif'
+    empty.write_text('')
+    with pytest.raises(StructureError, match='empty'):
+        read_structures(empty)
+    garbage = tmp_path / 'garbage.cif'
+    garbage.write_text('this is not a crystal\n\x00\x01')
+    with pytest.raises(StructureError, match=r'garbage\.cif: unreadable'):
+        read_structures(garbage)
+
+
+@pytest.mark.parametrize(('name', 'fmt'), [('bad.cif', 'cif'), ('POSCAR', 'vasp'), ('bad.extxyz', 'extxyz')])
+def test_bad_structures_through_files(tmp_path, name, fmt):
+    atoms = Atoms('Cu2', positions=[[0, 0, 0], [0.01, 0, 0]], cell=CELL, pbc=True)
+    path = tmp_path / name
+    atoms.write(path, format=fmt)
+    (structure,) = read_structures(path)
+    with pytest.raises(StructureError, match=f'{name}: atoms 0 and 1 overlap'):
+        fingerprint(structure)
+
+
+def test_read_roundtrip_extxyz_frames(tmp_path):
+    from ase.build import bulk
+
+    path = tmp_path / 'two.extxyz'
+    from ase.io import write
+
+    write(path, [bulk('Cu', 'fcc', a=3.6), bulk('Fe', 'bcc', a=2.87)], format='extxyz')
+    frames = read_structures(path)
+    assert [f.label for f in frames] == ['two.extxyz@0', 'two.extxyz@1']
+    assert frames[1].numbers.tolist() == [26]
