@@ -15,15 +15,32 @@ dataset of 10^5 images never has to fit in memory. A writer never overwrites an 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ('DatasetError', 'DatasetWriter', 'FingerprintDataset', 'open_dataset')
+__all__ = (
+    'LINDEMANN_LEVELS',
+    'PAPER_VARIANTS',
+    'TRANSITION_LEVELS',
+    'DatasetError',
+    'DatasetWriter',
+    'FingerprintDataset',
+    'apply_defect',
+    'build_defective_dataset',
+    'build_lindemann_dataset',
+    'build_pristine_dataset',
+    'build_transition_dataset',
+    'distinct_images',
+    'open_dataset',
+    'replicated_cell',
+)
 
 FORMAT = 'crystalface-dataset'
 FORMAT_VERSION = 1
@@ -91,8 +108,12 @@ class DatasetWriter:
         attrs['description'] = description
         height, width = image_shape
         self._images = self._file.create_dataset(
-            'images', shape=(0, height, width), maxshape=(None, height, width), dtype=dtype,
-            chunks=(min(256, 4096 * 16 // (height * width) * 16 or 1), height, width), compression='lzf',
+            'images',
+            shape=(0, height, width),
+            maxshape=(None, height, width),
+            dtype=dtype,
+            chunks=(min(256, 4096 * 16 // (height * width) * 16 or 1), height, width),
+            compression='lzf',
         )
         self._labels = self._file.create_dataset('labels', shape=(0,), maxshape=(None,), dtype='int16', chunks=(4096,))
         self._meta_fields: list[str] | None = None
@@ -110,7 +131,9 @@ class DatasetWriter:
         else:
             self.abort()
 
-    def append(self, images: np.ndarray, labels: Sequence[int] | np.ndarray, meta: Mapping[str, Sequence] | None = None):
+    def append(
+        self, images: np.ndarray, labels: Sequence[int] | np.ndarray, meta: Mapping[str, Sequence] | None = None
+    ):
         """Append a batch: ``images`` (n, H, W), ``labels`` (n,) class indices, ``meta`` field -> n values."""
         import h5py
 
@@ -118,7 +141,9 @@ class DatasetWriter:
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         n = len(images)
         if images.ndim != 3 or images.shape[1:] != self._images.shape[1:]:
-            raise DatasetError(f'{self.path}: images must have shape (n, {self._images.shape[1]}, {self._images.shape[2]})')
+            raise DatasetError(
+                f'{self.path}: images must have shape (n, {self._images.shape[1]}, {self._images.shape[2]})'
+            )
         if len(labels) != n:
             raise DatasetError(f'{self.path}: {n} images but {len(labels)} labels')
         if n and (labels.min() < 0 or labels.max() >= len(self.classes)):
@@ -199,7 +224,9 @@ class FingerprintDataset:
             raise DatasetError(f'{self.path}: not a crystalface dataset (format attribute is {attrs.get("format")!r})')
         if int(attrs['format_version']) > FORMAT_VERSION:
             self._file.close()
-            raise DatasetError(f'{self.path}: dataset format version {attrs["format_version"]} is newer than this package')
+            raise DatasetError(
+                f'{self.path}: dataset format version {attrs["format_version"]} is newer than this package'
+            )
         self.classes: list[str] = json.loads(attrs['classes'])
         self.settings: dict = json.loads(attrs['settings'])
         self.settings_hash: str = str(attrs['settings_hash'])
@@ -256,7 +283,7 @@ class FingerprintDataset:
             'path': str(self.path),
             'n_items': len(self),
             'classes': self.classes,
-            'counts': {name: int(c) for name, c in zip(self.classes, counts)},
+            'counts': {name: int(c) for name, c in zip(self.classes, counts, strict=True)},
             'settings_hash': self.settings_hash,
             'package_version': self.package_version,
             'description': self.description,
@@ -265,10 +292,500 @@ class FingerprintDataset:
             summary['n_species'] = len(set(self.metadata['species']))
         if 'defect_kind' in self.metadata:
             kinds, kind_counts = np.unique(self.metadata['defect_kind'].astype(str), return_counts=True)
-            summary['defect_kinds'] = {str(k): int(c) for k, c in zip(kinds, kind_counts)}
+            summary['defect_kinds'] = {str(k): int(c) for k, c in zip(kinds, kind_counts, strict=True)}
         return summary
 
 
 def open_dataset(path: str | os.PathLike) -> FingerprintDataset:
     """Open a dataset file for lazy reading."""
     return FingerprintDataset(path)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Builders: the paper's datasets (pristine, defective, bcc -> sc transition, Lindemann series), one file each.
+#
+# Every item is fingerprinted from its *replicated pristine cell*: spglib's conventional standard cell of the pristine
+# item repeated to the item's target size (exactly what ``fingerprint(item)`` builds for a user), with the defect
+# applied to that periodic supercell, which is then scattered from as it is (no second standardisation or
+# replication). Randomness: each item has its own seed, derived from the builder's seed and the item's position, and
+# stored in the ``seed`` column, so that any item can be rebuilt alone.
+# ----------------------------------------------------------------------------------------------------------------------
+
+#: The paper's defective variants: (defect kind, level): 5 vacancy fractions, 3 sigmas (angstrom), 2 binary and
+#: 3 ternary substitution fractions: 13 per pristine item.
+PAPER_VARIANTS: tuple[tuple[str, float], ...] = (
+    *(('vacancies', f) for f in (0.1, 0.2, 0.3, 0.4, 0.5)),
+    *(('displacements', s) for s in (0.05, 0.10, 0.15)),
+    *(('binary', f) for f in (0.25, 0.5)),
+    *(('ternary', f) for f in (0.25, 0.5, 0.75)),
+)
+#: Share of body-centre atoms removed in the bcc -> sc series: 0 to 100 % in 10 % steps.
+TRANSITION_LEVELS: tuple[float, ...] = tuple(round(0.1 * i, 2) for i in range(11))
+#: Lindemann parameters of the disorder series: 0 to 0.4 in steps of 0.05.
+LINDEMANN_LEVELS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(9))
+
+META_FIELDS = (
+    'source',
+    'species',
+    'label',
+    'defect_kind',
+    'defect_level',
+    'seed',
+    'pristine_index',
+    'pristine_seed',
+    'n_atoms',
+    'spacegroup',
+    'target_atoms',
+    'lattice_constant',
+    'representation',
+    'sample',
+    'substituents',
+)
+_CHUNK = 256  # pristine items per fingerprinting round (x13 structures for the defective set)
+
+
+def apply_defect(structure, kind: str, level: float, seed: int):
+    """Apply one defect of ``kind`` ('vacancies', 'displacements', 'binary', 'ternary', 'bcc_to_sc', 'lindemann')."""
+    from . import defects
+
+    makers = {
+        'vacancies': defects.vacancies,
+        'displacements': defects.displacements,
+        'binary': lambda s, level, seed: defects.substitutions(s, level, seed, n_species=1),
+        'ternary': lambda s, level, seed: defects.substitutions(s, level, seed, n_species=2),
+        'bcc_to_sc': defects.bcc_to_sc,
+        'lindemann': defects.lindemann,
+    }
+    if kind not in makers:
+        raise ValueError(f'unknown defect kind {kind!r}: choose one of {sorted(makers)}')
+    return makers[kind](structure, level, seed)
+
+
+def _derived_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint32)[0])
+
+
+def _settings_or_default(settings: Any):
+    from .diffraction import FingerprintSettings
+
+    if settings is None:
+        return FingerprintSettings()
+    if isinstance(settings, Mapping):
+        return FingerprintSettings.from_dict(dict(settings))
+    return settings
+
+
+def replicated_cell(item, symprec: float = 1e-3):
+    """Return the pristine item's conventional standard cell (spglib) replicated to ``info['target_atoms']``."""
+    from .cluster import replicate, standard_cell
+    from .prototypes import SPACEGROUPS
+
+    standard, number = standard_cell(item, symprec=symprec)
+    expected = item.info.get('spacegroup') or SPACEGROUPS[item.info['label']]
+    if number != expected:
+        raise DatasetError(f'{item.label}: spglib finds space group {number}, not {expected} of {item.info["label"]}')
+    item.info['spacegroup'] = number
+    return replicate(standard, int(item.info['target_atoms']))
+
+
+def _pristine_from_file(path: str | os.PathLike) -> list:
+    """Rebuild the pristine items of a pristine dataset file from their stored parameters and seeds."""
+    from .prototypes import DEFAULT_SCALE_RANGE, rebuild_item
+
+    with open_dataset(path) as dataset:
+        meta = dataset.metadata
+        kinds = set(meta.get('defect_kind', np.array(['?'])).astype(str))
+        if kinds != {'pristine'}:
+            raise DatasetError(f'{path}: not a pristine dataset (defect kinds {sorted(kinds)})')
+        description = json.loads(dataset.description or '{}')
+    scale_range = tuple(description.get('parameters', {}).get('scale_range', DEFAULT_SCALE_RANGE))
+    items = []
+    for i in range(len(meta['source'])):
+        item = rebuild_item(
+            meta['species'][i],
+            meta['label'][i],
+            meta['representation'][i],
+            target_atoms=int(meta['target_atoms'][i]),
+            seed=int(meta['seed'][i]),
+            scale_range=scale_range,
+        )
+        if abs(item.info['lattice_constant'] - float(meta['lattice_constant'][i])) > 1e-9:
+            raise DatasetError(f'{path}: item {i} does not rebuild to its stored lattice constant')
+        item.info.update(spacegroup=int(meta['spacegroup'][i]), index=int(meta['pristine_index'][i]))
+        items.append(item)
+    return items
+
+
+def _resolve_pristine(pristine: Any, seed: int, species: Any, pristine_options: Mapping | None) -> list:
+    """Pristine items from a pristine dataset file, a sequence of items, or (None) built afresh."""
+    from .prototypes import pristine_items
+
+    if pristine is None:
+        # The builders run spglib on every item when they take its standard cell: no need to run it twice.
+        return pristine_items(species, seed=seed, check=False, **dict(pristine_options or {}))
+    if isinstance(pristine, (str, os.PathLike)):
+        items = _pristine_from_file(pristine)
+    else:
+        items = list(pristine)
+    if species is not None:
+        from .structures import atomic_number, chemical_symbol
+
+        wanted = {chemical_symbol(atomic_number(s)) for s in species}
+        items = [item for item in items if item.info.get('species') in wanted]
+    for item in items:
+        missing = [k for k in ('label', 'species', 'target_atoms', 'index', 'seed') if k not in item.info]
+        if missing:
+            raise DatasetError(
+                f'{item.label}: not a pristine item (info lacks {missing}); use prototypes.pristine_items'
+            )
+    return items
+
+
+def _meta_row(item, structure, kind: str, level: float, *, seed: int, sample: int) -> dict:
+    info = item.info
+    substituents = structure.info.get('defect_params', {}).get('species', []) if kind in ('binary', 'ternary') else []
+    source = info['source'] if kind == 'pristine' else f'{info["source"]}:{kind}={level:g}:sample={sample}'
+    return {
+        'source': source,
+        'species': info['species'],
+        'label': info['label'],
+        'defect_kind': kind,
+        'defect_level': float(level),
+        'seed': int(seed),
+        'pristine_index': int(info['index']),
+        'pristine_seed': int(info['seed']),
+        'n_atoms': len(structure),
+        'spacegroup': int(info['spacegroup']),
+        'target_atoms': int(info['target_atoms']),
+        'lattice_constant': float(info['lattice_constant']),
+        'representation': info['representation'],
+        'sample': int(sample),
+        'substituents': ','.join(substituents),
+    }
+
+
+class _Builder:
+    """Fingerprint (structure, metadata) pairs in large batches and append them to one dataset file."""
+
+    def __init__(self, path, settings, *, description: dict, overwrite: bool, dtype: str, progress: bool, total: int):
+        from .diffraction import fingerprint_batch
+        from .prototypes import CLASSES
+
+        self.settings = settings
+        # Each structure is scattered from as given: a target of 2 atoms makes replicate() keep the 1 x 1 x 1 cell of
+        # any structure of 2 atoms or more, and the replicated pristine cells are lattice-aligned already.
+        self._as_given = dataclasses.replace(settings, target_atoms=2, standardize=False)
+        self._fingerprint_batch = fingerprint_batch
+        self.classes = list(CLASSES)
+        self.writer = DatasetWriter(
+            path,
+            self.classes,
+            settings,
+            image_shape=settings.image_shape,
+            dtype=dtype,
+            description=json.dumps(description, sort_keys=True),
+            overwrite=overwrite,
+        )
+        self.errors: dict[str, str] = {}
+        self.fingerprint_seconds = 0.0
+        self._bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc=Path(path).name, unit='item', smoothing=0.05)
+
+    def add(self, structures: list, rows: list[dict], errors: Mapping[str, str]) -> None:
+        """Fingerprint ``structures`` (one metadata row each) and append the good ones; keep the others' errors."""
+        self.errors.update(errors)
+        start = time.perf_counter()
+        result = self._fingerprint_batch(structures, self._as_given)
+        self.fingerprint_seconds += time.perf_counter() - start
+        for index, message in result.errors.items():
+            self.errors[rows[index]['source']] = message
+        kept = [rows[i] for i in result.ok]
+        if kept:
+            labels = [self.classes.index(row['label']) for row in kept]
+            self.writer.append(result.images, labels, {field: [row[field] for row in kept] for field in META_FIELDS})
+        if self._bar is not None:
+            self._bar.update(len(structures) + len(errors))
+
+    def close(self) -> Path:
+        if self._bar is not None:
+            self._bar.close()
+        return self.writer.close()
+
+    def abort(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self.writer.abort()
+
+
+def build_pristine_dataset(
+    path: str | os.PathLike,
+    *,
+    seed: int = 0,
+    species: Iterable[str | int] | None = None,
+    settings: Any = None,
+    targets: Sequence[int] | None = None,
+    representations: Sequence[str] | None = None,
+    scale_range: tuple[float, float] | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    dtype: str = 'float16',
+) -> dict:
+    """Build the pristine dataset (:func:`.prototypes.pristine_items`) and write it to ``path``; return a summary.
+
+    Args:
+        path: the output file (never overwritten unless ``overwrite``).
+        seed: seed of the lattice-constant draws and origin shifts (each item's own seed is stored).
+        species: chemical symbols or numbers; all species with a tabulated radius by default.
+        settings: FingerprintSettings, a mapping of them, or None for the defaults: they fix the detector; each item
+            is scattered from a cluster of its own size (``target_atoms`` column), not ``settings.target_atoms``.
+        targets, representations, scale_range: the grid (None: the prototypes' defaults).
+        progress: show a progress bar.
+        dtype: 'float16' (default) or 'float32' images.
+    """
+    from .prototypes import DEFAULT_SCALE_RANGE, pristine_items
+
+    started = time.perf_counter()
+    options = {'targets': targets, 'representations': representations, 'scale_range': scale_range}
+    options = {key: value for key, value in options.items() if value is not None}
+    # No spglib here: the builder takes every item's standard cell and checks its space group in the same call.
+    items = pristine_items(species, seed=seed, check=False, **options)
+    options.setdefault('scale_range', DEFAULT_SCALE_RANGE)
+    job = _Job('pristine', seed, [('pristine', 0.0)], 1, options, None)
+    return _write(job, items, path, settings, progress=progress, overwrite=overwrite, dtype=dtype, started=started)
+
+
+def build_defective_dataset(
+    pristine: Any,
+    path: str | os.PathLike,
+    *,
+    seed: int = 0,
+    species: Iterable[str | int] | None = None,
+    variants: Sequence[tuple[str, float]] = PAPER_VARIANTS,
+    settings: Any = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    dtype: str = 'float16',
+    pristine_options: Mapping | None = None,
+) -> dict:
+    """Build the paper's defective set: every pristine item x every variant (13 by default), one sample each.
+
+    Args:
+        pristine: a pristine dataset file (its items are rebuilt from their stored seeds), a sequence of pristine
+            items, or None to build them here with ``seed``, ``species`` and ``pristine_options`` (keyword
+            arguments of :func:`.prototypes.pristine_items`).
+        path: the output file.
+        seed: the builder's seed; pristine item ``i``'s variant ``v`` gets the seed derived from ``(seed, i, v, 0)``.
+        species: keep only these species (all by default).
+        variants: (kind, level) pairs; kinds as in :func:`apply_defect`.
+        settings, progress, overwrite, dtype: as for :func:`build_pristine_dataset`.
+    """
+    started = time.perf_counter()
+    items = _resolve_pristine(pristine, seed, species, pristine_options)
+    variants = [(str(kind), float(level)) for kind, level in variants]
+    job = _Job('defective', seed, variants, 1, dict(pristine_options or {}), pristine)
+    return _write(job, items, path, settings, progress=progress, overwrite=overwrite, dtype=dtype, started=started)
+
+
+def build_transition_dataset(
+    pristine: Any,
+    path: str | os.PathLike,
+    *,
+    seed: int = 0,
+    species: Iterable[str | int] | None = None,
+    n_structures: int = 25,
+    samples: int = 5,
+    levels: Sequence[float] = TRANSITION_LEVELS,
+    target_atoms: int | None = 128,
+    settings: Any = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    dtype: str = 'float16',
+) -> dict:
+    """Build the bcc -> sc series: ``n_structures`` random bcc items x ``levels`` x ``samples`` random removals.
+
+    The defaults give 25 x 5 = 125 structures per step, as in the paper, over 11 steps (0 to 100 % of the body-centre
+    atoms removed, :func:`.defects.bcc_to_sc`). ``target_atoms`` picks bcc items of that cluster size (None: any).
+    ``pristine`` as for :func:`build_defective_dataset` (None builds only the bcc items needed). Labels stay 'bcc';
+    the ``defect_level`` column holds the removed share.
+    """
+    started = time.perf_counter()
+    subset = _bcc_subset(
+        pristine, seed=seed, species=species, n_structures=n_structures, samples=samples, target_atoms=target_atoms
+    )
+    job = _Job('bcc_to_sc', seed, [('bcc_to_sc', float(v)) for v in levels], samples, {}, pristine)
+    job.parameters.update(n_structures=n_structures, target_atoms=target_atoms)
+    return _write(job, subset, path, settings, progress=progress, overwrite=overwrite, dtype=dtype, started=started)
+
+
+def build_lindemann_dataset(
+    pristine: Any,
+    path: str | os.PathLike,
+    *,
+    seed: int = 0,
+    species: Iterable[str | int] | None = None,
+    n_structures: int = 25,
+    samples: int = 5,
+    levels: Sequence[float] = LINDEMANN_LEVELS,
+    target_atoms: int | None = 128,
+    settings: Any = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    dtype: str = 'float16',
+) -> dict:
+    """Build the Lindemann series: random bcc items displaced at Lindemann parameters 0 to 0.4 in steps of 0.05
+    (:func:`.defects.lindemann`), ``samples`` draws each: 25 x 5 = 125 per parameter by default. Arguments as for
+    :func:`build_transition_dataset`. Labels stay 'bcc'; ``defect_level`` holds the Lindemann parameter.
+    """
+    started = time.perf_counter()
+    subset = _bcc_subset(
+        pristine, seed=seed, species=species, n_structures=n_structures, samples=samples, target_atoms=target_atoms
+    )
+    job = _Job('lindemann', seed, [('lindemann', float(v)) for v in levels], samples, {}, pristine)
+    job.parameters.update(n_structures=n_structures, target_atoms=target_atoms)
+    return _write(job, subset, path, settings, progress=progress, overwrite=overwrite, dtype=dtype, started=started)
+
+
+def _bcc_subset(pristine, *, seed: int, species, n_structures: int, samples: int, target_atoms: int | None) -> list:
+    """``n_structures`` bcc pristine items of ``target_atoms`` atoms, chosen at random with ``seed``."""
+    if n_structures < 1 or samples < 1:
+        raise ValueError(f'n_structures and samples must be at least 1, not {n_structures} and {samples}')
+    options = {'classes': ('bcc',)}
+    if target_atoms is not None:
+        options['targets'] = (int(target_atoms),)
+    items = [item for item in _resolve_pristine(pristine, seed, species, options) if item.info['label'] == 'bcc']
+    if target_atoms is not None:
+        items = [item for item in items if int(item.info['target_atoms']) == int(target_atoms)]
+    if not items:
+        raise DatasetError(f'no bcc pristine items with target_atoms={target_atoms} to build the series from')
+    rng = np.random.default_rng(_derived_seed(seed, 0xBCC))
+    chosen = np.sort(rng.choice(len(items), size=min(n_structures, len(items)), replace=False))
+    return [items[i] for i in chosen]
+
+
+@dataclasses.dataclass
+class _Job:
+    """What a builder makes: its name, seed, (kind, level) variants, samples per variant and its parameters."""
+
+    name: str
+    seed: int
+    variants: list[tuple[str, float]]
+    samples: int
+    parameters: dict
+    pristine: Any
+
+    def description(self) -> dict:
+        pristine = str(self.pristine) if isinstance(self.pristine, (str, os.PathLike)) else None
+        return {
+            'builder': self.name,
+            'seed': int(self.seed),
+            'variants': [list(v) for v in self.variants],
+            'samples': int(self.samples),
+            'parameters': {k: list(v) if isinstance(v, tuple) else v for k, v in self.parameters.items()},
+            'pristine_file': pristine,
+            'geometry': 'each structure is the replicated pristine cell (defect applied to it), scattered as given',
+        }
+
+
+def _write(job: _Job, items: list, path, settings, *, progress, overwrite, dtype, started: float) -> dict:
+    """Generate every (item, variant, sample) structure chunk by chunk, fingerprint and append it; summarise."""
+    if not items:
+        raise DatasetError(f'{path}: no pristine items to build the {job.name} dataset from')
+    for kind, level in job.variants:
+        if kind != 'pristine':
+            apply_defect(_probe_structure(kind), kind, level, 0)  # a bad kind or level fails before any work
+    settings = _settings_or_default(settings)
+    total = len(items) * len(job.variants) * job.samples
+    builder = _Builder(
+        path, settings, description=job.description(), overwrite=overwrite, dtype=dtype, progress=progress, total=total
+    )
+    try:
+        for structures, rows, errors in _batches(items, job, settings.symprec):
+            builder.add(structures, rows, errors)
+    except BaseException:
+        builder.abort()
+        raise
+    written = builder.close()
+    seconds = time.perf_counter() - started
+    summary = {
+        'path': str(written),
+        'builder': job.name,
+        'seed': int(job.seed),
+        'n_pristine': len(items),
+        'n_items': len(builder.writer),
+        'n_errors': len(builder.errors),
+        'errors': dict(list(builder.errors.items())[:20]),
+        'settings_hash': settings.hash,
+        'file_size_bytes': written.stat().st_size,
+        'seconds': round(seconds, 3),
+        'seconds_fingerprints': round(builder.fingerprint_seconds, 3),
+        'seconds_structures': round(seconds - builder.fingerprint_seconds, 3),
+    }
+    with open_dataset(written) as dataset:
+        summary['counts_by_class'] = dataset.summary()['counts']
+        summary['counts_by_variant'] = _variant_counts(dataset.metadata)
+    return summary
+
+
+def _variant_counts(meta: Mapping[str, np.ndarray]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for kind, level in zip(meta['defect_kind'].astype(str), meta['defect_level'], strict=True):
+        key = kind if kind == 'pristine' else f'{kind}={level:g}'
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _probe_structure(kind: str):
+    """A small structure on which a variant's parameters can be checked before the real work."""
+    from .cluster import replicate
+    from .prototypes import prototype
+
+    return replicate(prototype('Fe', 'bcc'), 2) if kind == 'bcc_to_sc' else prototype('Cu', 'fcc')
+
+
+def _batches(items: list, job: _Job, symprec: float) -> Iterator[tuple[list, list[dict], dict[str, str]]]:
+    """Yield (structures, metadata rows, errors by source) for ``_CHUNK`` pristine items at a time."""
+    for start in range(0, len(items), _CHUNK):
+        structures, rows, errors = [], [], {}
+        for item in items[start : start + _CHUNK]:
+            try:
+                cell = replicated_cell(item, symprec)
+            except (DatasetError, ValueError) as exception:
+                errors.update(
+                    {f'{item.info["source"]}:{kind}={level:g}': str(exception) for kind, level in job.variants}
+                )
+                continue
+            for v, (kind, level) in enumerate(job.variants):
+                for sample in range(job.samples):
+                    if kind == 'pristine':
+                        seed, structure = int(item.info['seed']), cell
+                    else:
+                        seed = _derived_seed(job.seed, item.info['index'], v, sample)
+                        structure = apply_defect(cell, kind, level, seed)
+                    structures.append(structure)
+                    rows.append(_meta_row(item, structure, kind, level, seed=seed, sample=sample))
+        yield structures, rows, errors
+
+
+def distinct_images(images: np.ndarray, keys: Sequence[Any] | None = None, atol: float = 0.0) -> int:
+    """Count the distinct images: an image within ``atol`` (max abs difference) of an earlier one is a duplicate.
+
+    ``keys`` (one per image) restrict the comparison to images of the same key (e.g. class and cluster size), which
+    keeps the greedy search fast; ``atol = 0`` counts exactly equal images.
+    """
+    images = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    keys = np.zeros(len(images), dtype=np.int64) if keys is None else np.asarray(keys)
+    distinct = 0
+    for key in np.unique(keys):
+        block = images[keys == key]
+        if atol == 0:
+            distinct += len(np.unique(block, axis=0))
+            continue
+        representatives = np.empty((0, block.shape[1]), dtype=np.float32)
+        for image in block:
+            if len(representatives) == 0 or np.abs(representatives - image).max(axis=1).min() > atol:
+                representatives = np.vstack([representatives, image])
+        distinct += len(representatives)
+    return distinct

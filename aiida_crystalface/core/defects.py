@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .structures import MAX_ATOMIC_NUMBER, AtomicStructure, _closest_pair, chemical_symbol
+from .structures import MAX_ATOMIC_NUMBER, AtomicStructure, chemical_symbol
 
 __all__ = (
     'DefectError',
@@ -115,8 +115,29 @@ def _check_sigma(value: float, name: str) -> float:
 
 
 def nearest_neighbour_distance(structure: AtomicStructure) -> float:
-    """Shortest interatomic distance of a periodic structure (angstrom), periodic images included."""
-    return _closest_pair(structure)[0]
+    """Shortest interatomic distance of a periodic structure (angstrom), periodic images of every atom included.
+
+    Exact for any cell: the shortest lattice vector bounds the answer, and every image within that bound is searched.
+    """
+    cell = structure.cell
+    if len(structure) == 0:
+        raise DefectError(f'{structure.label}: the structure is empty (no atoms)')
+    bound = float(np.min(np.linalg.norm(cell, axis=1)))
+    volume = abs(np.linalg.det(cell))
+    widths = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    reach = np.ceil(bound / widths).astype(int)
+    grid = np.meshgrid(*[np.arange(-n, n + 1) for n in reach], indexing='ij')
+    shifts = np.stack(grid, axis=-1).reshape(-1, 3) @ cell
+    frac = structure.scaled_positions
+    delta = frac[:, None, :] - frac[None, :, :]
+    delta = (delta - np.round(delta)) @ cell
+    best = bound
+    for shift in shifts:
+        dist = np.linalg.norm(delta + shift, axis=-1)
+        if not shift.any():
+            np.fill_diagonal(dist, np.inf)
+        best = min(best, float(dist.min()))
+    return best
 
 
 def lindemann(structure: AtomicStructure, parameter: float, seed: int) -> AtomicStructure:
@@ -178,12 +199,12 @@ def body_centre_mask(structure: AtomicStructure, symprec: float = 1e-3) -> np.nd
     corners, those shifted by (1/2, 1/2, 1/2) the centres. Raises :class:`DefectError` when the structure is not
     bcc, or is a cell (such as the primitive one) in which corner and centre atoms are the same atoms.
     """
-    import spglib
+    from .prototypes import symmetry_dataset
 
     name = structure.label
     if len(np.unique(structure.numbers)) != 1:
         raise DefectError(f'{name}: bcc -> sc needs an elemental bcc crystal; this one has several species')
-    dataset = spglib.get_symmetry_dataset((structure.cell, structure.scaled_positions, structure.numbers), symprec)
+    dataset = symmetry_dataset(structure, symprec)
     number = None if dataset is None else int(dataset.number)
     if number != 229:
         raise DefectError(f'{name}: bcc -> sc needs a bcc crystal (spglib: Im-3m, 229), but spglib finds {number}')

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import csv
 import functools
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +43,9 @@ __all__ = (
     'lattice_constant',
     'pristine_items',
     'prototype',
+    'rebuild_item',
     'spacegroup_number',
+    'symmetry_dataset',
 )
 
 #: Class names of the paper's model, in the order of its output (use this constant everywhere).
@@ -154,13 +158,24 @@ def prototype(
     return AtomicStructure(cell, positions, np.full(len(positions), z), f'{label}-{symbol}', info)
 
 
-def spacegroup_number(structure: AtomicStructure, symprec: float = 1e-3) -> int | None:
-    """Return spglib's international space-group number of ``structure`` (``None`` when spglib finds none)."""
+def symmetry_dataset(structure: AtomicStructure, symprec: float = 1e-3) -> Any:
+    """Return spglib's symmetry dataset of ``structure``, or ``None`` when spglib finds no symmetry."""
     import spglib
 
-    dataset = spglib.get_symmetry_dataset(
-        (structure.cell, structure.scaled_positions, structure.numbers), symprec=symprec
-    )
+    with warnings.catch_warnings():
+        # spglib 2.5+ warns about its old error handling on every call; its None return is what we want here.
+        warnings.simplefilter('ignore', DeprecationWarning)
+        try:
+            return spglib.get_symmetry_dataset(
+                (structure.cell, structure.scaled_positions, structure.numbers), symprec=symprec
+            )
+        except spglib.error.SpglibError:
+            return None
+
+
+def spacegroup_number(structure: AtomicStructure, symprec: float = 1e-3) -> int | None:
+    """Return spglib's international space-group number of ``structure`` (``None`` when spglib finds none)."""
+    dataset = symmetry_dataset(structure, symprec)
     return None if dataset is None else int(dataset.number)
 
 
@@ -190,17 +205,20 @@ def pristine_items(
     targets: Sequence[int] = DEFAULT_TARGETS,
     scale_range: tuple[float, float] = DEFAULT_SCALE_RANGE,
     symprec: float = 1e-3,
+    check: bool = True,
 ) -> list[AtomicStructure]:
     """Build the pristine set: species x classes x representations x targets, each item checked by spglib.
 
     Each item's lattice constant is the radius-based value times a factor drawn uniformly from ``scale_range``, and
-    its atoms are translated rigidly at random; both come from the item's own seed, derived from ``seed`` and its
-    position in the grid, so that any item can be rebuilt alone (:func:`rebuild_item`). An item whose spglib space
-    group is not that of its class is left out (with the default tolerance none is).
+    its atoms are translated rigidly at random; both come from the item's own seed, derived from ``seed`` and what the
+    item is (species, class, representation, target), so that any item can be rebuilt alone (:func:`rebuild_item`)
+    and is the same whatever subset of the grid is asked for. An item whose spglib space group (at ``symprec``) is not
+    that of its class is left out (with the default tolerance none is).
 
     ``info`` of an item: ``label``, ``spacegroup`` (spglib), ``species``, ``lattice_constant``, ``representation``,
     ``target_atoms`` (cluster size for its fingerprint), ``seed``, ``index`` (position among the kept items) and
-    ``source``.
+    ``source``. With ``check=False`` spglib is not run here and ``spacegroup`` is None: for callers that run spglib
+    on every item anyway (the dataset builders take the standard cell and check the space group in one call).
     """
     species = default_species() if species is None else [chemical_symbol(atomic_number(s)) for s in species]
     if not species:
@@ -214,27 +232,22 @@ def pristine_items(
     if bad_targets:
         raise PrototypeError(f'target atom counts must be positive, not {bad_targets}')
     items = []
-    for grid_index, (symbol, label, representation, target) in enumerate(
-        _item_grid(species, classes, representations, targets)
-    ):
-        item = rebuild_item(
-            symbol,
-            label,
-            representation,
-            target_atoms=target,
-            seed=_item_seed(seed, grid_index),
-            scale_range=scale_range,
-        )
-        found = spacegroup_number(item, symprec)
-        if found != SPACEGROUPS[label]:
+    for symbol, label, representation, target in _item_grid(species, classes, representations, targets):
+        item_seed = _item_seed(seed, symbol, label, representation, target)
+        item = rebuild_item(symbol, label, representation, target_atoms=target, seed=item_seed, scale_range=scale_range)
+        found = spacegroup_number(item, symprec) if check else None
+        if check and found != SPACEGROUPS[label]:
             continue
         item.info.update(spacegroup=found, index=len(items))
         items.append(item)
     return items
 
 
-def _item_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint32)[0])
+def _item_seed(seed: int, species: str, label: str, representation: str, target: int) -> int:
+    """The seed of one item, from the builder's seed and what the item is (not where it sits in the grid)."""
+    rep = REPRESENTATIONS.index(representation) if representation in REPRESENTATIONS else 99
+    parts = [int(seed), atomic_number(species), CLASSES.index(label), rep, int(target)]
+    return int(np.random.SeedSequence(parts).generate_state(1, dtype=np.uint32)[0])
 
 
 def rebuild_item(
