@@ -26,13 +26,16 @@ _C1, _C2, _C3, _C4, _C5 = (np.float32(v) for v in (-1 / 2, 1 / 24, -1 / 720, 1 /
 
 
 @nb.njit(fastmath=True, cache=True, inline='always')
-def _accumulate(hx, hy, hz, x, y, z, start, stop, lo, hi, sre, sim):  # noqa: PLR0917
-    """Add exp(-2 pi i H.x) of atoms start..stop to sre / sim for pixels lo..hi."""
+def _accumulate(bx, by, bz, x, y, z, start, stop, sre, sim):  # noqa: PLR0917
+    """Add exp(-2 pi i H.x) of atoms start..stop to sre / sim for the pixel block (bx, by, bz).
+
+    The block arrives as slices: indexing ``hx[lo + k]`` inside the loop measured 7x slower (no clean vector loop).
+    """
+    m = bx.shape[0]
     for atom in range(start, stop):
         ax, ay, az = x[atom], y[atom], z[atom]
-        for k in range(hi - lo):
-            p = lo + k
-            t = hx[p] * ax + hy[p] * ay + hz[p] * az
+        for k in range(m):
+            t = bx[k] * ax + by[k] * ay + bz[k] * az
             b = (t - np.floor(t + np.float32(0.5))) * _PI
             b2 = b * b
             s = b * (np.float32(1.0) + b2 * (_S1 + b2 * (_S2 + b2 * (_S3 + b2 * (_S4 + b2 * _S5)))))
@@ -56,7 +59,18 @@ def _one(hx, hy, hz, omega, table, x, y, z, group_species, group_start, g0, g1, 
         for g in range(g0, g1):
             sre[:] = 0.0
             sim[:] = 0.0
-            _accumulate(hx, hy, hz, x, y, z, group_start[g], group_start[g + 1], lo, hi, sre, sim)
+            _accumulate(
+                hx[lo:hi],
+                hy[lo:hi],
+                hz[lo:hi],
+                x,
+                y,
+                z,
+                group_start[g],
+                group_start[g + 1],
+                sre[: hi - lo],
+                sim[: hi - lo],
+            )
             f = table[group_species[g]]
             for k in range(hi - lo):
                 re[k] += f[lo + k] * sre[k]

@@ -1,0 +1,81 @@
+"""Fingerprints per second for 128-atom clusters: Numba kernels against the NumPy float64 reference, same run.
+
+Run: ``.venv/bin/python benchmarks/fingerprint.py [--n 512]``. Prints one table; timings on a shared machine are
+noisy, so each figure is the best of three repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numba
+import numpy as np
+from ase.build import bulk
+
+from aiida_crystalface.core.cluster import build_cluster
+from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_clusters, fingerprints
+from aiida_crystalface.core.reference import reference_fingerprint
+from aiida_crystalface.core.structures import to_atomic_structure
+
+PROTOTYPES = [('fcc', 'Cu', 3.61), ('diamond', 'Si', 5.43), ('bcc', 'Fe', 2.87), ('sc', 'Po', 3.35)]
+
+
+def best_of(function, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--n', type=int, default=512, help='structures per batch')
+    args = parser.parse_args()
+    settings = FingerprintSettings()
+    rng = np.random.default_rng(0)
+    cells = [to_atomic_structure(bulk(e, k, a=a), label=f'{e}-{k}') for k, e, a in PROTOTYPES]
+    structures = [cells[i % 4] for i in range(args.n)]
+    clusters = [build_cluster(s) for s in cells]
+    # Distinct clusters (small random displacements) so that nothing can be cached between structures.
+    batch = [
+        c.__class__(c.positions + rng.normal(0, 0.02, c.positions.shape), c.numbers, 1.0, None, (1, 1, 1))
+        for c in (clusters[i % 4] for i in range(args.n))
+    ]
+    fingerprint_clusters(batch[:4], settings)  # compile / load the cache
+
+    rows = []
+    t = best_of(lambda: fingerprint_clusters(batch, settings))
+    rows.append(('Numba kernel alone (fingerprint_clusters)', args.n / t, t / args.n * 1e3))
+    t = best_of(lambda: [build_cluster(s) for s in structures[:128]]) * args.n / 128
+    rows.append(('cluster step alone (spglib standardise)', args.n / t, t / args.n * 1e3))
+    t = best_of(lambda: [build_cluster(s, standardize=False) for s in structures[:128]]) * args.n / 128
+    rows.append(('cluster step alone (standardize=False)', args.n / t, t / args.n * 1e3))
+    t = best_of(lambda: fingerprints(structures, settings))
+    rows.append(('fingerprints(): cluster step + kernel', args.n / t, t / args.n * 1e3))
+    fast = FingerprintSettings(standardize=False)
+    t = best_of(lambda: fingerprints(structures, fast))
+    rows.append(('fingerprints(standardize=False)', args.n / t, t / args.n * 1e3))
+    n_ref = 8
+    t = best_of(lambda: [reference_fingerprint(c.positions, c.numbers, settings) for c in batch[:n_ref]], 2)
+    reference_rate = n_ref / t
+    rows.append(('NumPy float64 reference (reference.py)', reference_rate, t / n_ref * 1e3))
+
+    errors = [
+        np.abs(
+            fingerprint_clusters([c], settings)[0] - (r := reference_fingerprint(c.positions, c.numbers, settings))
+        ).max()
+        / r.max()
+        for c in batch[:n_ref]
+    ]
+    print(f'128-atom clusters, 64 x 64 detector, {numba.get_num_threads()} Numba threads, batch of {args.n}')
+    print(f'{"what":<44} {"per second":>11} {"ms each":>9} {"vs NumPy":>9}')
+    for name, rate, ms in rows:
+        print(f'{name:<44} {rate:>11.1f} {ms:>9.3f} {rate / reference_rate:>8.1f}x')
+    print(f'max |D - D_ref| / max D_ref over {n_ref} clusters: {max(errors):.2e}')
+
+
+if __name__ == '__main__':
+    main()
