@@ -286,9 +286,14 @@ def train_classifier(
         num_sanity_val_steps=0,
         log_every_n_steps=1,
     )
-    with warnings.catch_warnings():
-        warnings.filterwarnings('ignore', '.*does not have many workers.*')
-        trainer.fit(module, datamodule=data)
+    deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings('ignore', '.*does not have many workers.*')
+            trainer.fit(module, datamodule=data)
+    finally:
+        # Lightning switches deterministic algorithms on for the whole process; give the caller its setting back.
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
     train_seconds = time.perf_counter() - start
 
     hyperparameters = {

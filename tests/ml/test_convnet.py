@@ -1,0 +1,45 @@
+"""The network of Table 1: layer shapes and parameter count."""
+
+import pytest
+import torch
+
+from aiida_crystalface.ml.convnet import ConvNet
+
+
+def table_1_parameter_count(n_classes: int) -> int:
+    """Counted by hand from Table 1: 7x7 kernels, filters 32-16-12-12-8-8, dense 128, 64 -> 16 pixels per side."""
+    channels = [1, 32, 16, 12, 12, 8, 8]
+    convs = sum(channels[i] * channels[i + 1] * 49 + channels[i + 1] for i in range(6))
+    dense = 8 * 16 * 16 * 128 + 128
+    return convs + dense + 128 * n_classes + n_classes
+
+
+@pytest.mark.parametrize('n_classes', [4, 7])
+def test_parameter_count_matches_table_1(n_classes):
+    net = ConvNet(n_classes)
+    assert sum(p.numel() for p in net.parameters()) == table_1_parameter_count(n_classes)
+
+
+def test_layer_shapes_match_table_1():
+    net = ConvNet(4).eval()
+    shapes = []
+    hooks = [m.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape))) for m in net.convs]
+    hooks.append(net.hidden.register_forward_hook(lambda m, i, o: shapes.append(('hidden', *i[0].shape, *o.shape))))
+    out = net(torch.rand(3, 1, 64, 64))
+    for hook in hooks:
+        hook.remove()
+    expected = [(3, 32, 64, 64), (3, 16, 64, 64), (3, 12, 32, 32), (3, 12, 32, 32), (3, 8, 16, 16), (3, 8, 16, 16)]
+    assert shapes[:6] == expected
+    assert shapes[6] == ('hidden', 3, 8 * 16 * 16, 3, 128)
+    assert out.shape == (3, 4)
+    assert all(conv.kernel_size == (7, 7) for conv in net.convs)
+    assert net.dropout.p == 0.25
+
+
+def test_config_round_trip_and_bad_arguments():
+    net = ConvNet(5, 32)
+    assert ConvNet.from_config(net.config).config == net.config
+    with pytest.raises(ValueError, match='multiple of 4'):
+        ConvNet(4, 30)
+    with pytest.raises(ValueError, match='n_classes'):
+        ConvNet(1)
