@@ -8,9 +8,9 @@ Geometry (defaults = the paper's; ``docs/fingerprint.md`` has the figure and the
 * Pixel offsets (px, py) from the centre give p = sqrt(px^2 + py^2 + D^2) and the scattering vector on the Ewald
   sphere H = (1/lambda) (px/p, py/p, D/p - 1), q = 2 pi H, expressed in 1/angstrom.
 * The cluster (:mod:`.cluster`: lattice-aligned, centred, positions in units of the mean nearest-neighbour distance
-  and read as angstrom, as the original did) is rotated by ``rotation_deg`` = +45 degrees about the y axis: a
-  right-handed rotation, x -> (x cos t - z sin t... see :func:`rotation_matrix`), so the beam makes 45 degrees with
-  the crystal's x and z axes and is perpendicular to its y axis ("45 degrees to one axis, in the plane of two").
+  and read as angstrom, as the original did) is rotated by ``rotation_deg`` = +45 degrees about the y axis, a
+  right-handed rotation (:func:`rotation_matrix`: x' = R x, R = [[c, 0, s], [0, 1, 0], [-s, 0, c]]), so the beam
+  (+z) makes 45 degrees with the crystal's x and z axes and is perpendicular to its y axis ("45 degrees to one axis, in the plane of two").
   The kernels rotate the scattering vectors instead of the atoms: H . (R x) = (R^T H) . x.
 * Eq. 1: Psi(q) = sum_atoms f_Z(|H|) exp(-i q . x) with the Waasmaier-Kirfel form factors (:mod:`.scattering`); the
   constant r0 / r of the paper cancels in the normalisation and is dropped.
