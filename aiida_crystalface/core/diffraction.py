@@ -10,7 +10,8 @@ Geometry (defaults = the paper's; ``docs/fingerprint.md`` has the figure and the
 * The cluster (:mod:`.cluster`: lattice-aligned, centred, positions in units of the mean nearest-neighbour distance
   and read as angstrom, as the original did) is rotated by ``rotation_deg`` = +45 degrees about the y axis, a
   right-handed rotation (:func:`rotation_matrix`: x' = R x, R = [[c, 0, s], [0, 1, 0], [-s, 0, c]]), so the beam
-  (+z) makes 45 degrees with the crystal's x and z axes and is perpendicular to its y axis ("45 degrees to one axis, in the plane of two").
+  (+z) makes 45 degrees with the crystal's x and z axes and is perpendicular to its y axis ("45 degrees to one
+  axis, in the plane of two").
   The kernels rotate the scattering vectors instead of the atoms: H . (R x) = (R^T H) . x.
 * Eq. 1: Psi(q) = sum_atoms f_Z(|H|) exp(-i q . x) with the Waasmaier-Kirfel form factors (:mod:`.scattering`); the
   constant r0 / r of the paper cancels in the normalisation and is dropped.
