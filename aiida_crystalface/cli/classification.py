@@ -68,8 +68,10 @@ def print_results(results: Sequence[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(title='Classification', show_lines=False)
-    for column in ('file', 'label', 'probability', 'node'):
+    table.add_column('file', overflow='fold')
+    for column in ('label', 'probability'):
         table.add_column(column)
+    table.add_column('prediction node', overflow='fold')
     for result in results:
         if 'error' not in result:
             p = result['probabilities'][result['label']]

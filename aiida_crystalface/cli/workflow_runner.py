@@ -69,12 +69,10 @@ def classify_structures(
 
 
 def _structure_node(structure):
-    """StructureData of an internal-form structure, with its label and provenance-relevant info as extras."""
-    from aiida import orm
+    """StructureData of an internal-form structure, labelled with the file (or item) it came from."""
+    from aiida_crystalface.calculations.utils import structure_data
 
-    node = orm.StructureData(cell=structure.cell.tolist(), pbc=(True, True, True))
-    for position, symbol in zip(structure.positions, structure.symbols, strict=True):
-        node.append_atom(position=position.tolist(), symbols=symbol)
+    node = structure_data(structure)
     node.label = structure.label[:255]
     return node
 
@@ -85,7 +83,7 @@ def _model_node(model: str, load_model_node):
     from aiida_crystalface.data.model import ConvNetModelData
 
     if Path(model).is_file():
-        return ConvNetModelData.get_or_create(model)
+        return ConvNetModelData.get_or_create(Path(model).resolve())
     return load_model_node(model)
 
 
