@@ -129,14 +129,16 @@ def nearest_neighbour_distance(structure: AtomicStructure) -> float:
     grid = np.meshgrid(*[np.arange(-n, n + 1) for n in reach], indexing='ij')
     shifts = np.stack(grid, axis=-1).reshape(-1, 3) @ cell
     frac = structure.scaled_positions
-    delta = frac[:, None, :] - frac[None, :, :]
-    delta = (delta - np.round(delta)) @ cell
     best = bound
-    for shift in shifts:
-        dist = np.linalg.norm(delta + shift, axis=-1)
-        if not shift.any():
-            np.fill_diagonal(dist, np.inf)
-        best = min(best, float(dist.min()))
+    for start in range(0, len(frac), 256):  # rows in blocks: memory stays small for large cells
+        delta = frac[start : start + 256, None, :] - frac[None, :, :]
+        delta = (delta - np.round(delta)) @ cell
+        for shift in shifts:
+            dist = np.einsum('ijk,ijk->ij', delta + shift, delta + shift)
+            if not shift.any():
+                rows = np.arange(len(dist))
+                dist[rows, start + rows] = np.inf
+            best = min(best, float(np.sqrt(dist.min())))
     return best
 
 
@@ -208,10 +210,13 @@ def body_centre_mask(structure: AtomicStructure, symprec: float = 1e-3) -> np.nd
     number = None if dataset is None else int(dataset.number)
     if number != 229:
         raise DefectError(f'{name}: bcc -> sc needs a bcc crystal (spglib: Im-3m, 229), but spglib finds {number}')
-    conventional = structure.scaled_positions @ np.asarray(dataset.transformation_matrix).T
+    transformation = np.asarray(dataset.transformation_matrix)
+    conventional = structure.scaled_positions @ transformation.T
     offset = conventional - conventional[0]
     centre = np.abs(offset - np.round(offset)).max(axis=1) > 0.25
-    if centre.sum() * 2 != len(structure):
+    # Every cell vector must be a vector of the cubic lattice: a centring vector (1/2, 1/2, 1/2) among them, as in
+    # the primitive cell, makes corners and centres images of each other.
+    if not np.allclose(transformation, np.round(transformation), atol=1e-6) or centre.sum() * 2 != len(structure):
         raise DefectError(
             f'{name}: corner and body-centre atoms are not distinct in this cell ({len(structure)} atoms, '
             f'{int(centre.sum())} centres): pass the conventional cell or a supercell of it'

@@ -153,30 +153,44 @@ class Classifier:
                 f"{self.settings_hash!r}: recompute the fingerprints with the model's settings (Classifier.settings)"
             )
 
-    def logits(self, images: Any, *, batch_size: int = 512, settings_hash: str | None = None) -> np.ndarray:
-        """Raw network outputs (N, n_classes), float32."""
+    def logits(
+        self, images: Any, *, batch_size: int = 512, settings_hash: str | None = None, precision: str = 'float32'
+    ) -> np.ndarray:
+        """Raw network outputs (N, n_classes), float32.
+
+        :param precision: ``'float32'`` (default) or ``'bfloat16'`` (autocast: about twice as fast on CPUs with
+            native bf16, with logits good to about 1 %).
+        """
         import torch
 
+        if precision not in ('float32', 'bfloat16'):
+            raise ValueError(f'precision must be float32 or bfloat16, not {precision!r}')
         self.check_settings(settings_hash)
         array = self._as_batch(images)
         self.net.eval()
         out = np.empty((len(array), len(self.classes)), dtype=np.float32)
-        with torch.inference_mode():
+        device = next(self.net.parameters()).device.type
+        autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == 'bfloat16')
+        with torch.inference_mode(), autocast:
             for start in range(0, len(array), batch_size):
                 batch = torch.from_numpy(array[start : start + batch_size]).unsqueeze(1)
                 # channels_last lets oneDNN pick its fast NHWC convolutions (about 1.3x on this CPU).
                 batch = batch.contiguous(memory_format=torch.channels_last)
-                out[start : start + len(batch)] = self.net(batch).float().numpy()
+                out[start : start + len(batch)] = self.net(batch.to(device)).float().cpu().numpy()
         return out
 
-    def predict(self, images: Any, *, batch_size: int = 512, settings_hash: str | None = None) -> np.ndarray:
+    def predict(
+        self, images: Any, *, batch_size: int = 512, settings_hash: str | None = None, precision: str = 'float32'
+    ) -> np.ndarray:
         """Class probabilities (N, n_classes), float64, rows summing to 1.
 
         :param images: (N, H, W) or a single (H, W) fingerprint, values in [0, 1].
         :param batch_size: images per forward pass.
         :param settings_hash: the settings hash of the images; when given it must equal :attr:`settings_hash`.
+        :param precision: ``'float32'`` or ``'bfloat16'`` (see :meth:`logits`).
         """
-        logits = self.logits(images, batch_size=batch_size, settings_hash=settings_hash).astype(np.float64)
+        logits = self.logits(images, batch_size=batch_size, settings_hash=settings_hash, precision=precision)
+        logits = logits.astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         return probabilities / probabilities.sum(axis=1, keepdims=True)

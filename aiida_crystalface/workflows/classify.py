@@ -11,7 +11,7 @@ from aiida_crystalface.calculations.functions.predict import predict
 from aiida_crystalface.data.classification import ClassificationData
 from aiida_crystalface.data.fingerprint import FingerprintData
 from aiida_crystalface.data.model import ConvNetModelData
-from aiida_crystalface.workflows.utils import bundled_model, format_failures, run_batched, store_outputs
+from aiida_crystalface.workflows.utils import bundled_model, format_failures, run_batched
 
 __all__ = ('ClassifyStructuresWorkChain',)
 
@@ -138,7 +138,6 @@ class ClassifyStructuresWorkChain(WorkChain):
             nodes = self.ctx.failure_nodes
             merged = nodes[0] if len(nodes) == 1 else merge_failures(**{f'batch_{i}': n for i, n in enumerate(nodes)})
             self.out('failures', merged)
-        store_outputs(self)
         if self.ctx.model_error:
             return self.exit_codes.ERROR_INVALID_MODEL.format(detail=self.ctx.model_error)
         if self.ctx.failures:

@@ -9,7 +9,7 @@ from typing import Any
 from aiida import orm
 from aiida.manage import get_manager
 
-__all__ = ('batches', 'bundled_model', 'format_failures', 'one_transaction', 'run_batched', 'store_outputs')
+__all__ = ('batches', 'bundled_model', 'format_failures', 'one_transaction', 'run_batched')
 
 
 def batches(items: Mapping[str, Any], size: int) -> Iterator[dict[str, Any]]:
@@ -47,16 +47,6 @@ def run_batched(function: Any, items: Mapping[str, orm.Data], size: int, **fixed
             failures.update({key: node.exit_message or f'exit status {node.exit_status}' for key in batch})
         outputs.update(result)
     return outputs, failures, failure_nodes
-
-
-def store_outputs(process: Any) -> None:
-    """Attach the outputs recorded with ``process.out`` now, in one transaction.
-
-    The engine would otherwise add each RETURN link with its own commit when the step ends; this does the same work
-    (``update_outputs`` is idempotent) at a fraction of the cost for thousands of outputs.
-    """
-    with one_transaction():
-        process.update_outputs()
 
 
 def bundled_model(name: str | None = None) -> orm.Data:

@@ -45,13 +45,14 @@ def generate_structure(aiida_profile):
 
 @pytest.fixture
 def bad_structures(aiida_profile):
-    """The bad inputs of the issue: an empty structure, NaN coordinates and an unknown element."""
+    """Bad inputs that AiiDA stores but that cannot be fingerprinted: an empty structure, an unknown element and two
+    atoms on top of each other. (NaN coordinates never get this far: AiiDA refuses to store them.)"""
     from aiida import orm
 
-    empty = orm.StructureData(cell=np.eye(3).tolist() * 1)
-    nan = orm.StructureData(cell=(np.eye(3) * 3.6).tolist())
-    nan.append_atom(position=(0.0, 0.0, 0.0), symbols='Cu')
-    nan.append_atom(position=(float('nan'), 1.8, 0.0), symbols='Cu')
+    empty = orm.StructureData(cell=(np.eye(3) * 3.0).tolist())
+    overlap = orm.StructureData(cell=(np.eye(3) * 3.6).tolist())
+    overlap.append_atom(position=(0.0, 0.0, 0.0), symbols='Cu')
+    overlap.append_atom(position=(0.0, 0.0, 0.01), symbols='Cu')
     unknown = orm.StructureData(cell=(np.eye(3) * 3.0).tolist())
     unknown.append_atom(position=(0.0, 0.0, 0.0), symbols='X')
-    return {'empty': empty.store(), 'nan_coordinates': nan.store(), 'unknown_element': unknown.store()}
+    return {'empty': empty.store(), 'overlapping_atoms': overlap.store(), 'unknown_element': unknown.store()}
