@@ -5,6 +5,7 @@ Importing this package registers every sub-command on :data:`cmd_root`; each com
 """
 
 from .classify import cmd_classify  # noqa: F401
+from .dataset import cmd_dataset  # noqa: F401
 from .demo import cmd_demo  # noqa: F401
 from .explain import cmd_explain  # noqa: F401
 from .fingerprint import cmd_fingerprint  # noqa: F401
