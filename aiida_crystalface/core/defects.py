@@ -117,28 +117,35 @@ def _check_sigma(value: float, name: str) -> float:
 def nearest_neighbour_distance(structure: AtomicStructure) -> float:
     """Shortest interatomic distance of a periodic structure (angstrom), periodic images of every atom included.
 
-    Exact for any cell: the shortest lattice vector bounds the answer, and every image within that bound is searched.
+    Exact for any cell: the minimum-image distance answers when it is below half the cell's thinnest width;
+    otherwise every image within the shortest lattice vector (an upper bound of the answer) is searched.
     """
     cell = structure.cell
     if len(structure) == 0:
         raise DefectError(f'{structure.label}: the structure is empty (no atoms)')
     bound = float(np.min(np.linalg.norm(cell, axis=1)))
-    volume = abs(np.linalg.det(cell))
-    widths = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    widths = abs(np.linalg.det(cell)) / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    best = min(bound, _min_image_distance(structure, np.zeros((1, 3))))
+    if best < widths.min() / 2:
+        return best
     reach = np.ceil(bound / widths).astype(int)
     grid = np.meshgrid(*[np.arange(-n, n + 1) for n in reach], indexing='ij')
-    shifts = np.stack(grid, axis=-1).reshape(-1, 3) @ cell
+    return min(best, _min_image_distance(structure, np.stack(grid, axis=-1).reshape(-1, 3) @ cell))
+
+
+def _min_image_distance(structure: AtomicStructure, shifts: np.ndarray) -> float:
+    """Smallest distance between atom i and atom j + shift over all pairs (i, j) and shifts, self excluded."""
     frac = structure.scaled_positions
-    best = bound
+    best = np.inf
     for start in range(0, len(frac), 256):  # rows in blocks: memory stays small for large cells
         delta = frac[start : start + 256, None, :] - frac[None, :, :]
-        delta = (delta - np.round(delta)) @ cell
+        delta = (delta - np.round(delta)) @ structure.cell
         for shift in shifts:
-            dist = np.einsum('ijk,ijk->ij', delta + shift, delta + shift)
+            squared = np.einsum('ijk,ijk->ij', delta + shift, delta + shift)
             if not shift.any():
-                rows = np.arange(len(dist))
-                dist[rows, start + rows] = np.inf
-            best = min(best, float(np.sqrt(dist.min())))
+                rows = np.arange(len(squared))
+                squared[rows, start + rows] = np.inf
+            best = min(best, float(np.sqrt(squared.min())))
     return best
 
 
