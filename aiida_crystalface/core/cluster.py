@@ -12,6 +12,13 @@ The rule (paper, Methods; ``docs/fingerprint.md``):
 2. **Replicate.** The cell is repeated n1 x n2 x n3 times, with the atom count as close as possible to the target
    (128); ties go to the most isotropic block (smallest ratio of longest to shortest edge), then to the first in
    lexicographic order of (n1, n2, n3).
+
+A cell whose edges are already mutually orthogonal (a cube, or a block of cubic cells such as the package's defective
+supercells) is taken as given, lattice-aligned, without asking spglib: for a cubic crystal its edges already lie
+along the cubic axes, so spglib's standard cell would differ from it only by a translation and a permutation of the
+axes, neither of which moves a diffraction peak; for a defective block spglib would find no cubic group anyway.
+spglib costs several milliseconds per call, more than the whole fingerprint, so this keeps large datasets fast.
+Such clusters carry ``spacegroup=None``.
 3. **Centre and scale.** Positions are shifted so that their centroid is the origin, and divided by the mean
    nearest-neighbour distance of the cluster (the mean over atoms of the distance to the nearest other atom), so that
    one nearest-neighbour distance reads as 1 angstrom in the diffraction step, whatever the element.
@@ -23,6 +30,7 @@ overlapping atoms raise :class:`StructureError` naming the structure.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import warnings
 from typing import Any
 
@@ -90,8 +98,26 @@ def standard_cell(structure: AtomicStructure, symprec: float = 1e-3) -> tuple[At
     return structure.replace(cell=cell, positions=positions, numbers=numbers), int(dataset.number)
 
 
+def _is_orthogonal(cell: np.ndarray, tol: float = 1e-6) -> bool:
+    """Whether the three cell edges are mutually orthogonal (relative tolerance ``tol``)."""
+    lengths = np.linalg.norm(cell, axis=1)
+    if np.any(lengths <= 0):
+        return False
+    unit = cell / lengths[:, None]
+    gram = unit @ unit.T
+    return bool(np.all(np.abs(gram - np.eye(3)) < tol))
+
+
 def _choose_repeats(n_atoms: int, lengths: np.ndarray, target_atoms: int) -> tuple[int, int, int]:
     """Return (n1, n2, n3) with n1 n2 n3 n_atoms closest to the target; ties: most isotropic, then lexicographic."""
+    # Only the edge ratios matter, and datasets repeat the same few cell shapes: memoise on them.
+    ratios = tuple(float(r) for r in np.round(np.asarray(lengths) / np.max(lengths), 9))
+    return _choose_repeats_cached(int(n_atoms), ratios, int(target_atoms))
+
+
+@functools.lru_cache(maxsize=4096)
+def _choose_repeats_cached(n_atoms: int, ratios: tuple[float, float, float], target_atoms: int) -> tuple[int, int, int]:
+    lengths = np.array(ratios)
     limit = max(1, int(np.ceil(2 * target_atoms / n_atoms)))  # larger blocks are always farther from the target
     n = np.arange(1, limit + 1)
     n1, n2 = (grid.ravel() for grid in np.meshgrid(n, n, indexing='ij'))
@@ -147,7 +173,7 @@ def build_cluster(structure: Any, target_atoms: int = 128, standardize: bool = T
     structure when it cannot be fingerprinted.
     """
     structure = to_atomic_structure(structure).validate()
-    if standardize:
+    if standardize and not _is_orthogonal(structure.cell):
         cell, spacegroup = standard_cell(structure, symprec=symprec)
     else:
         cell, spacegroup = lattice_aligned(structure), None
