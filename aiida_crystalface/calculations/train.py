@@ -12,6 +12,7 @@ from aiida.common import datastructures
 from aiida.engine import CalcJob
 
 from aiida_crystalface.data.dataset import FingerprintDatasetData
+from aiida_crystalface.data.model import ConvNetModelData
 
 __all__ = ('HYPERPARAMETERS', 'TrainClassifierCalculation', 'get_local_code')
 
@@ -68,10 +69,10 @@ class TrainClassifierCalculation(CalcJob):
         spec.inputs['metadata']['options']['resources'].default = {'num_machines': 1, 'num_mpiprocs_per_machine': 1}
         spec.inputs['metadata']['options']['parser_name'].default = 'crystalface.train'
         spec.inputs['metadata']['options']['output_filename'].default = LOG_FILENAME
-        spec.output('model', valid_type=orm.SinglefileData, help='The trained model (a crystalface.model node).')
+        spec.output('model', valid_type=ConvNetModelData, help='The trained model (a crystalface.model node).')
         spec.output('metrics', valid_type=orm.Dict, help='Accuracies and losses of the training run.')
         spec.output('log', valid_type=orm.SinglefileData, help='The output of the training command.')
-        spec.default_output_node = 'model'
+        spec.default_output_node = 'metrics'
         spec.exit_code(
             300, 'ERROR_MISSING_OUTPUT', message='The training produced no model file or no metrics: {detail}'
         )

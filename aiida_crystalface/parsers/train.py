@@ -37,15 +37,15 @@ class TrainClassifierParser(Parser):
             for line in log.splitlines():
                 if line.startswith(marker):
                     return self.exit_codes[label].format(detail=line[len(marker) :].lstrip(': '))
-        model_dir = set(retrieved.base.repository.list_object_names('model')) if 'model' in names else set()
-        missing = [name for name in ('model.safetensors', 'metrics.json') if name not in model_dir]
+        # retrieve_list entries such as 'model/metrics.json' arrive flat, at the top of the retrieved folder.
+        missing = [name for name in ('model.safetensors', 'metrics.json') if name not in names]
         if missing:
             tail = ' | '.join(log.strip().splitlines()[-3:])
             return self.exit_codes.ERROR_MISSING_OUTPUT.format(detail=f'missing {missing}; log ends: {tail}')
-        metrics = json.loads(retrieved.base.repository.get_object_content('model/metrics.json'))
+        metrics = json.loads(retrieved.base.repository.get_object_content('metrics.json'))
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / 'model.safetensors'
-            path.write_bytes(retrieved.base.repository.get_object_content('model/model.safetensors', mode='rb'))
+            path.write_bytes(retrieved.base.repository.get_object_content('model.safetensors', mode='rb'))
             try:
                 model = ConvNetModelData(path)
             except ValueError as exception:

@@ -60,7 +60,7 @@ class TrainClassifierWorkChain(WorkChain):
 
     def make_prototypes(self):
         result = make_prototypes(self.inputs.prototypes.parameters, self.inputs.prototypes.seed)
-        self.ctx.items = result['items']
+        self.ctx.prototype_items = result['items']
         self.ctx.structures = dict(result['structures'])
 
     def make_defects(self):
@@ -97,7 +97,9 @@ class TrainClassifierWorkChain(WorkChain):
     def build_dataset(self):
         classes = self.inputs.prototypes.parameters.get('classes', CLASSES)
         kwargs = {'defect_kind': self.inputs.defects.kind} if self.with_defects() else {}
-        self.ctx.dataset = build_dataset(orm.List(list(classes)), self.ctx.items, **kwargs, **self.ctx.fingerprints)
+        self.ctx.dataset = build_dataset(
+            orm.List(list(classes)), self.ctx.prototype_items, **kwargs, **self.ctx.fingerprints
+        )
 
     def train(self):
         inputs = self.exposed_inputs(TrainClassifierCalculation, namespace='training')
