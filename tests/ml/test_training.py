@@ -69,12 +69,17 @@ def test_train_classifier_writes_model_metrics_and_csv(trained):
     assert metadata['metrics']['test_accuracy'] == report['test_accuracy']
 
 
-def test_training_is_deterministic(synthetic_dataset, trained, tmp_path):
+def test_training_is_deterministic(synthetic_dataset, tmp_path):
     from aiida_crystalface.ml.training import train_classifier
 
-    again = train_classifier(synthetic_dataset, tmp_path, epochs=4, batch_size=16, seed=0)
-    for key, value in trained.classifier.net.state_dict().items():
-        torch.testing.assert_close(again.classifier.net.state_dict()[key], value, rtol=0, atol=0)
+    seeds = {'first': 0, 'again': 0, 'other': 1}
+    runs = [
+        train_classifier(synthetic_dataset, tmp_path / d, max_steps=6, batch_size=16, seed=s) for d, s in seeds.items()
+    ]
+    runs = [run.classifier.net.state_dict() for run in runs]
+    for key, value in runs[0].items():
+        torch.testing.assert_close(runs[1][key], value, rtol=0, atol=0)
+    assert not torch.equal(runs[2]['output.weight'], runs[0]['output.weight'])
 
 
 def test_species_split_holds_out_whole_species(synthetic_dataset):

@@ -1,0 +1,128 @@
+"""ConvNet speed: training time of the paper's protocol and inference throughput, with baselines from the same run.
+
+Run: ``.venv/bin/python benchmarks/ml.py --dataset pristine.h5`` (the pristine set of
+``build_pristine_dataset(path, seed=0)``). Without ``--dataset`` a synthetic set of 6,000 random images stands in
+(timings do not depend on the image content). Prints one table. The paper: 30 minutes of training on a quad-core i7,
+about 70 ms per predicted image. Goals here: under 2 minutes of training, at least 500 images/s, on 2 cores.
+
+Baselines (same run): a plain PyTorch loop in NCHW float32 for training (what the layers give without the
+channels_last layout), and one image at a time in NCHW float32 for inference (the paper's per-image use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F  # noqa: N812
+
+from aiida_crystalface.core.datasets import DatasetWriter, open_dataset
+from aiida_crystalface.ml.classifier import Classifier
+from aiida_crystalface.ml.convnet import ConvNet
+from aiida_crystalface.ml.training import train_classifier
+
+CLASSES = ['fcc', 'diamond', 'bcc', 'sc']
+
+
+def synthetic_dataset(path: Path, n: int = 6000) -> Path:
+    rng = np.random.default_rng(0)
+    with DatasetWriter(path, CLASSES, None) as writer:
+        writer.append(rng.random((n, 64, 64), dtype=np.float32), np.arange(n) % 4, {'species': np.arange(n) % 50})
+    return path
+
+
+def plain_training_seconds(images: np.ndarray, labels: np.ndarray, epochs: int = 2, batch: int = 32) -> float:
+    """The paper's protocol as a bare NCHW float32 PyTorch loop (no Lightning, no channels_last)."""
+    torch.manual_seed(0)
+    net = ConvNet(4)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x, y = torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels)
+    start = time.perf_counter()
+    for _ in range(epochs):
+        for index in torch.randperm(len(x)).split(batch):
+            loss = F.cross_entropy(net(x[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return time.perf_counter() - start
+
+
+def per_image_rate(classifier: Classifier, images: np.ndarray) -> float:
+    net = classifier.net.to(memory_format=torch.contiguous_format)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for image in images:
+            net(torch.from_numpy(image)[None, None]).softmax(1)
+    rate = len(images) / (time.perf_counter() - start)
+    classifier.net.to(memory_format=torch.channels_last)
+    return rate
+
+
+def best_rate(function, n: int, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return n / min(times)
+
+
+def fingerprint_rate(n: int = 64) -> float:
+    from ase.build import bulk
+
+    from aiida_crystalface.core.diffraction import fingerprints
+
+    cells = [bulk('Cu', 'fcc', a=3.61), bulk('Si', 'diamond', a=5.43), bulk('Fe', 'bcc', a=2.87)]
+    structures = [cells[i % 3] for i in range(n)]
+    fingerprints(structures[:3])  # compile / load the Numba cache
+    return best_rate(lambda: fingerprints(structures), n, repeats=2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('--dataset', type=Path, default=None, help='the pristine dataset file')
+    parser.add_argument('--skip-baseline', action='store_true', help='skip the plain training loop (slow)')
+    args = parser.parse_args()
+    logging.getLogger('pytorch_lightning').setLevel(logging.WARNING)
+    work = Path(tempfile.mkdtemp(prefix='crystalface-bench-'))
+    dataset = args.dataset or synthetic_dataset(work / 'synthetic.h5')
+    with open_dataset(dataset) as data:
+        images, labels, n_items = data.get_images(), data.labels, len(data)
+    n_train = n_items - round(0.25 * n_items)
+    rows = []
+    for precision in ('32-true', 'bf16-mixed'):
+        start = time.perf_counter()
+        result = train_classifier(dataset, work / precision, precision=precision, seed=0)
+        seconds = time.perf_counter() - start
+        accuracy = f'test acc {result.metrics["test_accuracy"]:.4f}'
+        rows.append((f'train_classifier, paper protocol, {precision}', f'{seconds:.1f} s', accuracy))
+    if not args.skip_baseline:
+        order = np.random.default_rng(0).permutation(n_items)[:n_train]
+        seconds = plain_training_seconds(images[order], labels[order])
+        rows.append(('baseline: plain NCHW float32 loop, same protocol', f'{seconds:.1f} s', 'training only'))
+    classifier = Classifier.load(work / '32-true' / 'model.safetensors')
+    sample = images[:2048]
+    rate = best_rate(lambda: classifier.predict(sample), len(sample))
+    rows.append(('Classifier.predict, float32, batch 512', f'{rate:.0f} img/s', f'{1e3 / rate:.2f} ms/img'))
+    bf16 = best_rate(lambda: classifier.predict(sample, precision='bfloat16'), len(sample))
+    agree = (classifier.predict(sample).argmax(1) == classifier.predict(sample, precision='bfloat16').argmax(1)).mean()
+    rows.append(('Classifier.predict, bfloat16 autocast', f'{bf16:.0f} img/s', f'labels agree {agree:.4f}'))
+    single = per_image_rate(classifier, images[:200])
+    rows.append(('baseline: one image at a time, NCHW float32', f'{single:.0f} img/s', f'{1e3 / single:.2f} ms/img'))
+    fp_rate = fingerprint_rate()
+    rows.append(
+        ('fingerprints() of bulk cells (for comparison)', f'{fp_rate:.0f} img/s', f'{1e3 / fp_rate:.2f} ms/img')
+    )
+    print(f'{n_items} images ({n_train} for training, 2 epochs, batch 32); torch threads: {torch.get_num_threads()}')
+    print(f'{"what":<52} {"result":>12}   note')
+    for name, value, note in rows:
+        print(f'{name:<52} {value:>12}   {note}')
+
+
+if __name__ == '__main__':
+    main()
