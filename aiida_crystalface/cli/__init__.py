@@ -1,8 +1,14 @@
+# ruff: noqa: E402  (the warning filter must come before aiida is first imported)
 """The ``aiida-crystalface`` command line, in the style of ``verdi`` and ``aiida-pseudo``.
 
 Importing this package registers every sub-command on :data:`cmd_root`; each command imports the heavy packages
 (numba kernels, torch, the AiiDA ORM) only when it runs.
 """
+
+import warnings
+
+# A newcomer's first command creates ~/.aiida; the profile bootstrap says so in its own line (cli/profile.py).
+warnings.filterwarnings('ignore', message='Creating AiiDA configuration folder', category=UserWarning)
 
 from .classify import cmd_classify  # noqa: F401
 from .dataset import cmd_dataset  # noqa: F401

@@ -62,11 +62,11 @@ def cmd_demo(ctx, output_dir, model, seed):
         f'`{GROUP_LABEL}`. Find the predictions again with:'
     )
     click.echo(
-        '  verdi shell -c "from aiida_crystalface.data.classification import ClassificationData; '
-        f"qb = QueryBuilder().append(Group, filters={{'label': '{GROUP_LABEL}'}}, tag='group')"
-        ".append(StructureData, with_group='group', tag='structure', project=['uuid'])"
+        '  from aiida_crystalface.data.classification import ClassificationData\n'
+        f"  QueryBuilder().append(Group, filters={{'label': '{GROUP_LABEL}'}}, tag='group')"
+        ".append(StructureData, with_group='group', tag='structure', project=['label'])"
         ".append(ClassificationData, with_ancestors='structure', "
-        "project=['attributes.label', 'attributes.max_probability']); print(qb.all())\""
+        "project=['attributes.label', 'attributes.max_probability']).all()"
     )
-    click.echo('  or: aiida-crystalface query --label bcc --min-probability 0.9')
+    click.echo('  (in `verdi shell`), or: aiida-crystalface query --label bcc --min-probability 0.9')
     click.echo(f'Done in {time.perf_counter() - start:.1f} s.')

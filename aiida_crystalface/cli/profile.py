@@ -54,6 +54,7 @@ def create_sqlite_profile(config, name: str = DEFAULT_PROFILE_NAME):
     later for the daemon (see the how-to "Run on a daemon").
     """
     import getpass
+    import logging
     import socket
     from pathlib import Path
 
@@ -61,9 +62,16 @@ def create_sqlite_profile(config, name: str = DEFAULT_PROFILE_NAME):
     from aiida.orm import Computer
 
     email = f'{getpass.getuser()}@{socket.gethostname()}'
-    profile = create_profile(
-        config, name=name, email=email, storage_backend='core.sqlite_dos', storage_config={}, broker_backend=None
-    )
+    # aiida reports each step of the storage initialisation; the caller says it in one line instead.
+    logger = logging.getLogger('aiida')
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        profile = create_profile(
+            config, name=name, email=email, storage_backend='core.sqlite_dos', storage_config={}, broker_backend=None
+        )
+    finally:
+        logger.setLevel(level)
     config.set_option('runner.poll.interval', 1, scope=profile.name)
     config.set_default_profile(profile.name, overwrite=True)
     config.store()
