@@ -18,7 +18,6 @@ from .fingerprint import cmd_fingerprint  # noqa: F401
 from .models import cmd_models  # noqa: F401
 from .query import cmd_query  # noqa: F401
 from .reproduce import cmd_reproduce  # noqa: F401
-from .reproduce import cmd_reproduce  # noqa: F401
 from .root import cmd_root
 from .train import cmd_train  # noqa: F401
 
