@@ -762,11 +762,34 @@ def _batches(items: list, job: _Job, symprec: float) -> Iterator[tuple[list, lis
                     if kind == 'pristine':
                         seed, structure = int(item.info['seed']), cell
                     else:
-                        seed = _derived_seed(job.seed, item.info['index'], v, sample)
-                        structure = apply_defect(cell, kind, level, seed)
+                        seed, structure = _draw(
+                            cell, kind, level, _derived_seed(job.seed, item.info['index'], v, sample)
+                        )
                     structures.append(structure)
                     rows.append(_meta_row(item, structure, kind, level, seed=seed, sample=sample))
         yield structures, rows, errors
+
+
+def _draw(cell, kind: str, level: float, seed: int, attempts: int = 50):
+    """Apply a defect; redraw a displacement that puts two atoms on top of each other. Return (seed used, structure).
+
+    Gaussian displacements of 0.15 angstrom can bring two atoms of a small crystal (hydrogen: 0.5 angstrom apart)
+    closer than the overlap limit of :meth:`AtomicStructure.validate` (0.1 angstrom), where no fingerprint is made.
+    Such a draw is replaced by the next one (seed derived from the last), so every variant keeps its exact count; the
+    displacements are then Gaussian conditioned on no overlap. The seed stored is the one that gave the structure.
+    """
+    from .structures import StructureError
+
+    for _ in range(attempts):
+        structure = apply_defect(cell, kind, level, seed)
+        if kind not in ('displacements', 'lindemann'):
+            return seed, structure
+        try:
+            structure.validate()
+            return seed, structure
+        except StructureError:
+            seed = _derived_seed(seed, 1)
+    return seed, structure  # reported as an error by the fingerprinting step
 
 
 def distinct_images(images: np.ndarray, keys: Sequence[Any] | None = None, atol: float = 0.0) -> int:

@@ -13,13 +13,16 @@ from aiida_crystalface.core.datasets import (
     PAPER_VARIANTS,
     TRANSITION_LEVELS,
     DatasetError,
+    _derived_seed,
     build_defective_dataset,
     build_lindemann_dataset,
     build_pristine_dataset,
     build_transition_dataset,
     distinct_images,
     open_dataset,
+    replicated_cell,
 )
+from aiida_crystalface.core.defects import displacements
 from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint
 from aiida_crystalface.core.prototypes import CLASSES, SPACEGROUPS, pristine_items
 
@@ -180,3 +183,17 @@ def test_full_paper_sets(tmp_path):
     assert pristine['n_items'] >= 6000 and pristine['n_errors'] == 0
     defective = build_defective_dataset(tmp_path / 'pristine.h5', tmp_path / 'defective.h5', progress=False)
     assert defective['n_items'] == 13 * pristine['n_items'] and defective['n_errors'] == 0
+
+
+def test_overlapping_displacements_are_redrawn_so_counts_stay_exact(tmp_path):
+    """Hydrogen (0.5 angstrom apart) at sigma 0.3 angstrom overlaps often: every item must still be there."""
+    path = tmp_path / 'h.h5'
+    items = pristine_items(['H'], seed=0, targets=(128,), representations=('conventional',))
+    summary = build_defective_dataset(items, path, seed=0, variants=[('displacements', 0.3)], progress=False)
+    assert summary['n_items'] == len(items) and summary['n_errors'] == 0
+    with open_dataset(path) as dataset:
+        seeds = dataset.metadata['seed']
+    first_draws = [_derived_seed(0, item.info['index'], 0, 0) for item in items]
+    assert any(s != f for s, f in zip(seeds, first_draws, strict=True))  # some were redrawn, and the seed says so
+    for item, seed in zip(items, seeds, strict=True):
+        displacements(replicated_cell(item), 0.3, int(seed)).validate()
