@@ -5,8 +5,11 @@ their fingerprints, writes the dataset node and runs the training CalcJob (``cry
 The model node that comes out links back to its dataset and hyper-parameters. A few minutes on two cores.
 """
 
+from pathlib import Path
+
 from aiida import orm
 from aiida.engine import run_get_node
+from aiida.manage import get_manager
 from aiida.plugins import WorkflowFactory
 
 from aiida_crystalface.calculations.train import get_local_code
@@ -14,7 +17,9 @@ from aiida_crystalface.core.diffraction import FingerprintSettings
 
 TrainClassifierWorkChain = WorkflowFactory('crystalface.train')
 
-code = get_local_code()
+# The training job's working folders go next to the profile's own data, never into the home folder.
+manager = get_manager()
+code = get_local_code(workdir=Path(manager.get_config().dirpath) / 'scratch' / manager.get_profile().name)
 builder = TrainClassifierWorkChain.get_builder()
 builder.prototypes.parameters = orm.Dict(
     {'species': ['Cu', 'Fe', 'Si', 'Al', 'W', 'Ag'], 'representations': ['conventional'], 'targets': [128]}
