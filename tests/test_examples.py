@@ -56,12 +56,13 @@ def run_example(name: str, env: dict, *args) -> str:
 
 
 def test_every_example_is_tested():
-    tested = {'classify_structures.py', 'train_classifier.py', 'bcc_to_sc.py', 'lindemann.py'}
+    tested = {'classify_structures.py', 'train_classifier.py', 'bcc_to_sc.py', 'lindemann.py', 'reproduce_paper.py'}
     assert {path.name for path in EXAMPLES.glob('*.py')} == tested
 
 
 def test_classify_example(example_env, random_model):
     output = run_example('classify_structures.py', example_env, random_model)
+    assert 'exit status 0' in output, output
     rows = [line.split() for line in output.splitlines() if line.startswith(('Cu_', 'Fe_', 'Si_', 'Po_', 'W_'))]
     assert len(rows) == 5
     assert all(row[1] in {'fcc', 'diamond', 'bcc', 'sc'} and 0.25 <= float(row[2]) <= 1 for row in rows)
@@ -71,6 +72,7 @@ def test_classify_example(example_env, random_model):
 @pytest.mark.parametrize('name', ['bcc_to_sc.py', 'lindemann.py'])
 def test_experiment_examples(example_env, name):
     output = run_example(name, example_env)
+    assert 'exit status 0' in output, output
     steps = [line.split() for line in output.splitlines() if line.strip()[:1].isdigit()]
     assert len(steps) >= 9 and all(int(step[1]) == 10 for step in steps)
 
@@ -78,4 +80,13 @@ def test_experiment_examples(example_env, name):
 @pytest.mark.slow
 def test_train_example(example_env):
     output = run_example('train_classifier.py', example_env)
+    assert 'exit status 0' in output, output
     assert 'model node' in output and 'trained on dataset node' in output
+
+
+@pytest.mark.slow
+def test_reproduce_example_quick(example_env, tmp_path):
+    output = run_example(
+        'reproduce_paper.py', example_env, '--quick', '-o', tmp_path / 'out', cwd=tmp_path, timeout=3600
+    )
+    assert 'defective set: ConvNet' in output
