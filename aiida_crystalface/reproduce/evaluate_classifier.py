@@ -50,7 +50,7 @@ def evaluate_classifier(
         kinds = data.metadata['defect_kind'][indices].astype(str)
         levels = data.metadata['defect_level'][indices].astype(float)
     finally:
-        data.close()
+        _close(data)
     keys = np.array([k if k == 'pristine' else f'{k}={lv:g}' for k, lv in zip(kinds, levels, strict=True)])
 
     def scores(mask):
@@ -62,6 +62,14 @@ def evaluate_classifier(
     result = {'classes': classes, 'n_items': len(indices), **scores(np.ones(len(indices), dtype=bool))}
     result['variants'] = {str(key): scores(keys == key) for key in dict.fromkeys(keys.tolist())}
     return orm.Dict(result)
+
+
+def _close(data) -> None:
+    """Close the dataset and delete the copy that ``FingerprintDatasetData.open_dataset`` made in a temporary folder."""
+    import shutil
+
+    data.close()
+    shutil.rmtree(data.path.parent, ignore_errors=True)
 
 
 def _brief(metrics: dict) -> dict:

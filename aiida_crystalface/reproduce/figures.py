@@ -124,6 +124,8 @@ def fig5(classifier, datasets: dict, models: dict, folder: Path) -> dict:
     """Fig. 5a: attentive response maps of an fcc test item; Fig. 5b: class templates over the pristine test set."""
     from aiida_crystalface.ml import explain
 
+    from .evaluate_classifier import _close
+
     indices = np.asarray(models['random']['metrics']['test_indices'], dtype=np.int64)
     data = datasets['pristine'].open_dataset()
     try:
@@ -136,7 +138,7 @@ def fig5(classifier, datasets: dict, models: dict, folder: Path) -> dict:
         fcc_image, source = data.get_images([chosen])[0], str(data.metadata['source'][chosen])
         labels = labels[indices]
     finally:
-        data.close()
+        _close(data)
     maps = explain.attentive_response_maps(classifier, fcc_image, top_k=4)
     explain.save_attentive_response_png(fcc_image, maps, folder / 'fig5a_response_maps.png', title=source)
     templates, counts = explain.class_templates(classifier, images, labels, top_k=4)

@@ -266,3 +266,24 @@ def _timings(results: dict) -> str:
     rows += [f'| {name} | {seconds:.1f} |' for name, seconds in results['timings'].items()]
     rows.append(f'| **total** | **{results["wall_seconds"]:.1f}** |')
     return '\n'.join(['## Wall time', '', *rows])
+
+
+def write_docs(run_dir: str | Path, docs_dir: str | Path) -> Path:
+    """Publish a finished run in the docs: ``docs_dir/reproduce.md`` and its figures in ``_static/reproduce/``."""
+    import shutil
+
+    run_dir, docs_dir = Path(run_dir), Path(docs_dir)
+    results = json.loads((run_dir / 'results.json').read_text())
+    static = docs_dir / '_static' / 'reproduce'
+    static.mkdir(parents=True, exist_ok=True)
+    for png in sorted((run_dir / 'figures').glob('*.png')):
+        shutil.copyfile(png, static / png.name)
+    text = render(results, '_static/reproduce/').replace(
+        '# Reproducing "The face of crystals"',
+        '# Reproducing the paper\n\nOne run of `aiida-crystalface reproduce` on this machine, as it wrote its report. '
+        'Run it yourself with `aiida-crystalface reproduce -o DIR` (or `--quick` for a few minutes).',
+        1,
+    )
+    path = docs_dir / 'reproduce.md'
+    path.write_text(text)
+    return path
