@@ -8,6 +8,8 @@ from typing import Any
 
 from aiida import orm
 
+from aiida_crystalface.data.links import OutputNodeLinks
+
 __all__ = ('ClassificationData',)
 
 
@@ -18,6 +20,8 @@ class ClassificationData(orm.Data):
     ``classes`` (the model's class order). Filter with e.g.
     ``{'attributes.label': 'bcc', 'attributes.max_probability': {'>': 0.95}}``.
     """
+
+    _CLS_NODE_LINKS = OutputNodeLinks
 
     def __init__(self, probabilities: Mapping[str, float] | None = None, **kwargs: Any):
         super().__init__(**kwargs)

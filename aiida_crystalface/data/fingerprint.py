@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from aiida import orm
 
+from aiida_crystalface.data.links import OutputNodeLinks
+
 __all__ = ('FingerprintData',)
 
 ARRAY_NAME = 'image'
@@ -38,6 +40,8 @@ class FingerprintData(orm.ArrayData):
     Attributes: ``settings`` (the ``FingerprintSettings`` as a dict), ``settings_hash`` (16 hex characters),
     ``image_shape``. The image itself is the array ``image`` (an ``.npy`` file in the repository).
     """
+
+    _CLS_NODE_LINKS = OutputNodeLinks
 
     def __init__(self, image: np.ndarray | None = None, settings: Any = None, **kwargs: Any):
         super().__init__(**kwargs)

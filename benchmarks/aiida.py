@@ -1,0 +1,180 @@
+"""Classification with full provenance storage on an SQLite profile: structures per second, end to end.
+
+Run: ``.venv/bin/python benchmarks/aiida.py [--n 10000] [--batch-size 500] [--naive 20]``.
+
+Makes a throwaway AiiDA profile (``verdi presto --no-broker``: SQLite, no broker) under a temporary AIIDA_PATH, and
+measures on it, in the same run:
+
+- the bare cost of storing one node (an ``Int``, its own commit): the unit every per-node design pays;
+- the naive design as a baseline: one calcfunction per structure for the fingerprint and one for the prediction
+  (measured on ``--naive`` structures and given per structure);
+- the package's path: N structures stored (one transaction per batch), put in a Group and classified by
+  ``ClassifyStructuresWorkChain`` (batched calcfunctions, one transaction per batch), which stores one fingerprint
+  and one prediction per structure and returns them all as outputs.
+
+The model is the bundled one when the package has it, otherwise a seeded random-weight ConvNet (the cost does not
+depend on the weights). Timings on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# This file is called aiida.py (as the project asks): drop its folder from the path so ``import aiida`` finds AiiDA.
+sys.path[:] = [p for p in sys.path if Path(p or '.').resolve() != Path(__file__).resolve().parent]
+
+
+def make_profile(folder: Path) -> str:
+    os.environ['AIIDA_PATH'] = str(folder)
+    name = 'crystalface-bench'
+    verdi = Path(sys.executable).with_name('verdi')
+    subprocess.run([str(verdi), 'presto', '--profile-name', name, '--no-broker'], check=True, capture_output=True)
+    return name
+
+
+def model_path(folder: Path) -> tuple[Path, str]:
+    from importlib.resources import files
+
+    from aiida_crystalface.ml.classifier import PRETRAINED_DEFAULT
+
+    bundled = files('aiida_crystalface.ml').joinpath('pretrained', PRETRAINED_DEFAULT, 'model.safetensors')
+    if bundled.is_file():
+        return Path(str(bundled)), f'bundled {PRETRAINED_DEFAULT}'
+    import torch
+
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+    from aiida_crystalface.ml.classifier import Classifier
+    from aiida_crystalface.ml.convnet import ConvNet
+
+    torch.manual_seed(0)
+    classes = ['fcc', 'diamond', 'bcc', 'sc']
+    path = Classifier(ConvNet(4), classes, FingerprintSettings()).save(folder / 'model.safetensors')
+    return path, 'seeded random-weight ConvNet (no bundled model yet)'
+
+
+def atomic_structures(n: int) -> list:
+    """n elemental crystals (four classes, several species), replicated to about 128 atoms, slightly rattled."""
+    import numpy as np
+
+    from aiida_crystalface.core.cluster import replicate
+    from aiida_crystalface.core.prototypes import prototype
+
+    species = ['Cu', 'Al', 'Ni', 'Fe', 'W', 'Mo', 'Si', 'Ge', 'C', 'Po']
+    base = [replicate(prototype(s, c), 128) for s in species for c in ('fcc', 'bcc', 'diamond', 'sc')]
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        item = base[i % len(base)]
+        out.append(item.replace(positions=item.positions + rng.normal(0, 0.02, item.positions.shape), label=f'b{i}'))
+    return out
+
+
+def bare_node_ms(repeats: int = 50) -> float:
+    from aiida import orm
+
+    start = time.perf_counter()
+    for i in range(repeats):
+        orm.Int(i).store()
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def naive_seconds_per_structure(structures: list, model) -> float:
+    """Baseline: one calcfunction per structure and step (what a per-structure design does)."""
+    from aiida import orm
+
+    from aiida_crystalface.calculations.functions.compute_fingerprints import compute_fingerprints
+    from aiida_crystalface.calculations.functions.predict import predict
+    from aiida_crystalface.calculations.utils import structure_data
+
+    settings = orm.Dict(model.settings).store()
+    start = time.perf_counter()
+    for atomic in structures:
+        node = structure_data(atomic).store()
+        image = compute_fingerprints(settings=settings, s=node)['s']
+        predict(model=model, s=image)
+    return (time.perf_counter() - start) / len(structures)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--n', type=int, default=10_000, help='structures to classify (default 10000)')
+    parser.add_argument('--batch-size', type=int, default=500, help='structures per calcfunction')
+    parser.add_argument('--naive', type=int, default=20, help='structures for the per-structure baseline')
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix='crystalface-bench-') as tmp:
+        folder = Path(tmp)
+        profile = make_profile(folder)  # sets AIIDA_PATH: before aiida is imported, which reads it once
+        from aiida import load_profile
+
+        load_profile(profile, allow_switch=True)
+        from aiida import orm
+        from aiida.engine import run_get_node
+
+        from aiida_crystalface.calculations.utils import structure_data
+        from aiida_crystalface.data.model import ConvNetModelData
+        from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
+        from aiida_crystalface.workflows.utils import batches, one_transaction
+
+        path, model_name = model_path(folder)
+        model = ConvNetModelData.get_or_create(path)
+        structures = atomic_structures(args.n)
+        # Warm-up: compile the Numba kernels and load torch outside the timings.
+        run_get_node(ClassifyStructuresWorkChain, structures={'w': structure_data(structures[0])}, model=model)
+
+        bare = bare_node_ms()
+        naive = naive_seconds_per_structure(atomic_structures(args.naive), model)
+
+        start = time.perf_counter()
+        nodes = {}
+        for batch in batches({f's{i}': s for i, s in enumerate(structures)}, args.batch_size):
+            with one_transaction():
+                nodes.update({key: structure_data(s).store() for key, s in batch.items()})
+        group = orm.Group(label='bench-structures').store()
+        group.add_nodes(list(nodes.values()))
+        t_structures = time.perf_counter() - start
+        results, node = run_get_node(
+            ClassifyStructuresWorkChain, group=orm.Str(group.label), model=model, batch_size=orm.Int(args.batch_size)
+        )
+        t_total = time.perf_counter() - start
+        assert node.is_finished_ok, node.exit_message
+        n_pred = len(results['predictions'])
+        assert n_pred == args.n, f'{n_pred} predictions for {args.n} structures'
+
+        rows = [
+            ('bare cost of storing one node (Int, own commit)', f'{bare:.1f} ms/node', ''),
+            (
+                f'baseline: calcfunction per structure ({args.naive} structures)',
+                f'{naive * 1e3:.0f} ms/structure',
+                f'{1 / naive:.1f} structures/s',
+            ),
+            (
+                f'store {args.n} StructureData (batches of {args.batch_size}, one transaction each) + group',
+                f'{t_structures:.1f} s',
+                f'{args.n / t_structures:.0f} structures/s',
+            ),
+            (
+                f'ClassifyStructuresWorkChain on the group (batch {args.batch_size})',
+                f'{t_total - t_structures:.1f} s',
+                f'{args.n / (t_total - t_structures):.1f} structures/s',
+            ),
+            (
+                'end to end, full storage (structure + fingerprint + prediction)',
+                f'{t_total:.1f} s',
+                f'{args.n / t_total:.1f} structures/s',
+            ),
+        ]
+        print(f'# AiiDA {__import__("aiida").__version__}, SQLite profile, model: {model_name}, N = {args.n}')
+        width = max(len(r[0]) for r in rows)
+        for name, cost, rate in rows:
+            print(f'{name:<{width}}  {cost:>16}  {rate:>20}')
+
+
+if __name__ == '__main__':
+    main()
