@@ -99,3 +99,16 @@ def test_bad_model_argument(good_files, fresh_aiida_path):
     result = run_subprocess(['classify', '--no-store', '--model', 'no-such-model', good_files[0]], fresh_aiida_path)
     assert result.returncode == 2
     assert 'no-such-model' in result.stderr and 'model file' in result.stderr
+
+
+def test_store_subprocess_on_a_fresh_machine(good_files, bad_files, model_file, fresh_aiida_path):
+    """As a newcomer runs it: the profile is created, good inputs are stored, bad ones reported, exit status 1."""
+    files = [good_files[0], next(iter(bad_files))]
+    result = run_subprocess(['classify', '--json', '--model', model_file, *files], fresh_aiida_path)
+    assert result.returncode == 1, result.stderr
+    assert 'Created the SQLite AiiDA profile' in result.stderr
+    results = parse_json(result.stdout)
+    check_contract(results, [str(f) for f in files], stored=True)
+    uuid = results[0]['uuid']
+    check = run_subprocess(['query', '--min-probability', '0'], fresh_aiida_path)
+    assert check.returncode == 0 and uuid[:8] in check.stdout, check.stdout

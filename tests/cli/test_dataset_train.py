@@ -31,6 +31,7 @@ def test_dataset_pristine(small_dataset):
     assert again.exit_code != 0 and 'exists' in str(again.exception or again.output)
 
 
+@pytest.mark.slow
 def test_train_no_store(small_dataset, tmp_path, fresh_aiida_path):
     from aiida_crystalface.ml.classifier import Classifier
 
