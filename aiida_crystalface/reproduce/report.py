@@ -255,8 +255,8 @@ def _differences(results: dict) -> str:
     if results['config']['mode'] != 'full':
         lines.append(
             f'- This is the **{results["config"]["mode"]}** mode: subsets of the species, fewer sizes and samples, and '
-            f'{results["config"]["epochs"]} epochs instead of 2 to give the small training set a comparable number of '
-            "optimiser steps. Its numbers are a smoke test, not the paper's protocol."
+            f'{results["config"]["epochs"]} epochs over a training set ~25 times smaller than the full one (fewer '
+            "optimiser steps than the paper's protocol). Its numbers are a smoke test, not the paper's protocol."
         )
     return '\n'.join(lines)
 
