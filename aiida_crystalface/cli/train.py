@@ -1,4 +1,4 @@
-"""``aiida-crystalface train``: train a ConvNet on a dataset file, through TrainClassifierWorkChain by default."""
+"""``aiida-crystalface train``: train a ConvNet on a dataset file, with provenance (the training CalcJob) by default."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ __all__ = ('cmd_train',)
     '--store/--no-store',
     default=True,
     show_default=True,
-    help='Train through TrainClassifierWorkChain (dataset, hyper-parameters and model stored with provenance); '
-    '--no-store trains directly in this process and writes only OUTPUT.',
+    help='Store the dataset and train with the crystalface.train CalcJob (the one TrainClassifierWorkChain wraps): '
+    'dataset, hyper-parameters and model are kept with provenance; --no-store trains directly in this process and '
+    'writes only OUTPUT.',
 )
 @click.pass_context
 def cmd_train(ctx, dataset, output_dir, epochs, batch_size, learning_rate, split, test_fraction, seed, store):  # noqa: PLR0917
