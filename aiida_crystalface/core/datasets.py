@@ -770,7 +770,7 @@ def _batches(items: list, job: _Job, symprec: float) -> Iterator[tuple[list, lis
         yield structures, rows, errors
 
 
-def _draw(cell, kind: str, level: float, seed: int, attempts: int = 50):
+def _draw(cell, kind: str, level: float, seed: int, attempts: int = 1000):
     """Apply a defect; redraw a displacement that puts two atoms on top of each other. Return (seed used, structure).
 
     Gaussian displacements of 0.15 angstrom can bring two atoms of a small crystal (hydrogen: 0.5 angstrom apart)
