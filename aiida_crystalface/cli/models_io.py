@@ -11,15 +11,19 @@ __all__ = ('load_classifier', 'load_model_node')
 
 def load_classifier(model: str | None, *, use_profile: bool):
     """Return a :class:`~aiida_crystalface.ml.Classifier` for ``--model`` (a file, a node UUID / PK, or ``None``)."""
-    from aiida_crystalface.ml import Classifier
+    from aiida_crystalface.ml import Classifier, ModelFileError
 
-    if model is None:
-        return Classifier.pretrained()
-    if Path(model).is_file():
-        return Classifier.load(model)
+    try:
+        if model is None:
+            return Classifier.pretrained()
+        if Path(model).is_file():
+            return Classifier.load(model)
+    except ModelFileError as exception:
+        raise click.BadParameter(str(exception), param_hint='--model') from None
     if not use_profile:
         raise click.BadParameter(
-            f'{model!r} is not a model file (with --no-store a node cannot be used)', param_hint='--model'
+            f'{model!r} is not a model file (this command runs without a profile, so it takes no node)',
+            param_hint='--model',
         )
     return load_model_node(model).load_classifier()
 

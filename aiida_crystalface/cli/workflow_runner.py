@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import click
+
 __all__ = ('ClassificationRun', 'classify_structures')
 
 
@@ -83,7 +85,10 @@ def _model_node(model: str, load_model_node):
     from aiida_crystalface.data.model import ConvNetModelData
 
     if Path(model).is_file():
-        return ConvNetModelData.get_or_create(Path(model).resolve())
+        try:
+            return ConvNetModelData.get_or_create(Path(model).resolve())
+        except ValueError as exception:  # ModelFileError is a ValueError
+            raise click.BadParameter(str(exception), param_hint='--model') from None
     return load_model_node(model)
 
 
