@@ -67,6 +67,7 @@ class ClassifyStructuresWorkChain(WorkChain):
         spec.output('failures', valid_type=orm.Dict, required=False, help='Input name -> reason, for every failure.')
         spec.exit_code(200, 'ERROR_NO_STRUCTURES', message='No structures to classify: {detail}')
         spec.exit_code(201, 'ERROR_INVALID_GROUP', message='The group input is not usable: {detail}')
+        spec.exit_code(203, 'ERROR_NO_MODEL', message='No model given and no bundled model: {detail}')
         spec.exit_code(202, 'ERROR_INVALID_MODEL', message='The model input is not a crystalface model: {detail}')
         spec.exit_code(
             401,
@@ -91,7 +92,10 @@ class ClassifyStructuresWorkChain(WorkChain):
         self.ctx.failures = {}
         self.ctx.failure_nodes = []
         self.ctx.model_error = None
-        model = self.inputs.model if 'model' in self.inputs else bundled_model()
+        try:
+            model = self.inputs.model if 'model' in self.inputs else bundled_model()
+        except FileNotFoundError as exception:
+            return self.exit_codes.ERROR_NO_MODEL.format(detail=str(exception))
         if not isinstance(model, ConvNetModelData):
             self.ctx.model_error = f'{model.__class__.__name__}<{model.pk}> is not a ConvNetModelData'
             self.ctx.model = None

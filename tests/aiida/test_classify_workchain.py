@@ -144,3 +144,19 @@ def test_caching_reuses_the_calcfunctions(good_structures, model_node):
     for key, prediction in second['predictions'].items():
         assert prediction.uuid != first['predictions'][key].uuid
         assert prediction.probabilities == first['predictions'][key].probabilities
+
+
+def test_default_model_is_the_bundled_one_stored_once(good_structures):
+    from importlib.resources import files
+
+    from aiida_crystalface.ml.classifier import PRETRAINED_DEFAULT
+
+    bundled = files('aiida_crystalface.ml').joinpath('pretrained', PRETRAINED_DEFAULT, 'model.safetensors')
+    first, node = run_get_node(ClassifyStructuresWorkChain, structures=good_structures)
+    if not bundled.is_file():
+        assert node.exit_status == ClassifyStructuresWorkChain.exit_codes.ERROR_NO_MODEL.status
+        assert PRETRAINED_DEFAULT in node.exit_message
+        return
+    assert node.is_finished_ok, node.exit_message
+    second, _ = run_get_node(ClassifyStructuresWorkChain, structures=good_structures)
+    assert first['model'].uuid == second['model'].uuid
