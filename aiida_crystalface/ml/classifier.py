@@ -218,6 +218,9 @@ class Classifier:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + '.partial')
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # safetensors writes 0600; a model file is meant to be shared
         os.replace(tmp, path)
         if weights_dtype != 'float32':
             # Keep this object identical to what load() will give back.

@@ -1,0 +1,44 @@
+"""The bundled model: small, trained on pristine items only, and right on real crystals."""
+
+import pytest
+from ase.build import bulk
+
+from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprints
+from aiida_crystalface.ml import Classifier, ModelFileError
+
+
+@pytest.fixture(scope='module')
+def pretrained():
+    return Classifier.pretrained()
+
+
+def test_bundled_model_is_small_and_documented(pretrained):
+    from importlib.resources import files
+
+    folder = files('aiida_crystalface.ml').joinpath('pretrained', 'pristine-4class')
+    assert folder.joinpath('model.safetensors').stat().st_size < 1_000_000
+    assert 'python -m aiida_crystalface.ml.training' in folder.joinpath('README.md').read_text()
+    assert sorted(pretrained.classes) == ['bcc', 'diamond', 'fcc', 'sc']
+    training = pretrained.metadata['training']
+    assert training['seed'] == 0 and training['split'] == 'random'
+    assert set(training['dataset']['defect_kinds']) == {'pristine'}
+    assert pretrained.settings_hash == FingerprintSettings.from_dict(pretrained.settings).hash
+
+
+def test_bundled_model_classifies_real_crystals(pretrained):
+    crystals = {
+        'fcc': bulk('Cu', 'fcc', a=3.61),
+        'diamond': bulk('Si', 'diamond', a=5.43),
+        'bcc': bulk('W', 'bcc', a=3.16),
+        'sc': bulk('Po', 'sc', a=3.35),
+    }
+    settings = FingerprintSettings.from_dict(pretrained.settings)
+    probabilities = pretrained.predict(fingerprints(list(crystals.values()), settings), settings_hash=settings.hash)
+    for row, name in zip(probabilities, crystals, strict=True):
+        assert pretrained.classes[row.argmax()] == name
+        assert row.max() > 0.9
+
+
+def test_unknown_bundled_model_is_refused():
+    with pytest.raises(ModelFileError, match='no bundled model'):
+        Classifier.pretrained('no-such-model')
