@@ -58,15 +58,16 @@ def cmd_demo(ctx, output_dir, model, seed):
     figures = save_figures(items, run.results, run.classes, output_dir)
     click.echo(f'Figures: {", ".join(str(path) for path in figures)}')
     click.echo(
-        f'Everything is stored in the AiiDA profile `{profile.name}`; the structures are in the group '
-        f'`{GROUP_LABEL}`. Find the predictions again with:'
+        f'Everything is stored in the AiiDA profile `{profile.name}` (structures in the group `{GROUP_LABEL}`). '
+        'Find the results again in `verdi shell`:'
     )
     click.echo(
-        '  from aiida_crystalface.data.classification import ClassificationData\n'
-        f"  QueryBuilder().append(Group, filters={{'label': '{GROUP_LABEL}'}}, tag='group')"
-        ".append(StructureData, with_group='group', tag='structure', project=['label'])"
-        ".append(ClassificationData, with_ancestors='structure', "
-        "project=['attributes.label', 'attributes.max_probability']).all()"
+        "  QueryBuilder().append(DataFactory('crystalface.classification'), filters={'attributes.label': 'bcc', "
+        "'attributes.max_probability': {'>=': 0.9}}, project=['uuid', 'attributes.max_probability']).all()"
     )
-    click.echo('  (in `verdi shell`), or: aiida-crystalface query --label bcc --min-probability 0.9')
+    click.echo(
+        '  from aiida_crystalface.provenance import structures_by_class; '
+        "structures_by_class('bcc', min_probability=0.9)  # (structure, prediction) pairs"
+    )
+    click.echo('or on the command line: aiida-crystalface query --label bcc --min-probability 0.9')
     click.echo(f'Done in {time.perf_counter() - start:.1f} s.')

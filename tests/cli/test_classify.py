@@ -47,6 +47,7 @@ def test_store_mixed_inputs(good_files, bad_files, model_file):
     from aiida_crystalface.data.classification import ClassificationData
     from aiida_crystalface.data.fingerprint import FingerprintData
     from aiida_crystalface.data.model import ConvNetModelData
+    from aiida_crystalface.provenance import prediction_provenance
 
     files = [*bad_files, *good_files]
     result = CliRunner().invoke(cmd_root, ['classify', '--json', '--model', str(model_file), *map(str, files)])
@@ -66,17 +67,18 @@ def test_store_mixed_inputs(good_files, bad_files, model_file):
         assert f'Error: {path}' not in result.stdout  # messages never pollute the JSON on stdout
     good = [r for r in results if 'error' not in r]
     assert len(good) == 4
+    atoms = {'Cu.cif': 4, 'POSCAR': 2, 'md.extxyz@0': 1, 'md.extxyz@1': 8}
     for entry in good:
         prediction = orm.load_node(entry['uuid'])
         assert isinstance(prediction, ClassificationData)
         assert prediction.label == entry['label']
         assert prediction.probabilities == pytest.approx(entry['probabilities'])
-        ancestors = orm.QueryBuilder().append(ClassificationData, filters={'uuid': entry['uuid']}, tag='p')
-        ancestors.append(orm.Node, with_descendants='p', project=['node_type'])
-        types = {row[0] for row in ancestors.all()}
-        assert any('structure' in t for t in types), types
-        assert FingerprintData.__module__ and any('fingerprint' in t for t in types), types
-        assert any('model' in t for t in types), types
+        # exact links: the prediction's own fingerprint, the structure stored for exactly this input, the model
+        origin = prediction_provenance(prediction)
+        assert isinstance(origin['fingerprint'], FingerprintData)
+        assert isinstance(origin['model'], ConvNetModelData)
+        assert origin['structure'].label == entry['file']
+        assert len(origin['structure'].sites) == atoms[entry['file'].rsplit('/', 1)[-1]]
     assert orm.QueryBuilder().append(ClassificationData).count() == 4
     assert orm.QueryBuilder().append(ConvNetModelData).count() == 1
 
