@@ -66,8 +66,6 @@ def cmd_demo(ctx, output_dir, model, seed):
         "'attributes.max_probability': {'>=': 0.9}}, project=['uuid', 'attributes.max_probability']).all()"
     )
     click.echo(
-        '  from aiida_crystalface.provenance import structures_by_class; '
-        "structures_by_class('bcc', min_probability=0.9)  # (structure, prediction) pairs"
+        'or, with the structure behind each prediction: aiida-crystalface query --label bcc --min-probability 0.9'
     )
-    click.echo('or on the command line: aiida-crystalface query --label bcc --min-probability 0.9')
     click.echo(f'Done in {time.perf_counter() - start:.1f} s.')

@@ -1,7 +1,9 @@
-"""Find stored predictions with the structure, fingerprint and model behind each, following the exact links.
+"""Find stored predictions with the structure and model behind each, following the exact links.
 
 The batched calcfunctions name each output after its input (structure ``s1`` -> fingerprint ``s1`` -> prediction
-``s1``), so a prediction is joined to its own structure through the link labels, never by guessing among ancestors.
+``s1``), so a prediction is joined to its own structure through the link labels. Ancestry cannot do it: in a batch
+every prediction descends from every structure. A single join along the chain would return batch-size squared rows
+per prediction, so the chain is followed in three queries, each restricted to the labels it needs.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ __all__ = ('query_predictions',)
 def query_predictions(
     *, label: str | None = None, min_probability: float = 0.0, model: str | None = None, limit: int = 100
 ) -> list[dict[str, Any]]:
-    """Return the newest predictions matching the filters, each with its structure and model."""
+    """Return the newest predictions matching the filters (at most ``limit``), each with its structure and model."""
     from aiida import orm
 
     from aiida_crystalface.data.classification import ClassificationData
-    from aiida_crystalface.data.fingerprint import FingerprintData
     from aiida_crystalface.data.model import ConvNetModelData
 
     filters: dict[str, Any] = {}
@@ -26,9 +27,6 @@ def query_predictions(
         filters['attributes.label'] = label
     if min_probability > 0:
         filters['attributes.max_probability'] = {'>=': float(min_probability)}
-    model_filters = {}
-    if model is not None:
-        model_filters = {'uuid': {'like': f'{model}%'}} if not model.isdigit() else {'id': int(model)}
     qb = orm.QueryBuilder()
     qb.append(
         ClassificationData,
@@ -36,37 +34,91 @@ def query_predictions(
         filters=filters,
         project=['uuid', 'attributes.label', 'attributes.max_probability'],
     )
-    qb.append(orm.CalcFunctionNode, with_outgoing='prediction', tag='predict', edge_project=['label'])
-    qb.append(ConvNetModelData, with_outgoing='predict', filters=model_filters, tag='model', project=['id'])
-    qb.append(FingerprintData, with_outgoing='predict', tag='fingerprint', edge_project=['label'])
-    qb.append(orm.CalcFunctionNode, with_outgoing='fingerprint', tag='compute', edge_project=['label'])
-    qb.append(orm.StructureData, with_outgoing='compute', tag='structure', edge_project=['label'], project=['*'])
-    qb.order_by({'prediction': {'ctime': 'desc'}})
-    rows = []
-    for row in qb.iterdict():
-        # Each link label ends with the structure's name: keep the one row where the four names agree.
-        names = {
-            _name(row[edge]['label'])
-            for edge in ('prediction--predict', 'predict--fingerprint', 'fingerprint--compute', 'compute--structure')
+    qb.append(orm.CalcFunctionNode, with_outgoing='prediction', tag='predict', project=['id'], edge_project=['label'])
+    if model is not None:
+        model_filters = {'id': int(model)} if model.isdigit() else {'uuid': {'like': f'{model}%'}}
+        qb.append(ConvNetModelData, with_outgoing='predict', filters=model_filters)
+    qb.order_by({'prediction': {'ctime': 'desc'}}).limit(limit)
+    predictions = [
+        {
+            'uuid': row['prediction']['uuid'],
+            'label': row['prediction']['attributes.label'],
+            'probability': row['prediction']['attributes.max_probability'],
+            'predict': row['predict']['id'],
+            'name': row['prediction--predict']['label'],
         }
-        if len(names) != 1:
+        for row in qb.iterdict()
+    ]
+    if not predictions:
+        return []
+    fingerprints = _inputs_by_name({(p['predict'], p['name']) for p in predictions})
+    models = _model_of_calcs({p['predict'] for p in predictions})
+    creators = _creators({fp for fp in fingerprints.values()})
+    structures = _inputs_by_name(set(creators.values()), project_structure=True)
+    rows = []
+    for p in predictions:
+        fingerprint = fingerprints.get((p['predict'], p['name']))
+        structure = structures.get(creators.get(fingerprint))
+        if structure is None:
             continue
-        prediction, structure = row['prediction'], row['structure']['*']
         rows.append(
             {
-                'prediction_uuid': prediction['uuid'],
-                'label': prediction['attributes.label'],
-                'probability': prediction['attributes.max_probability'],
-                'model_pk': row['model']['id'],
+                'prediction_uuid': p['uuid'],
+                'label': p['label'],
+                'probability': p['probability'],
+                'model_pk': models.get(p['predict']),
                 'structure_pk': structure.pk,
                 'formula': structure.get_formula(),
             }
         )
-        if len(rows) >= limit:
-            break
     return rows
 
 
-def _name(link_label: str) -> str:
-    """The last part of a (possibly namespaced, ``a__b``) link label."""
-    return link_label.rsplit('__', 1)[-1]
+def _inputs_by_name(pairs: set[tuple[int, str]], project_structure: bool = False) -> dict[tuple[int, str], Any]:
+    """``(calc id, link label)`` -> the input node id (or the StructureData node) linked under that label."""
+    from aiida import orm
+
+    from aiida_crystalface.data.fingerprint import FingerprintData
+
+    calcs, names = {c for c, _ in pairs}, {n for _, n in pairs}
+    qb = orm.QueryBuilder()
+    qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted(calcs)}}, tag='calc', project=['id'])
+    cls = orm.StructureData if project_structure else FingerprintData
+    qb.append(
+        cls,
+        with_outgoing='calc',
+        tag='node',
+        edge_filters={'label': {'in': sorted(names)}},
+        edge_project=['label'],
+        project=['*' if project_structure else 'id'],
+    )
+    found = {}
+    for row in qb.iterdict():
+        key = (row['calc']['id'], row['calc--node']['label'])
+        if key in pairs:
+            found[key] = row['node']['*' if project_structure else 'id']
+    return found
+
+
+def _creators(fingerprint_ids: set[int]) -> dict[int, tuple[int, str]]:
+    """fingerprint id -> (id of the calcfunction that created it, the output link label)."""
+    from aiida import orm
+
+    from aiida_crystalface.data.fingerprint import FingerprintData
+
+    qb = orm.QueryBuilder()
+    qb.append(FingerprintData, filters={'id': {'in': sorted(fingerprint_ids)}}, tag='fp', project=['id'])
+    qb.append(orm.CalcFunctionNode, with_outgoing='fp', tag='calc', project=['id'], edge_project=['label'])
+    return {row['fp']['id']: (row['calc']['id'], row['fp--calc']['label']) for row in qb.iterdict()}
+
+
+def _model_of_calcs(calc_ids: set[int]) -> dict[int, int]:
+    """predict calcfunction id -> the pk of its model input."""
+    from aiida import orm
+
+    from aiida_crystalface.data.model import ConvNetModelData
+
+    qb = orm.QueryBuilder()
+    qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted(calc_ids)}}, tag='calc', project=['id'])
+    qb.append(ConvNetModelData, with_outgoing='calc', project=['id'])
+    return {calc: model for calc, model in qb.all()}
