@@ -271,6 +271,14 @@ def read_structures(path: str | os.PathLike, fmt: str | None = None) -> list[Ato
         errors.append('ASE: no frames')
     except StructureError:
         raise
+    except KeyError as exception:
+        # ASE's readers raise KeyError(symbol) for a chemical symbol they do not know.
+        symbol = str(exception.args[0]) if exception.args else ''
+        if symbol and symbol.isalpha() and symbol.capitalize() not in _NUMBERS:
+            raise StructureError(
+                f'{path}: unknown element {symbol!r} (not a chemical symbol of Z = 1..{MAX_ATOMIC_NUMBER})'
+            ) from None
+        errors.append(f'ASE: {exception}')
     except Exception as exception:
         errors.append(f'ASE: {exception}')
     try:

@@ -37,7 +37,7 @@ BAD_FILES = {
     'unreadable.cif': ('this is not a crystal structure\n', 'unreadable'),
     'empty.extxyz': (f'0\n{_HEADER}\n', 'empty'),
     'nan.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nCu nan 1.5 1.5\n', 'NaN'),
-    'unknown.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nXx 1.5 1.5 1.5\n', 'Xx'),
+    'unknown.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nXx 1.5 1.5 1.5\n', "unknown element 'Xx'"),
 }
 
 

@@ -77,3 +77,20 @@ def test_read_roundtrip_extxyz_frames(tmp_path):
     frames = read_structures(path)
     assert [f.label for f in frames] == ['two.extxyz@0', 'two.extxyz@1']
     assert frames[1].numbers.tolist() == [26]
+
+
+@pytest.mark.parametrize(
+    ('name', 'text'),
+    [
+        (
+            'alien.extxyz',
+            '2\nLattice="3.6 0 0 0 3.6 0 0 0 3.6" Properties=species:S:1:pos:R:3 pbc="T T T"\nCu 0 0 0\nXx 1.8 1.8 0\n',
+        ),
+        ('POSCAR', 'Cu\n1.0\n3.6 0 0\n0 3.6 0\n0 0 3.6\nQq\n1\nDirect\n0 0 0\n'),
+    ],
+)
+def test_unknown_element_in_a_file_is_named(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(StructureError, match=rf"{name}: unknown element '(Xx|Qq)'"):
+        read_structures(path)
