@@ -15,6 +15,7 @@ from aiida.common.links import LinkType
 from aiida_crystalface.data import ClassificationData, ConvNetModelData, FingerprintData, FingerprintDatasetData
 
 __all__ = (
+    'classification_results',
     'prediction_provenance',
     'predictions_of_model',
     'structures_by_class',
@@ -106,3 +107,52 @@ def training_set_of_model(model: ConvNetModelData) -> dict[str, Any]:
         'parameters': parameters.get_dict() if parameters is not None else {},
         'calculation': calculation,
     }
+
+
+def classification_results(workchain: orm.WorkflowNode) -> dict[str, dict[str, Any]]:
+    """The structure, fingerprint and prediction of every input of a ``ClassifyStructuresWorkChain``, by input name.
+
+    Works whether or not the WorkChain returned its outputs (``return_outputs``): it follows the links of the
+    calcfunctions the WorkChain called (``CALL_CALC``), so it is exact, and it costs four queries whatever the size.
+    An input that failed has no entry (a failed fingerprint) or ``prediction`` set to ``None`` (a failed prediction).
+    """
+    fingerprints = _called_links(workchain, 'compute_fingerprints', FingerprintData, outgoing=True)
+    structures = _called_links(workchain, 'compute_fingerprints', orm.StructureData, outgoing=False)
+    inputs = _called_links(workchain, 'predict', FingerprintData, outgoing=False)
+    predictions = _called_links(workchain, 'predict', ClassificationData, outgoing=True)
+    by_fingerprint = {inputs[key].pk: predictions.get(key) for key in inputs}
+    return {
+        name: {
+            'structure': structures[(calc, name)],
+            'fingerprint': fingerprint,
+            'prediction': by_fingerprint.get(fingerprint.pk),
+        }
+        for (calc, name), fingerprint in fingerprints.items()
+    }
+
+
+def _called_links(workchain: orm.WorkflowNode, label: str, cls: type, outgoing: bool) -> dict[tuple[int, str], Any]:
+    """(calcfunction pk, link label) -> node, for the outputs or inputs of class ``cls`` of every calcfunction
+    labelled ``label`` that ``workchain`` called."""
+    builder = orm.QueryBuilder()
+    builder.append(orm.WorkflowNode, filters={'id': workchain.pk}, tag='workchain')
+    builder.append(
+        orm.CalcFunctionNode,
+        with_incoming='workchain',
+        edge_filters={'type': LinkType.CALL_CALC.value},
+        filters={'attributes.process_label': label},
+        project='id',
+        tag='calc',
+    )
+    link_type = LinkType.CREATE if outgoing else LinkType.INPUT_CALC
+    relation = {'with_incoming': 'calc'} if outgoing else {'with_outgoing': 'calc'}
+    builder.append(
+        cls,
+        **relation,
+        edge_filters={'type': link_type.value},
+        edge_project='label',
+        edge_tag='link',
+        project='*',
+        tag='node',
+    )
+    return {(row['calc']['id'], row['link']['label']): row['node']['*'] for row in builder.iterdict()}

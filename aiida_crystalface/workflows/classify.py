@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+
 from aiida import orm
 from aiida.engine import WorkChain, if_
 
@@ -23,6 +25,14 @@ class ClassifyStructuresWorkChain(WorkChain):
     (``predict`` calcfunction), to the model, and through ``compute_fingerprints`` to its structure and settings.
     A bad structure costs only its own outputs: the others are classified and the WorkChain finishes with
     ``ERROR_SOME_STRUCTURES_FAILED`` naming it.
+
+    Large runs: give the structures as a ``group`` (one input link instead of one per structure) and set
+    ``return_outputs`` to ``False``: the WorkChain then returns no link per fingerprint and prediction (each one is a
+    separate database commit on a stored node, the dominant cost at thousands of structures). Nothing is lost: every
+    prediction still has its ``CREATE`` link from ``predict``, which has the fingerprint and the model as inputs, and
+    every fingerprint its link from ``compute_fingerprints``, which has the structure as input; the WorkChain calls
+    those calcfunctions (``node.called``). :func:`aiida_crystalface.provenance.classification_results` gives them back
+    by name; the report gives the counts per class.
     """
 
     @classmethod
@@ -52,6 +62,14 @@ class ClassifyStructuresWorkChain(WorkChain):
             valid_type=orm.Int,
             default=lambda: orm.Int(500),
             help='Structures per calcfunction: larger batches mean fewer processes and faster storage.',
+        )
+        spec.input(
+            'return_outputs',
+            valid_type=orm.Bool,
+            default=lambda: orm.Bool(True),
+            help='Return every fingerprint and prediction as outputs of the WorkChain (two links per structure). '
+            'Set False for large runs: the results stay reachable through the called calcfunctions '
+            '(provenance.classification_results).',
         )
         spec.outline(
             cls.setup,
@@ -131,11 +149,20 @@ class ClassifyStructuresWorkChain(WorkChain):
         self.ctx.failure_nodes.extend(nodes)
 
     def results(self):
-        """Return every fingerprint and prediction; report what failed."""
-        for key, node in self.ctx.fingerprints.items():
-            self.out(f'fingerprints.{key}', node)
-        for key, node in self.ctx.get('predictions', {}).items():
-            self.out(f'predictions.{key}', node)
+        """Return every fingerprint and prediction (unless told not to); report what failed."""
+        predictions = self.ctx.get('predictions', {})
+        if self.inputs.return_outputs.value:
+            for key, node in self.ctx.fingerprints.items():
+                self.out(f'fingerprints.{key}', node)
+            for key, node in predictions.items():
+                self.out(f'predictions.{key}', node)
+        else:
+            counts = collections.Counter(node.label for node in predictions.values())
+            self.report(
+                f'{len(predictions)} of {len(self.ctx.structures)} structures classified, by label '
+                f'{dict(sorted(counts.items()))}; '
+                'outputs not returned (return_outputs=False): see provenance.classification_results'
+            )
         if self.ctx.model is not None:
             self.out('model', self.ctx.model)
         if self.ctx.failure_nodes:

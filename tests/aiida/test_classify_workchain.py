@@ -160,3 +160,49 @@ def test_default_model_is_the_bundled_one_stored_once(good_structures):
     assert node.is_finished_ok, node.exit_message
     second, _ = run_get_node(ClassifyStructuresWorkChain, structures=good_structures)
     assert first['model'].uuid == second['model'].uuid
+
+
+def test_large_run_path_keeps_the_provenance_without_returning_outputs(good_structures, bad_structures, model_node):
+    """A group in and return_outputs=False: no link per structure on the WorkChain, every per-structure link of the
+    calcfunctions still there, the same results as the default path, found through provenance.classification_results.
+    """
+    from aiida_crystalface import provenance
+
+    group = orm.Group(label='crystalface-test-large-run').store()
+    group.add_nodes([*good_structures.values(), *bad_structures.values()])
+    results, node = run_get_node(
+        ClassifyStructuresWorkChain,
+        group=orm.Str(group.label),
+        model=model_node,
+        batch_size=orm.Int(3),
+        return_outputs=orm.Bool(False),
+    )
+    assert node.exit_status == ClassifyStructuresWorkChain.exit_codes.ERROR_SOME_STRUCTURES_FAILED.status
+    assert 'predictions' not in results and 'fingerprints' not in results
+    assert set(results['failures'].get_dict()) == {f'structure_{s.pk}' for s in bad_structures.values()}
+    assert set(node.base.links.get_outgoing(link_type=LinkType.RETURN).all_link_labels()) == {'failures', 'model'}
+    assert {t.link_label for t in node.base.links.get_incoming(link_type=LinkType.INPUT_WORK).all()} == {
+        'group',
+        'model',
+        'batch_size',
+        'return_outputs',
+    }
+    found = provenance.classification_results(node)
+    assert set(found) == {f'structure_{s.pk}' for s in good_structures.values()}
+    default, _ = run_get_node(ClassifyStructuresWorkChain, structures=good_structures, model=model_node)
+    for key, structure in good_structures.items():
+        entry = found[f'structure_{structure.pk}']
+        assert entry['structure'].uuid == structure.uuid
+        # The links themselves, read back node by node: structure -> compute_fingerprints -> fingerprint -> predict.
+        calc, inputs = _creator_inputs(entry['fingerprint'])
+        assert (
+            calc.process_label == 'compute_fingerprints' and inputs[f'structure_{structure.pk}'].uuid == structure.uuid
+        )
+        calc, inputs = _creator_inputs(entry['prediction'])
+        assert calc.process_label == 'predict' and inputs['model'].uuid == model_node.uuid
+        assert inputs[f'structure_{structure.pk}'].uuid == entry['fingerprint'].uuid
+        assert calc.caller.uuid == node.uuid
+        np.testing.assert_allclose(entry['fingerprint'].image, default['fingerprints'][key].image)
+        assert entry['prediction'].probabilities == pytest.approx(default['predictions'][key].probabilities, abs=1e-6)
+        behind = provenance.prediction_provenance(entry['prediction'])
+        assert behind['structure'].uuid == structure.uuid

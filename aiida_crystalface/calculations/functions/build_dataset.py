@@ -9,9 +9,12 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_crystalface.calculations.links import linear_links
+
 __all__ = ('build_dataset',)
 
 
+@linear_links
 @calcfunction
 def build_dataset(
     classes: orm.List, items: orm.Dict, defect_kind: orm.Str | None = None, **fingerprints: orm.ArrayData

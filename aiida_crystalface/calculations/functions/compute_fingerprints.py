@@ -5,11 +5,13 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_crystalface.calculations.links import linear_links
 from aiida_crystalface.calculations.utils import finish_batch, to_atomic
 
 __all__ = ('compute_fingerprints',)
 
 
+@linear_links
 @calcfunction
 def compute_fingerprints(settings: orm.Dict, **structures: orm.StructureData):
     """Compute the diffraction fingerprint of every structure of the batch.

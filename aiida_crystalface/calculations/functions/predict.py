@@ -8,6 +8,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_crystalface.calculations.links import linear_links
 from aiida_crystalface.calculations.utils import finish_batch
 from aiida_crystalface.data.model import ConvNetModelData
 
@@ -20,6 +21,7 @@ def _classifier(uuid: str):
     return orm.load_node(uuid).load_classifier()
 
 
+@linear_links
 @calcfunction
 def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
     """Classify every fingerprint of the batch with the model.

@@ -8,11 +8,14 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_crystalface.calculations.links import linear_links
+
 __all__ = ('summarize_series',)
 
 _KEY = re.compile(r'^step_(\d+)_sample_(\d+)$')
 
 
+@linear_links
 @calcfunction
 def summarize_series(levels: orm.List, **predictions: orm.Data) -> orm.Dict:
     """Average the classifications of each step of a series (bcc -> sc, Lindemann).
