@@ -1,6 +1,6 @@
 """Classification with full provenance storage on an SQLite profile: structures per second, end to end.
 
-Run: ``.venv/bin/python benchmarks/aiida.py [--n 10000] [--batch-size 500] [--naive 20]``.
+Run: ``.venv/bin/python benchmarks/aiida.py [--n 10000] [--batch-size 500[,250,...]] [--naive 20] [--returned N]``.
 
 Makes a throwaway AiiDA profile (``verdi presto --no-broker``: SQLite, no broker) under a temporary AIIDA_PATH, and
 measures on it, in the same run:
@@ -8,9 +8,12 @@ measures on it, in the same run:
 - the bare cost of storing one node (an ``Int``, its own commit): the unit every per-node design pays;
 - the naive design as a baseline: one calcfunction per structure for the fingerprint and one for the prediction
   (measured on ``--naive`` structures and given per structure);
-- the package's path: N structures stored (one transaction per batch), put in a Group and classified by
-  ``ClassifyStructuresWorkChain`` (batched calcfunctions, one transaction per batch), which stores one fingerprint
-  and one prediction per structure and returns them all as outputs.
+- the recommended large-run path: N structures stored (one transaction per batch), put in a Group and classified by
+  ``ClassifyStructuresWorkChain`` with ``return_outputs=False`` (batched calcfunctions, one transaction per batch),
+  which stores one fingerprint and one prediction per structure, each linked to its calcfunction, and returns no
+  link per structure; once per batch size given;
+- the default path (every fingerprint and prediction returned by the WorkChain) on ``--returned`` structures of the
+  group, for comparison.
 
 The model is the bundled one when the package has it, otherwise a seeded random-weight ConvNet (the cost does not
 depend on the weights). Timings on a shared machine are noisy.
@@ -101,10 +104,37 @@ def naive_seconds_per_structure(structures: list, model) -> float:
     return (time.perf_counter() - start) / len(structures)
 
 
+def classify_group(label: str, model, size: int, n: int, return_outputs: bool) -> float:
+    """Seconds to classify the group; checks that every structure got its prediction."""
+    from aiida import orm
+    from aiida.engine import run_get_node
+
+    from aiida_crystalface.provenance import classification_results
+    from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
+
+    start = time.perf_counter()
+    results, node = run_get_node(
+        ClassifyStructuresWorkChain,
+        group=orm.Str(label),
+        model=model,
+        batch_size=orm.Int(size),
+        return_outputs=orm.Bool(return_outputs),
+    )
+    seconds = time.perf_counter() - start
+    assert node.is_finished_ok, node.exit_message
+    found = classification_results(node)
+    n_pred = sum(entry['prediction'] is not None for entry in found.values())
+    assert n_pred == n, f'{n_pred} predictions for {n} structures'
+    if return_outputs:
+        assert len(results['predictions']) == n
+    return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--n', type=int, default=10_000, help='structures to classify (default 10000)')
-    parser.add_argument('--batch-size', type=int, default=500, help='structures per calcfunction')
+    parser.add_argument('--batch-size', default='500', help='structures per calcfunction (a comma list: each one)')
+    parser.add_argument('--returned', type=int, default=300, help='structures for the default path (0: skip)')
     parser.add_argument('--naive', type=int, default=20, help='structures for the per-structure baseline')
     args = parser.parse_args()
 
@@ -131,22 +161,15 @@ def main() -> None:
         bare = bare_node_ms()
         naive = naive_seconds_per_structure(atomic_structures(args.naive), model)
 
+        sizes = [int(x) for x in str(args.batch_size).split(',')]
         start = time.perf_counter()
         nodes = {}
-        for batch in batches({f's{i}': s for i, s in enumerate(structures)}, args.batch_size):
+        for batch in batches({f's{i}': s for i, s in enumerate(structures)}, sizes[0]):
             with one_transaction():
                 nodes.update({key: structure_data(s).store() for key, s in batch.items()})
         group = orm.Group(label='bench-structures').store()
         group.add_nodes(list(nodes.values()))
         t_structures = time.perf_counter() - start
-        results, node = run_get_node(
-            ClassifyStructuresWorkChain, group=orm.Str(group.label), model=model, batch_size=orm.Int(args.batch_size)
-        )
-        t_total = time.perf_counter() - start
-        assert node.is_finished_ok, node.exit_message
-        n_pred = len(results['predictions'])
-        assert n_pred == args.n, f'{n_pred} predictions for {args.n} structures'
-
         rows = [
             ('bare cost of storing one node (Int, own commit)', f'{bare:.1f} ms/node', ''),
             (
@@ -155,21 +178,39 @@ def main() -> None:
                 f'{1 / naive:.1f} structures/s',
             ),
             (
-                f'store {args.n} StructureData (batches of {args.batch_size}, one transaction each) + group',
+                f'store {args.n} StructureData (batches of {sizes[0]}, one transaction each) + group',
                 f'{t_structures:.1f} s',
                 f'{args.n / t_structures:.0f} structures/s',
             ),
-            (
-                f'ClassifyStructuresWorkChain on the group (batch {args.batch_size})',
-                f'{t_total - t_structures:.1f} s',
-                f'{args.n / (t_total - t_structures):.1f} structures/s',
-            ),
-            (
-                'end to end, full storage (structure + fingerprint + prediction)',
-                f'{t_total:.1f} s',
-                f'{args.n / t_total:.1f} structures/s',
-            ),
         ]
+        for size in sizes:
+            seconds = classify_group(group.label, model, size, args.n, return_outputs=False)
+            rows.append(
+                (
+                    f'ClassifyStructuresWorkChain, group, return_outputs=False, batch {size}',
+                    f'{seconds:.1f} s',
+                    f'{args.n / seconds:.1f} structures/s',
+                )
+            )
+            total = t_structures + seconds
+            rows.append(
+                (
+                    f'  end to end, full storage (structure + fingerprint + prediction), batch {size}',
+                    f'{total:.1f} s',
+                    f'{args.n / total:.1f} structures/s',
+                )
+            )
+        if args.returned:
+            small = orm.Group(label='bench-returned').store()
+            small.add_nodes(list(nodes.values())[: args.returned])
+            seconds = classify_group(small.label, model, sizes[0], args.returned, return_outputs=True)
+            rows.append(
+                (
+                    f'default path: outputs returned, {args.returned} structures, batch {sizes[0]}',
+                    f'{seconds:.1f} s',
+                    f'{args.returned / seconds:.1f} structures/s',
+                )
+            )
         print(f'# AiiDA {__import__("aiida").__version__}, SQLite profile, model: {model_name}, N = {args.n}')
         width = max(len(r[0]) for r in rows)
         for name, cost, rate in rows:

@@ -64,6 +64,7 @@ class FingerprintData(orm.ArrayData):
         self.base.attributes.set('image_shape', list(image.shape))
         self.base.attributes.set('settings', settings_dict)
         self.base.attributes.set('settings_hash', settings_hash)
+        self._written_image = image.copy()  # the caller may change its array before the node is stored
 
     @property
     def image(self) -> np.ndarray:
@@ -84,4 +85,12 @@ class FingerprintData(orm.ArrayData):
             raise ValueError(f'{self.__class__.__name__}: no image set; call set_image() before storing')
         if not self.settings_hash:
             raise ValueError(f'{self.__class__.__name__}: the settings hash is missing')
-        return super().store(**kwargs)
+        super().store(**kwargs)
+        # ArrayData caches an array once it has read it back from the stored file; the array just written is that
+        # content, so seed the cache with it: the predict step that follows in the same process then reads nothing
+        # back from the repository (a file open per image otherwise).
+        written = getattr(self, '_written_image', None)
+        if written is not None:
+            self._cached_arrays[ARRAY_NAME] = written
+            self._written_image = None
+        return self

@@ -22,6 +22,19 @@ def test_fingerprint_round_trip(aiida_profile):
     assert loaded.get_arraynames() == ['image']
 
 
+def test_fingerprint_stored_instance_gives_the_stored_image(aiida_profile):
+    """The instance that was stored serves its image from memory: it must equal the file, whatever the caller did to
+    its own array after handing it over."""
+    image = np.random.default_rng(1).random((64, 64), dtype=np.float32)
+    given = image.copy()
+    node = FingerprintData(image, None)
+    image[:] = 0.0  # the caller's array, changed after it was handed over
+    node.store()
+    from_file = orm.load_node(node.pk).image
+    np.testing.assert_array_equal(from_file, given)
+    np.testing.assert_array_equal(node.image, from_file)
+
+
 def test_fingerprint_invariants(aiida_profile):
     with pytest.raises(ValueError, match='no image'):
         FingerprintData().store()
