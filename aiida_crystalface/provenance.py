@@ -28,8 +28,10 @@ def structures_by_class(
 ) -> list[tuple[orm.StructureData, ClassificationData]]:
     """Structures predicted as ``label`` with probability >= ``min_probability`` (by ``model`` when given).
 
-    Returns (structure, prediction) pairs. The query walks prediction <- predict <- fingerprint <-
-    compute_fingerprints <- structure; the structure is matched to the prediction by the shared link label.
+    Returns (structure, prediction) pairs. The chain prediction <- predict <- fingerprint <- compute_fingerprints <-
+    structure is followed through the link labels (a batched calcfunction names each output after its input): one
+    join along the whole chain would return batch-size squared rows per prediction, since in a batch every
+    prediction descends from every structure, so the chain is followed in a few queries restricted to the labels.
     """
     builder = orm.QueryBuilder()
     builder.append(
@@ -38,30 +40,20 @@ def structures_by_class(
         filters={'attributes.label': label, 'attributes.max_probability': {'>=': float(min_probability)}},
         project='*',
     )
-    builder.append(
-        orm.CalcFunctionNode, with_outgoing='prediction', tag='predict', edge_project='label', edge_tag='out'
-    )
+    builder.append(orm.CalcFunctionNode, with_outgoing='prediction', tag='predict', project='id', edge_project='label')
     if model is not None:
         builder.append(ConvNetModelData, with_outgoing='predict', filters={'id': model.pk})
-    builder.append(FingerprintData, with_outgoing='predict', tag='fingerprint', edge_project='label', edge_tag='in_fp')
-    builder.append(
-        orm.CalcFunctionNode, with_outgoing='fingerprint', tag='fingerprints', edge_project='label', edge_tag='out_fp'
-    )
-    builder.append(
-        orm.StructureData,
-        with_outgoing='fingerprints',
-        tag='structure',
-        project='*',
-        edge_project='label',
-        edge_tag='in_s',
-    )
+    rows = [(r['prediction']['*'], r['predict']['id'], r['prediction--predict']['label']) for r in builder.iterdict()]
+    if not rows:
+        return []
+    fingerprints = _inputs_by_name({(calc, name) for _, calc, name in rows})
+    creators = _creators(set(fingerprints.values()))
+    structures = _inputs_by_name(set(creators.values()), project_structure=True)
     pairs = []
-    for row in builder.iterdict():
-        # Same name along the whole chain: the structure that made this fingerprint, the fingerprint behind this
-        # prediction (a batch holds many structures, each linked under its own name).
-        names = {row[tag]['label'] for tag in ('out', 'in_fp', 'out_fp', 'in_s')}
-        if len(names) == 1:
-            pairs.append((row['structure']['*'], row['prediction']['*']))
+    for prediction, calc, name in rows:
+        structure = structures.get(creators.get(fingerprints.get((calc, name))))
+        if structure is not None:
+            pairs.append((structure, prediction))
     return pairs
 
 
@@ -156,3 +148,53 @@ def _called_links(workchain: orm.WorkflowNode, label: str, cls: type, outgoing: 
         tag='node',
     )
     return {(row['calc']['id'], row['link']['label']): row['node']['*'] for row in builder.iterdict()}
+
+
+def _inputs_by_name(pairs: set[tuple[int, str]], project_structure: bool = False) -> dict[tuple[int, str], Any]:
+    """``(calc id, link label)`` -> the input node id (or the StructureData node) linked under that label."""
+    from aiida import orm
+
+    from aiida_crystalface.data.fingerprint import FingerprintData
+
+    calcs, names = {c for c, _ in pairs}, {n for _, n in pairs}
+    qb = orm.QueryBuilder()
+    qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted(calcs)}}, tag='calc', project=['id'])
+    cls = orm.StructureData if project_structure else FingerprintData
+    qb.append(
+        cls,
+        with_outgoing='calc',
+        tag='node',
+        edge_filters={'label': {'in': sorted(names)}},
+        edge_project=['label'],
+        project=['*' if project_structure else 'id'],
+    )
+    found = {}
+    for row in qb.iterdict():
+        key = (row['calc']['id'], row['calc--node']['label'])
+        if key in pairs:
+            found[key] = row['node']['*' if project_structure else 'id']
+    return found
+
+
+def _creators(fingerprint_ids: set[int]) -> dict[int, tuple[int, str]]:
+    """fingerprint id -> (id of the calcfunction that created it, the output link label)."""
+    from aiida import orm
+
+    from aiida_crystalface.data.fingerprint import FingerprintData
+
+    qb = orm.QueryBuilder()
+    qb.append(FingerprintData, filters={'id': {'in': sorted(fingerprint_ids)}}, tag='fp', project=['id'])
+    qb.append(orm.CalcFunctionNode, with_outgoing='fp', tag='calc', project=['id'], edge_project=['label'])
+    return {row['fp']['id']: (row['calc']['id'], row['fp--calc']['label']) for row in qb.iterdict()}
+
+
+def _model_of_calcs(calc_ids: set[int]) -> dict[int, int]:
+    """predict calcfunction id -> the pk of its model input."""
+    from aiida import orm
+
+    from aiida_crystalface.data.model import ConvNetModelData
+
+    qb = orm.QueryBuilder()
+    qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted(calc_ids)}}, tag='calc', project=['id'])
+    qb.append(ConvNetModelData, with_outgoing='calc', project=['id'])
+    return {calc: model for calc, model in qb.all()}

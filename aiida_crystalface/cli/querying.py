@@ -51,6 +51,8 @@ def query_predictions(
     ]
     if not predictions:
         return []
+    from aiida_crystalface.provenance import _creators, _inputs_by_name, _model_of_calcs
+
     fingerprints = _inputs_by_name({(p['predict'], p['name']) for p in predictions})
     models = _model_of_calcs({p['predict'] for p in predictions})
     creators = _creators({fp for fp in fingerprints.values()})
@@ -72,53 +74,3 @@ def query_predictions(
             }
         )
     return rows
-
-
-def _inputs_by_name(pairs: set[tuple[int, str]], project_structure: bool = False) -> dict[tuple[int, str], Any]:
-    """``(calc id, link label)`` -> the input node id (or the StructureData node) linked under that label."""
-    from aiida import orm
-
-    from aiida_crystalface.data.fingerprint import FingerprintData
-
-    calcs, names = {c for c, _ in pairs}, {n for _, n in pairs}
-    qb = orm.QueryBuilder()
-    qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted(calcs)}}, tag='calc', project=['id'])
-    cls = orm.StructureData if project_structure else FingerprintData
-    qb.append(
-        cls,
-        with_outgoing='calc',
-        tag='node',
-        edge_filters={'label': {'in': sorted(names)}},
-        edge_project=['label'],
-        project=['*' if project_structure else 'id'],
-    )
-    found = {}
-    for row in qb.iterdict():
-        key = (row['calc']['id'], row['calc--node']['label'])
-        if key in pairs:
-            found[key] = row['node']['*' if project_structure else 'id']
-    return found
-
-
-def _creators(fingerprint_ids: set[int]) -> dict[int, tuple[int, str]]:
-    """fingerprint id -> (id of the calcfunction that created it, the output link label)."""
-    from aiida import orm
-
-    from aiida_crystalface.data.fingerprint import FingerprintData
-
-    qb = orm.QueryBuilder()
-    qb.append(FingerprintData, filters={'id': {'in': sorted(fingerprint_ids)}}, tag='fp', project=['id'])
-    qb.append(orm.CalcFunctionNode, with_outgoing='fp', tag='calc', project=['id'], edge_project=['label'])
-    return {row['fp']['id']: (row['calc']['id'], row['fp--calc']['label']) for row in qb.iterdict()}
-
-
-def _model_of_calcs(calc_ids: set[int]) -> dict[int, int]:
-    """predict calcfunction id -> the pk of its model input."""
-    from aiida import orm
-
-    from aiida_crystalface.data.model import ConvNetModelData
-
-    qb = orm.QueryBuilder()
-    qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted(calc_ids)}}, tag='calc', project=['id'])
-    qb.append(ConvNetModelData, with_outgoing='calc', project=['id'])
-    return {calc: model for calc, model in qb.all()}
