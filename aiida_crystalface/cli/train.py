@@ -40,7 +40,7 @@ __all__ = ('cmd_train',)
     '--store/--no-store',
     default=True,
     show_default=True,
-    help='Store the dataset and train with the crystalface.train CalcJob (the one TrainClassifierWorkChain wraps): '
+    help='Store the dataset and train through TrainClassifierWorkChain (its crystalface.train CalcJob): '
     'dataset, hyper-parameters and model are kept with provenance; --no-store trains directly in this process and '
     'writes only OUTPUT.',
 )

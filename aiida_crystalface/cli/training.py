@@ -1,6 +1,5 @@
-"""Train on a dataset file with provenance: the dataset becomes a node and the training runs as the
-``crystalface.train`` CalcJob on this machine (TrainClassifierWorkChain builds its own training set from the
-prototypes; a dataset file given on the command line goes straight to the CalcJob it wraps)."""
+"""Train on a dataset file with provenance: the dataset becomes a node and ``TrainClassifierWorkChain`` runs the
+``crystalface.train`` CalcJob on it on this machine (given a dataset, the WorkChain skips building its own)."""
 
 from __future__ import annotations
 
@@ -22,18 +21,23 @@ def train_stored(dataset: Path, output_dir: Path, hyper: dict[str, Any]):
     from aiida.engine import run_get_node
     from aiida.manage import get_manager
 
-    from aiida_crystalface.calculations.train import TrainClassifierCalculation, get_local_code
+    from aiida_crystalface.calculations.train import get_local_code
     from aiida_crystalface.data.dataset import FingerprintDatasetData
+    from aiida_crystalface.workflows.train import TrainClassifierWorkChain
 
     profile = get_manager().get_profile()
     config_dir = Path(get_manager().get_config().dirpath)
     code = get_local_code(workdir=config_dir / 'scratch' / profile.name / 'crystalface')
     dataset_node = FingerprintDatasetData(file=Path(dataset).resolve()).store()
     click.echo(
-        f'Training on dataset node {dataset_node.pk} with the crystalface.train CalcJob on {code.full_label}.', err=True
+        f'Training on dataset node {dataset_node.pk} with TrainClassifierWorkChain (the crystalface.train CalcJob '
+        f'on {code.full_label}).',
+        err=True,
     )
     outputs, node = run_get_node(
-        TrainClassifierCalculation, dataset=dataset_node, parameters=orm.Dict(hyper), code=code
+        TrainClassifierWorkChain,
+        dataset=dataset_node,
+        training={'parameters': orm.Dict(hyper), 'code': code},
     )
     if not node.is_finished_ok:
         raise click.ClickException(

@@ -41,19 +41,36 @@ class TrainClassifierWorkChain(WorkChain):
             help='FingerprintSettings as a dict; the defaults of core.diffraction when absent.',
         )
         spec.input('batch_size', valid_type=orm.Int, default=lambda: orm.Int(500), help='Structures per batch.')
+        spec.input(
+            'dataset',
+            valid_type=FingerprintDatasetData,
+            required=False,
+            help='A training set built already (e.g. by `aiida-crystalface dataset`): when given, the prototype, '
+            'defect and fingerprint steps are skipped and the training job runs on it.',
+        )
         spec.expose_inputs(TrainClassifierCalculation, namespace='training', exclude=('dataset',))
         spec.outline(
-            cls.make_prototypes,
-            if_(cls.with_defects)(cls.make_defects),
-            cls.fingerprint,
-            cls.build_dataset,
+            if_(cls.needs_dataset)(
+                cls.make_prototypes,
+                if_(cls.with_defects)(cls.make_defects),
+                cls.fingerprint,
+                cls.build_dataset,
+            ),
             cls.train,
             cls.results,
         )
-        spec.output('dataset', valid_type=FingerprintDatasetData, help='The training set.')
+        spec.output(
+            'dataset', valid_type=FingerprintDatasetData, required=False, help='The training set, when built here.'
+        )
         spec.expose_outputs(TrainClassifierCalculation)
         spec.exit_code(300, 'ERROR_INPUTS_FAILED', message='Items of the training set could not be made: {detail}')
         spec.exit_code(301, 'ERROR_TRAINING_FAILED', message='The training job failed: {detail}')
+
+    def needs_dataset(self) -> bool:
+        if 'dataset' in self.inputs:
+            self.ctx.dataset = self.inputs.dataset
+            return False
+        return True
 
     def with_defects(self) -> bool:
         return 'kind' in self.inputs.get('defects', {})
@@ -108,7 +125,8 @@ class TrainClassifierWorkChain(WorkChain):
 
     def results(self):
         calculation = self.ctx.calculation
-        self.out('dataset', self.ctx.dataset)
+        if 'dataset' not in self.inputs:  # a given dataset is an input; only a dataset made here is an output
+            self.out('dataset', self.ctx.dataset)
         self.out_many(self.exposed_outputs(calculation, TrainClassifierCalculation))
         if not calculation.is_finished_ok:
             return self.exit_codes.ERROR_TRAINING_FAILED.format(

@@ -57,6 +57,11 @@ def test_train_stored_with_provenance(small_dataset, tmp_path):
     assert calc.process_type.endswith('crystalface.train') and calc.is_finished_ok
     assert isinstance(calc.inputs.dataset, FingerprintDatasetData)
     assert calc.inputs.parameters['seed'] == 5 and calc.inputs.parameters['epochs'] == 1
+    # The CalcJob was called by TrainClassifierWorkChain, which took the stored dataset as its input.
+    workchain = calc.caller
+    assert workchain.process_label == 'TrainClassifierWorkChain' and workchain.is_finished_ok
+    assert workchain.inputs.dataset.uuid == calc.inputs.dataset.uuid
+    assert workchain.outputs.model.uuid == model.uuid
     with model.open(mode='rb') as handle:
         assert (out / 'model.safetensors').read_bytes() == handle.read()
     assert json.loads((out / 'metrics.json').read_text()) == calc.outputs.metrics.get_dict()
