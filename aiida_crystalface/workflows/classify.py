@@ -13,7 +13,7 @@ from aiida_crystalface.calculations.functions.predict import predict
 from aiida_crystalface.data.classification import ClassificationData
 from aiida_crystalface.data.fingerprint import FingerprintData
 from aiida_crystalface.data.model import ConvNetModelData
-from aiida_crystalface.workflows.utils import bundled_model, format_failures, run_batched
+from aiida_crystalface.workflows.utils import bundled_model, format_failures, load_nodes, run_batched
 
 __all__ = ('ClassifyStructuresWorkChain',)
 
@@ -102,11 +102,13 @@ class ClassifyStructuresWorkChain(WorkChain):
             except Exception as exception:
                 return self.exit_codes.ERROR_INVALID_GROUP.format(detail=f'{self.inputs.group.value!r}: {exception}')
             members = orm.QueryBuilder().append(orm.Group, filters={'id': group.pk}, tag='g')
-            members.append(orm.StructureData, with_group='g', project='*')
-            structures.update({f'structure_{node.pk}': node for node in members.all(flat=True)})
+            members.append(orm.StructureData, with_group='g', project='id')
+            structures.update({f'structure_{pk}': pk for pk in members.all(flat=True)})
         if not structures:
             return self.exit_codes.ERROR_NO_STRUCTURES.format(detail='give structures or a non-empty group')
-        self.ctx.structures = structures
+        # The context holds pks, not nodes: it is checkpointed after every step, and serialising thousands of nodes
+        # reloads each one's row (every commit expires the session), which cost more than the science.
+        self.ctx.structures = {key: node if isinstance(node, int) else node.pk for key, node in structures.items()}
         self.ctx.failures = {}
         self.ctx.failure_nodes = []
         self.ctx.model_error = None
@@ -132,7 +134,7 @@ class ClassifyStructuresWorkChain(WorkChain):
         outputs, failures, nodes = run_batched(
             compute_fingerprints, self.ctx.structures, self.inputs.batch_size.value, settings=self.ctx.settings
         )
-        self.ctx.fingerprints = outputs
+        self.ctx.fingerprints = {key: node.pk for key, node in outputs.items()}
         self.ctx.failures.update(failures)
         self.ctx.failure_nodes.extend(nodes)
 
@@ -144,7 +146,7 @@ class ClassifyStructuresWorkChain(WorkChain):
         outputs, failures, nodes = run_batched(
             predict, self.ctx.fingerprints, self.inputs.batch_size.value, model=self.ctx.model
         )
-        self.ctx.predictions = outputs
+        self.ctx.predictions = {key: node.pk for key, node in outputs.items()}
         self.ctx.failures.update(failures)
         self.ctx.failure_nodes.extend(nodes)
 
@@ -152,12 +154,15 @@ class ClassifyStructuresWorkChain(WorkChain):
         """Return every fingerprint and prediction (unless told not to); report what failed."""
         predictions = self.ctx.get('predictions', {})
         if self.inputs.return_outputs.value:
-            for key, node in self.ctx.fingerprints.items():
+            for key, node in load_nodes(self.ctx.fingerprints).items():
                 self.out(f'fingerprints.{key}', node)
-            for key, node in predictions.items():
+            for key, node in load_nodes(predictions).items():
                 self.out(f'predictions.{key}', node)
         else:
-            counts = collections.Counter(node.label for node in predictions.values())
+            labels = orm.QueryBuilder().append(
+                ClassificationData, filters={'id': {'in': list(predictions.values())}}, project='attributes.label'
+            )
+            counts = collections.Counter(labels.all(flat=True)) if predictions else collections.Counter()
             self.report(
                 f'{len(predictions)} of {len(self.ctx.structures)} structures classified, by label '
                 f'{dict(sorted(counts.items()))}; '

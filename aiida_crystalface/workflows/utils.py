@@ -9,7 +9,7 @@ from typing import Any
 from aiida import orm
 from aiida.manage import get_manager
 
-__all__ = ('batches', 'bundled_model', 'format_failures', 'one_transaction', 'run_batched')
+__all__ = ('batches', 'bundled_model', 'format_failures', 'load_nodes', 'one_transaction', 'run_batched')
 
 
 def batches(items: Mapping[str, Any], size: int) -> Iterator[dict[str, Any]]:
@@ -29,15 +29,28 @@ def one_transaction() -> Iterator[None]:
         yield
 
 
-def run_batched(function: Any, items: Mapping[str, orm.Data], size: int, **fixed: orm.Data) -> tuple[dict, dict, list]:
-    """Run a batched calcfunction over ``items`` in batches.
+def load_nodes(pks: Mapping[str, int]) -> dict[str, orm.Node]:
+    """Load the nodes of ``{name: pk}`` in one query; ``{name: node}`` in the same order."""
+    if not pks:
+        return {}
+    query = orm.QueryBuilder().append(orm.Node, filters={'id': {'in': list(pks.values())}}, project=['id', '*'])
+    by_pk = dict(query.all())
+    return {name: by_pk[pk] for name, pk in pks.items()}
+
+
+def run_batched(
+    function: Any, items: Mapping[str, orm.Data | int], size: int, **fixed: orm.Data
+) -> tuple[dict, dict, list]:
+    """Run a batched calcfunction over ``items`` (nodes, or pks loaded one batch at a time) in batches.
 
     :returns: outputs by item name, failure messages by item name, and the ``failures`` Dict nodes of the batches.
     """
     outputs: dict[str, orm.Data] = {}
     failures: dict[str, str] = {}
     failure_nodes: list[orm.Dict] = []
-    for batch in batches(items, size):
+    for names in batches(items, size):
+        pks = {key: item for key, item in names.items() if isinstance(item, int)}
+        batch = {**names, **load_nodes(pks)}
         with one_transaction():
             result, node = function.run_get_node(**fixed, **batch)
         if 'failures' in result:
