@@ -54,15 +54,15 @@ def main() -> None:
     rows.append(('Numba kernel alone (fingerprint_clusters)', args.n / t, t / args.n * 1e3))
     t = best_of(lambda: [build_cluster(s) for s in structures[:128]]) * args.n / 128
     rows.append(('cluster step alone (spglib standardise)', args.n / t, t / args.n * 1e3))
-    t = best_of(lambda: [build_cluster(s, standardize=False) for s in structures[:128]]) * args.n / 128
-    rows.append(('cluster step alone (standardize=False)', args.n / t, t / args.n * 1e3))
+    t = best_of(lambda: [build_cluster(s, orientation='none') for s in structures[:128]]) * args.n / 128
+    rows.append(('cluster step alone (orientation='none')', args.n / t, t / args.n * 1e3))
     t = best_of(lambda: fingerprints(structures, settings))
     rows.append(('fingerprints(): primitive cells (spglib)', args.n / t, t / args.n * 1e3))
     t = best_of(lambda: fingerprints(cubic_structures, settings))
     rows.append(('fingerprints(): conventional cubic cells', args.n / t, t / args.n * 1e3))
-    fast = FingerprintSettings(standardize=False)
+    fast = FingerprintSettings(orientation='none')
     t = best_of(lambda: fingerprints(structures, fast))
-    rows.append(('fingerprints(standardize=False)', args.n / t, t / args.n * 1e3))
+    rows.append(('fingerprints(orientation='none')', args.n / t, t / args.n * 1e3))
     n_ref = 8
     t = best_of(lambda: [reference_fingerprint(c.positions, c.numbers, settings) for c in batch[:n_ref]], 2)
     reference_rate = n_ref / t

@@ -2,26 +2,34 @@
 
 The rule (paper, Methods; ``docs/fingerprint.md``):
 
-1. **Standard cell.** spglib (on arrays, ``symprec=1e-3`` by default) looks for the space group. When it finds a
-   cubic one (numbers 195-230) the cluster is built from spglib's conventional standard cell, which for a cubic
-   crystal is lattice-aligned: a, b, c along x, y, z. Otherwise (lower symmetry, or a defective structure whose
-   symmetry spglib cannot find: vacancies, displacements, substitutions) the cell *as given* is used, rotated rigidly
-   to the lattice-aligned orientation (a along x, b in the xy plane, c with positive z when the cell is
-   right-handed). A defective supercell of a cubic crystal therefore keeps the orientation of its cubic axes when its
-   cell vectors are the cubic axes, which is how the package's defect generators build them.
-2. **Replicate.** The cell is repeated n1 x n2 x n3 times, with the atom count as close as possible to the target
-   (128); ties go to the most isotropic block (smallest ratio of longest to shortest edge), then to the first in
-   lexicographic order of (n1, n2, n3).
+1. **Orientation** (``orientation``, a fingerprint setting):
 
-A cell whose edges are already mutually orthogonal (a cube, or a block of cubic cells such as the package's defective
-supercells) is taken as given, lattice-aligned, without asking spglib: for a cubic crystal its edges already lie
-along the cubic axes, so spglib's standard cell would differ from it only by a translation and a permutation of the
-axes, neither of which moves a diffraction peak; for a defective block spglib would find no cubic group anyway.
-spglib costs several milliseconds per call, more than the whole fingerprint, so this keeps large datasets fast.
-Such clusters carry ``spacegroup=None``.
+   * ``'lattice'`` (the default): :func:`.orientation.find_lattice` finds the lattice of the periodic structure from
+     its coherent reflections, with no tolerance to choose, however defective the structure and whatever cell and
+     orientation it comes in, and its most cubic conventional cell (the cubic cell for fcc, bcc, sc and diamond).
+     The cluster is cut from the periodic structure as a block of n1 x n2 x n3 of those conventional cells (step 2),
+     and rotated so that their edges lie along x, y and z. The block's origin sits one eighth of a cell diagonal
+     before the lattice point of the average crystal's first site that is nearest to the centre of the given cell,
+     so that its faces fall between atomic planes of all four classes. When no lattice is found (an amorphous
+     solid, a gas, a molecule in a box) the cell as given is used, lattice-aligned, and the cluster says so
+     (``cluster.lattice.found``).
+   * ``'spglib'``: spglib (on arrays, ``symprec``) looks for the space group. When it finds a cubic one (195-230)
+     the cluster is built from spglib's conventional standard cell; otherwise from the cell as given,
+     lattice-aligned (a along x, b in the xy plane). A cell whose edges are mutually orthogonal is taken as given
+     without asking spglib (its edges are the cubic axes of a cubic crystal; spglib costs milliseconds a call).
+   * ``'none'``: the cell as given, lattice-aligned: for structures standardised already.
+
+2. **Replicate.** The cell is repeated n1 x n2 x n3 times, with the atom count (for ``'lattice'``: the count of
+   sites of the average crystal, which vacancies do not change) as close as possible to the target (128); ties go to
+   the most isotropic block (smallest ratio of longest to shortest edge), then to the first in lexicographic order of
+   (n1, n2, n3). Only ``'spglib'`` clusters carry a space-group number.
 3. **Centre and scale.** Positions are shifted so that their centroid is the origin, and divided by the mean
    nearest-neighbour distance of the cluster (the mean over atoms of the distance to the nearest other atom), so that
-   one nearest-neighbour distance reads as 1 angstrom in the diffraction step, whatever the element.
+   one nearest-neighbour distance reads as 1 angstrom in the diffraction step, whatever the element. With
+   ``'lattice'``, the distance is that of the average crystal (its sites repeated by the lattice,
+   :attr:`.orientation.Lattice.nn_distance`): the same for a pristine crystal, but neither shortened by displacements
+   (the nearest of twelve displaced neighbours is closer than the average one) nor changed by where the block's faces
+   cut a defective crystal (an atom whose neighbours are all vacant would count its second shell).
 
 Every structure is validated first (:meth:`AtomicStructure.validate`): empty, NaN, zero volume, unknown elements and
 overlapping atoms raise :class:`StructureError` naming the structure.
@@ -36,11 +44,14 @@ from typing import Any
 
 import numpy as np
 
+from .orientation import Lattice, lattice_of
 from .structures import AtomicStructure, StructureError, to_atomic_structure
 
 __all__ = (
+    'ORIENTATIONS',
     'Cluster',
     'build_cluster',
+    'cut_block',
     'lattice_aligned',
     'mean_nearest_neighbour_distance',
     'replicate',
@@ -48,6 +59,8 @@ __all__ = (
 )
 
 CUBIC_SPACE_GROUPS = range(195, 231)
+#: The orientation rules (see the module docstring); the first is the default.
+ORIENTATIONS = ('lattice', 'spglib', 'none')
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -60,6 +73,7 @@ class Cluster:
     spacegroup: int | None
     repeats: tuple[int, int, int]
     label: str = 'structure'
+    lattice: Lattice | None = None  # what the 'lattice' orientation found (None for the other rules)
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -108,15 +122,18 @@ def _is_orthogonal(cell: np.ndarray, tol: float = 1e-6) -> bool:
     return bool(np.all(np.abs(gram - np.eye(3)) < tol))
 
 
-def _choose_repeats(n_atoms: int, lengths: np.ndarray, target_atoms: int) -> tuple[int, int, int]:
+def _choose_repeats(n_atoms: float, lengths: np.ndarray, target_atoms: int) -> tuple[int, int, int]:
     """Return (n1, n2, n3) with n1 n2 n3 n_atoms closest to the target; ties: most isotropic, then lexicographic."""
     # Only the edge ratios matter, and datasets repeat the same few cell shapes: memoise on them.
     ratios = tuple(float(r) for r in np.round(np.asarray(lengths) / np.max(lengths), 9))
-    return _choose_repeats_cached(int(n_atoms), ratios, int(target_atoms))
+    count = int(n_atoms) if float(n_atoms).is_integer() else round(float(n_atoms), 9)
+    return _choose_repeats_cached(count, ratios, int(target_atoms))
 
 
 @functools.lru_cache(maxsize=4096)
-def _choose_repeats_cached(n_atoms: int, ratios: tuple[float, float, float], target_atoms: int) -> tuple[int, int, int]:
+def _choose_repeats_cached(
+    n_atoms: float, ratios: tuple[float, float, float], target_atoms: int
+) -> tuple[int, int, int]:
     lengths = np.array(ratios)
     limit = max(1, int(np.ceil(2 * target_atoms / n_atoms)))  # larger blocks are always farther from the target
     n = np.arange(1, limit + 1)
@@ -166,22 +183,96 @@ def mean_nearest_neighbour_distance(positions: np.ndarray) -> float:
     return float(np.sqrt(np.maximum(nearest, 0.0)).mean())
 
 
-def build_cluster(structure: Any, target_atoms: int = 128, standardize: bool = True, symprec: float = 1e-3) -> Cluster:
+def _block_origin(structure: AtomicStructure, lattice: Lattice) -> np.ndarray:
+    """The Cartesian origin of the block (see the module docstring, step 1)."""
+    centre = 0.5 * structure.cell.sum(axis=0)
+    site = lattice.site_positions[0]
+    frac = (centre - site) @ np.linalg.inv(lattice.primitive)
+    return site + np.round(frac) @ lattice.primitive - 0.125 * lattice.conventional.sum(axis=0)
+
+
+def _sites_per_cell(lattice: Lattice) -> int:
+    """Sites per conventional cell: lattice points times sites per point of the average crystal.
+
+    Vacancies do not change it, so the block of a defective structure is the block of its pristine crystal, as in the
+    package's defective datasets.
+    """
+    points = round(abs(np.linalg.det(lattice.conventional) / np.linalg.det(lattice.primitive)))
+    return int(points * lattice.sites)
+
+
+def cut_block(structure: AtomicStructure, lattice: Lattice, target_atoms: int = 128) -> AtomicStructure:
+    """Cut the block of n1 x n2 x n3 conventional cells of ``lattice`` from the periodic ``structure``, rotated.
+
+    The block holds about ``target_atoms`` lattice sites (:func:`_sites_per_cell`); the result is a cell of the block
+    in the standard orientation (conventional edges along x, y, z); ``info['repeats']`` holds (n1, n2, n3).
+    """
+    conventional = lattice.conventional
+    per_cell = _sites_per_cell(lattice)
+    repeats = _choose_repeats(per_cell, np.linalg.norm(conventional, axis=1), int(target_atoms))
+    origin = _block_origin(structure, lattice)
+    corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) * np.array(repeats)
+    inverse_cell = np.linalg.inv(structure.cell)
+    reach = (origin + corners @ conventional) @ inverse_cell
+    low, high = np.floor(reach.min(axis=0)).astype(int) - 1, np.ceil(reach.max(axis=0)).astype(int)
+    grid = np.stack(np.meshgrid(*(np.arange(lo, hi + 1) for lo, hi in zip(low, high, strict=True)), indexing='ij'), -1)
+    frac = structure.scaled_positions
+    frac = frac - np.floor(frac)
+    candidates = ((grid.reshape(-1, 1, 3) + frac[None, :, :]) @ structure.cell).reshape(-1, 3)
+    inside = (candidates - origin) @ np.linalg.inv(conventional)
+    keep = np.all((inside >= 0) & (inside < np.array(repeats)), axis=1)
+    rotation = lattice.rotation
+    info = dict(structure.info, repeats=repeats)
+    return AtomicStructure(
+        (conventional * np.array(repeats)[:, None]) @ rotation.T,
+        (candidates[keep] - origin) @ rotation.T,
+        np.tile(structure.numbers, grid.size // 3)[keep],
+        structure.label,
+        info,
+    )
+
+
+def build_cluster(
+    structure: Any,
+    target_atoms: int = 128,
+    orientation: str = 'lattice',
+    symprec: float = 1e-3,
+    *,
+    standardize: bool | None = None,
+    seed: int = 0,
+) -> Cluster:
     """Build the centred, scaled cluster of about ``target_atoms`` atoms that the fingerprint scatters from.
 
-    ``structure`` is anything :func:`to_atomic_structure` converts. Raises :class:`StructureError` naming the
-    structure when it cannot be fingerprinted.
+    ``structure`` is anything :func:`to_atomic_structure` converts; ``orientation`` one of :data:`ORIENTATIONS` (see
+    the module docstring); ``seed`` is passed to :func:`.orientation.find_lattice`. ``standardize`` is the older
+    spelling (True: ``'spglib'``, False: ``'none'``). Raises :class:`StructureError` naming the structure when it
+    cannot be fingerprinted.
     """
+    if standardize is not None:
+        orientation = 'spglib' if standardize else 'none'
+    if orientation not in ORIENTATIONS:
+        raise ValueError(f'orientation must be one of {ORIENTATIONS}, not {orientation!r}')
     structure = to_atomic_structure(structure).validate()
-    if standardize and not _is_orthogonal(structure.cell):
-        cell, spacegroup = standard_cell(structure, symprec=symprec)
+    spacegroup, lattice = None, None
+    if orientation == 'lattice':
+        lattice = lattice_of(structure, seed)
+        if lattice.found:
+            block = cut_block(structure, lattice, target_atoms)
+        else:
+            block = replicate(lattice_aligned(structure), target_atoms)
     else:
-        cell, spacegroup = lattice_aligned(structure), None
-    block = replicate(cell, target_atoms)
+        if orientation == 'spglib' and not _is_orthogonal(structure.cell):
+            cell, spacegroup = standard_cell(structure, symprec=symprec)
+        else:
+            cell = lattice_aligned(structure)
+        block = replicate(cell, target_atoms)
     if len(block) < 2:
         raise StructureError(f'{structure.label}: a cluster of one atom has no structure (raise target_atoms)')
     positions = block.positions - block.positions.mean(axis=0)
-    nn_distance = mean_nearest_neighbour_distance(positions)
+    if lattice is not None and lattice.found:
+        nn_distance = lattice.nn_distance  # of the periodic structure: see the module docstring, step 3
+    else:
+        nn_distance = mean_nearest_neighbour_distance(positions)
     return Cluster(
         positions=np.ascontiguousarray(positions / nn_distance),
         numbers=block.numbers.copy(),
@@ -189,4 +280,5 @@ def build_cluster(structure: Any, target_atoms: int = 128, standardize: bool = T
         spacegroup=spacegroup,
         repeats=block.info['repeats'],
         label=structure.label,
+        lattice=lattice,
     )

@@ -474,7 +474,7 @@ class _Builder:
         self.settings = settings
         # Each structure is scattered from as given: a target of 2 atoms makes replicate() keep the 1 x 1 x 1 cell of
         # any structure of 2 atoms or more, and the replicated pristine cells are lattice-aligned already.
-        self._as_given = dataclasses.replace(settings, target_atoms=2, standardize=False)
+        self._as_given = dataclasses.replace(settings, target_atoms=2, orientation='none')
         self._fingerprint_batch = fingerprint_batch
         self.classes = list(CLASSES)
         self.writer = DatasetWriter(

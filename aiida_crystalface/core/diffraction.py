@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .cluster import Cluster, build_cluster
+from .cluster import ORIENTATIONS, Cluster, build_cluster
 from .scattering import form_factor
 from .structures import StructureError
 
@@ -63,7 +63,10 @@ ANGSTROM = 1.0e-10
 class FingerprintSettings:
     """Everything that determines a fingerprint (frozen, hashable; ``.hash`` is stable across runs and machines).
 
-    Lengths in metres (the detector) except where named; radii of the mask in pixels.
+    Lengths in metres (the detector) except where named; radii of the mask in pixels. ``orientation`` is how the
+    structure is turned before its cluster is cut (:mod:`.cluster`): ``'lattice'`` (default: the lattice found from
+    the structure's own diffraction, any cell, any orientation, defects or not), ``'spglib'`` (spglib's standard
+    cell when it finds a cubic group, at ``symprec``) or ``'none'`` (the cell as given, for standardised cells).
     """
 
     wavelength: float = 5.0e-12
@@ -77,7 +80,7 @@ class FingerprintSettings:
     mask_inner: float = 4.0
     mask_outer: float = 32.0
     target_atoms: int = 128
-    standardize: bool = True
+    orientation: str = 'lattice'
     symprec: float = 1e-3
 
     def __post_init__(self):
@@ -90,6 +93,8 @@ class FingerprintSettings:
             raise ValueError(f'FingerprintSettings.pixels must be an integer >= 2, not {self.pixels!r}')
         if int(self.target_atoms) != self.target_atoms or self.target_atoms < 2:
             raise ValueError(f'FingerprintSettings.target_atoms must be an integer >= 2, not {self.target_atoms!r}')
+        if self.orientation not in ORIENTATIONS:
+            raise ValueError(f'FingerprintSettings.orientation must be one of {ORIENTATIONS}, not {self.orientation!r}')
         if self.rotation_axis not in ('x', 'y', 'z'):
             raise ValueError(f"FingerprintSettings.rotation_axis must be 'x', 'y' or 'z', not {self.rotation_axis!r}")
         if not 0 <= self.mask_inner < self.mask_outer:
@@ -106,6 +111,9 @@ class FingerprintSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FingerprintSettings:
+        data = dict(data)
+        if 'standardize' in data and 'orientation' not in data:  # the setting before the orientation step
+            data['orientation'] = 'spglib' if data.pop('standardize') else 'none'
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known - {'hash'})
         if unknown:
@@ -207,7 +215,7 @@ def _pack(clusters: Sequence[Cluster], species: np.ndarray) -> tuple[np.ndarray,
 
 
 def _cluster(structure: Any, settings: FingerprintSettings) -> Cluster:
-    return build_cluster(structure, settings.target_atoms, standardize=settings.standardize, symprec=settings.symprec)
+    return build_cluster(structure, settings.target_atoms, settings.orientation, settings.symprec)
 
 
 def fingerprint(structure: Any, settings: FingerprintSettings | None = None) -> np.ndarray:

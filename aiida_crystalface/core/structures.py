@@ -22,6 +22,7 @@ __all__ = (
     'atomic_number',
     'chemical_symbol',
     'read_structures',
+    'supercell',
     'to_atomic_structure',
 )
 
@@ -181,6 +182,46 @@ def _closest_pair(structure: AtomicStructure) -> tuple[float, int, int]:
             i, j = np.unravel_index(flat, dist.shape)
             best = (float(dist.flat[flat]), int(start + i), int(j))
     return best
+
+
+def supercell(structure: AtomicStructure, matrix: Any) -> AtomicStructure:
+    """Return the same periodic structure in the cell ``matrix @ structure.cell`` (``matrix``: 3 x 3 integers).
+
+    The rows of the new cell are integer combinations of the old cell's rows, so the infinite crystal is unchanged:
+    only the cell it is presented in (and the number of atoms in that cell, ``|det matrix|`` times as many) changes.
+    Atoms are wrapped into the new cell; their order is by image, then by the original order.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.shape == ():
+        matrix = np.full(3, matrix)
+    if matrix.shape == (3,):
+        matrix = np.diag(matrix)
+    if matrix.shape != (3, 3) or not np.all(np.round(matrix) == matrix):
+        raise ValueError(f'{structure.label}: a supercell matrix must be 3 x 3 integers, got {matrix.tolist()}')
+    matrix = np.round(matrix).astype(np.int64)
+    det = round(abs(np.linalg.det(matrix)))
+    if det == 0:
+        raise ValueError(f'{structure.label}: the supercell matrix {matrix.tolist()} is singular')
+    corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) @ matrix
+    grid = np.stack(
+        np.meshgrid(
+            *(np.arange(lo, hi + 1) for lo, hi in zip(corners.min(0), corners.max(0), strict=True)), indexing='ij'
+        ),
+        axis=-1,
+    ).reshape(-1, 3)
+    frac = structure.scaled_positions
+    frac = frac - np.floor(frac)
+    candidates = (grid[:, None, :] + frac[None, :, :]).reshape(-1, 3)  # in old fractional coordinates
+    new_frac = candidates @ np.linalg.inv(matrix.astype(np.float64))
+    new_frac = np.where(np.abs(new_frac - np.round(new_frac)) < 1e-9, np.round(new_frac), new_frac)
+    keep = np.all((new_frac >= 0) & (new_frac < 1), axis=1)
+    numbers = np.tile(structure.numbers, len(grid))[keep]
+    if len(numbers) != det * len(structure):
+        raise ValueError(
+            f'{structure.label}: supercell {matrix.tolist()} gave {len(numbers)} atoms, expected {det * len(structure)}'
+        )
+    cell = matrix @ structure.cell
+    return structure.replace(cell=cell, positions=new_frac[keep] @ cell, numbers=numbers)
 
 
 def _perpendicular_widths(cell: np.ndarray) -> np.ndarray:

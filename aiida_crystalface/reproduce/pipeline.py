@@ -261,7 +261,7 @@ def fig2_structures(settings, species: str = 'Cu', seed: int = 0) -> dict:
     from aiida_crystalface.core.diffraction import fingerprints
     from aiida_crystalface.core.prototypes import prototype
 
-    as_given = dataclasses.replace(settings, target_atoms=2, standardize=False)
+    as_given = dataclasses.replace(settings, target_atoms=2, orientation='none')
     pristine = replicate(prototype(species, 'fcc'), 128)
     cells = {
         'pristine': pristine,

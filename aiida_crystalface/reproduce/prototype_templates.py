@@ -19,7 +19,7 @@ def template_images(settings, species: str = 'Cu', atoms: int = 128):
     from aiida_crystalface.core.diffraction import fingerprints
     from aiida_crystalface.core.prototypes import CLASSES, prototype
 
-    as_given = dataclasses.replace(settings, target_atoms=2, standardize=False)
+    as_given = dataclasses.replace(settings, target_atoms=2, orientation='none')
     cells = [replicate(prototype(species, label), atoms) for label in CLASSES]
     return list(CLASSES), np.asarray(fingerprints(cells, as_given))
 

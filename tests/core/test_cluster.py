@@ -58,13 +58,17 @@ def test_replicate_closest_and_isotropic():
     assert len(replicate(cell, 30)) == 32  # 8 repeats (32) is closer to 30 than 6 (24)
 
 
-def test_cluster_is_centred_and_scaled():
-    cluster = build_cluster(prototype('fcc', a=3.6))
+@pytest.mark.parametrize('orientation', ['lattice', 'spglib'])
+def test_cluster_is_centred_and_scaled(orientation):
+    cluster = build_cluster(prototype('fcc', a=3.6), orientation=orientation)
     assert len(cluster) == 128
     assert np.allclose(cluster.positions.mean(axis=0), 0.0, atol=1e-12)
     assert cluster.nn_distance == pytest.approx(3.6 / np.sqrt(2))
     assert mean_nearest_neighbour_distance(cluster.positions) == pytest.approx(1.0)
-    assert cluster.spacegroup == 225
+    if orientation == 'spglib':
+        assert cluster.spacegroup == 225
+    else:
+        assert cluster.lattice.found and cluster.lattice.score == pytest.approx(1.0)
 
 
 def test_scaling_makes_elements_alike():
@@ -79,9 +83,13 @@ def test_defective_structure_keeps_cell():
     keep = np.ones(len(supercell), bool)
     keep[[0, 5, 17]] = False
     defective = supercell.replace(positions=supercell.positions[keep], numbers=supercell.numbers[keep])
-    cluster = build_cluster(defective)
+    cluster = build_cluster(defective, orientation='spglib')
     assert cluster.spacegroup is None
     assert len(cluster) == 29 * 4  # 29 atoms x (4 repeats nearest to 128)
+    # The lattice rule cuts the block of the pristine crystal's 128 sites from the periodic defective structure.
+    block = build_cluster(defective)
+    assert block.lattice.found and block.lattice.sites == 1
+    assert len(block) == 128 * 29 // 32
 
 
 def test_single_atom_cluster_is_refused():

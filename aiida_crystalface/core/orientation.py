@@ -1,0 +1,396 @@
+"""Find the lattice of a crystal that may be heavily defective, and the rotation to its standard orientation.
+
+The fingerprint depends on how the crystal is oriented with respect to the beam, so every structure is turned into
+the standard conventional orientation of its lattice before its cluster is cut (:mod:`.cluster`). spglib can do that
+for a pristine crystal only: a vacancy, a displaced atom or a substitution lowers the symmetry it finds, and its
+tolerance would have to be chosen per structure. This module finds the lattice from the diffraction of the periodic
+structure itself, with no tolerance to choose (``docs/fingerprint.md``, "Orientation", has the derivation):
+
+1. **Coherence of the reflections of the cell.** A periodic structure scatters only at the points G of the reciprocal
+   lattice of its cell. For each such G with ``|G| <= 1.5 (2 pi / d_nn)`` (``d_nn``: the median nearest-neighbour
+   distance), the coherence ``C(G) = |sum_j exp(i G . r_j)| / N`` is computed with unit weights for every atom, so
+   that substitutions do not matter. A Bragg reflection of the underlying lattice keeps ``C`` at the value of the
+   pristine crystal times the Debye-Waller factor, whatever the fraction of vacancies (1 for fcc, bcc and sc, 1 or
+   1/sqrt(2) for diamond's lowest reflections; about 0.9 at 0.15 angstrom of displacement), while scattering from
+   disorder has ``C ~ 1 / sqrt(N)``. The reflections with ``C >= 1/2`` are the lattice's.
+2. **The lattice they generate.** Those reflections are integer vectors (h, k, l) of the cell's reciprocal basis; the
+   lattice they generate (a Hermite normal form by integer row reduction) is the reciprocal lattice of the crystal's
+   lattice, and its dual is that lattice. It is exact: every vector of it is a rational combination of the cell
+   vectors, so displacements blur the intensities but never the lattice found.
+3. **Standard orientation.** Among the short vectors of the lattice (up to 1.75 times the shortest: the cube edge is
+   1, 1.15 and 1.41 times the shortest vector of sc, bcc and fcc), the triple that is closest to three mutually
+   orthogonal vectors of equal length is the conventional cubic cell for a cubic lattice (and the most cubic cell of
+   any other). The structure is rotated (a proper rotation, the polar factor of that triple) so that the three lie
+   along x, y and z.
+
+The **score** is the fraction of the scattering within that sphere (G = 0 left out) that falls on the reflections of
+the lattice found: 1 for a perfect crystal, lower with disorder, 0 when no lattice is found. **No lattice is found**
+when the coherent reflections do not span three dimensions (an amorphous solid, a liquid, a gas: every ``C`` is of
+order ``1 / sqrt(N)``), or when the only periodicity is one the atoms do not fill: a lattice whose shortest vector is
+longer than 2.5 nearest-neighbour distances (a molecule or a cluster in a box).
+
+The cost grows with the number of atoms times the number of reflections of the cell within the sphere (about 10-20
+per atom); above :data:`MAX_ATOMS` atoms, a random subset of that many atoms (seeded: ``seed``, stored with the
+result) stands for the whole, which leaves the coherence of Bragg reflections unchanged and the noise at
+``1 / sqrt(MAX_ATOMS)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+from typing import Any
+
+import numpy as np
+
+from .structures import AtomicStructure, StructureError, to_atomic_structure
+
+__all__ = ('MAX_ATOMS', 'Lattice', 'find_lattice', 'lattice_of', 'periodic_nn_distance')
+
+#: Atoms that enter the coherence sums at most (a seeded random subset of larger structures).
+MAX_ATOMS = 512
+#: Reflections up to this many times 2 pi / d_nn: the two or three lowest shells of the four cubic classes.
+G_MAX = 1.5
+#: A reflection whose coherence reaches this belongs to the lattice.
+COHERENCE = 0.5
+#: Short vectors considered for the conventional cell: up to this many times the shortest lattice vector.
+SHORT_VECTORS = 1.75
+#: A lattice whose shortest vector is longer than this many nearest-neighbour distances is not the crystal's.
+MAX_SPACING = 2.5
+#: Version of the method, stored with every result.
+METHOD = 'coherent-reflections-1'
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Lattice:
+    """What :func:`find_lattice` found.
+
+    ``found``: whether a lattice was found (see the module docstring). ``score``: the fraction of the scattering that
+    falls on the lattice's reflections (0..1; 0 when none is found). ``primitive`` (3 x 3, rows, angstrom, in the
+    frame of the structure as given): a reduced basis of the lattice. ``conventional``: the most cubic short
+    right-handed triple of lattice vectors, the cell the cluster is cut in. ``rotation``: the proper rotation that
+    puts ``conventional`` along x, y and z (``positions @ rotation.T``). ``atoms_per_point``: atoms per lattice point
+    (1 for fcc, bcc, sc; 2 for diamond; less with vacancies). ``reflections``: the number of coherent reflections.
+    ``reason``: why no lattice was found (empty when one was).
+    """
+
+    found: bool
+    score: float
+    primitive: np.ndarray
+    conventional: np.ndarray
+    rotation: np.ndarray
+    atoms_per_point: float
+    sites: int
+    reflections: int
+    nn_distance: float
+    seed: int
+    reason: str = ''
+    site_positions: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-friendly summary stored with a fingerprint (found, score, ..., method and seed)."""
+        return {
+            'lattice_found': bool(self.found),
+            'lattice_score': round(float(self.score), 6),
+            'lattice_reason': self.reason,
+            'atoms_per_lattice_point': round(float(self.atoms_per_point), 6),
+            'sites_per_lattice_point': int(self.sites),
+            'nn_distance': round(float(self.nn_distance), 6),
+            'coherent_reflections': int(self.reflections),
+            'conventional_lengths': [round(float(x), 6) for x in np.linalg.norm(self.conventional, axis=1)],
+            'lattice_method': METHOD,
+            'lattice_seed': int(self.seed),
+        }
+
+
+def _perpendicular_heights(cell: np.ndarray) -> np.ndarray:
+    volume = abs(np.linalg.det(cell))
+    crosses = np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]])
+    return volume / np.linalg.norm(crosses, axis=1)
+
+
+def periodic_nn_distance(structure: AtomicStructure, sample: int = 256, seed: int = 0) -> float:
+    """Return the median over atoms (a seeded sample of ``sample`` atoms) of the periodic nearest-neighbour distance."""
+    cell, positions = structure.cell, structure.positions
+    n = len(positions)
+    rng = np.random.default_rng(seed)
+    chosen = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
+    # No two atoms of a structure of this density are farther apart than close packing allows: 1.12 (V/N)^(1/3).
+    radius = 1.5 * (abs(np.linalg.det(cell)) / n) ** (1.0 / 3.0)
+    heights = _perpendicular_heights(cell)
+    inverse = np.linalg.inv(cell)
+    if np.all(heights > 2.0 * radius) and n > 1:
+        # Minimum image is exact for distances below half the smallest height.
+        frac = (positions[None, :, :] - positions[chosen, None, :]) @ inverse  # (sample, n, 3)
+        frac -= np.round(frac)
+        vectors = frac @ cell
+        d2 = np.einsum('sij,sij->si', vectors, vectors)
+    else:
+        reach = np.ceil(radius / heights).astype(int)
+        grid = np.stack(np.meshgrid(*(np.arange(-r, r + 1) for r in reach), indexing='ij'), axis=-1).reshape(-1, 3)
+        images = ((grid @ cell)[:, None, :] + positions[None, :, :]).reshape(-1, 3)
+        vectors = images[None, :, :] - positions[chosen, None, :]
+        d2 = np.einsum('sij,sij->si', vectors, vectors)
+    d2[d2 < 1e-12] = np.inf  # the atom itself
+    nearest = d2.min(axis=1)
+    return float(np.sqrt(np.median(nearest)))
+
+
+def _reflections(cell: np.ndarray, g_max: float) -> np.ndarray:
+    """Return the (h, k, l) of the cell's reflections with 0 < |G| <= g_max, one of each Friedel pair (F(-G) = F(G)*).
+
+    Half of reciprocal space: h > 0, or h = 0 and k > 0, or h = k = 0 and l > 0.
+    """
+    reach = np.floor(g_max * np.linalg.norm(cell, axis=1) / (2.0 * np.pi) + 1e-9).astype(int)
+    reciprocal = 2.0 * np.pi * np.linalg.inv(cell).T  # rows b1, b2, b3 with a_i . b_j = 2 pi delta_ij
+    grid = np.stack(
+        np.meshgrid(
+            np.arange(0, reach[0] + 1),
+            np.arange(-reach[1], reach[1] + 1),
+            np.arange(-reach[2], reach[2] + 1),
+            indexing='ij',
+        ),
+        axis=-1,
+    ).reshape(-1, 3)
+    h, k, m = grid[:, 0], grid[:, 1], grid[:, 2]
+    half = (h > 0) | ((h == 0) & ((k > 0) | ((k == 0) & (m > 0))))
+    g2 = np.einsum('ij,ij->i', grid @ (reciprocal @ reciprocal.T), grid)
+    return grid[half & (g2 <= g_max**2 * (1 + 1e-9))].astype(np.int64)
+
+
+def _power(frac: np.ndarray, hkl: np.ndarray) -> np.ndarray:
+    """Return |F(hkl)|^2 with F = sum_j exp(2 pi i (h, k, l) . x_j), unit weight per atom.
+
+    F is separable, a product of one phase factor per axis: the factors are tabulated once per atom and axis, and
+    each reflection costs two complex products per atom (:func:`._kernels.coherence_power`).
+    """
+    from . import _kernels
+
+    power = np.empty(len(hkl))
+    if len(hkl) == 0:
+        return power
+    reach = np.abs(hkl).max(axis=0)
+    factors = [np.exp(2j * np.pi * np.outer(np.arange(-reach[i], reach[i] + 1), frac[:, i])) for i in range(3)]
+    parts = [np.ascontiguousarray(part) for factor in factors for part in (factor.real, factor.imag)]
+    _kernels.coherence_power(*parts, np.ascontiguousarray(hkl + reach), power)
+    return power
+
+
+def _integer_basis(vectors: np.ndarray) -> np.ndarray:
+    """Return a basis (rows, echelon form) of the lattice generated by integer ``vectors`` (m, 3): rank rows."""
+    rows = np.array(vectors, dtype=np.int64).reshape(-1, 3)
+    basis = []
+    for column in range(3):
+        while True:
+            nonzero = np.flatnonzero(rows[:, column]) if len(rows) else np.zeros(0, dtype=int)
+            if len(nonzero) == 0:
+                break
+            pivot = nonzero[np.argmin(np.abs(rows[nonzero, column]))]
+            others = nonzero[nonzero != pivot]
+            if len(others) == 0:
+                basis.append(rows[pivot].copy())
+                rows = np.delete(rows, pivot, axis=0)
+                break
+            rows[others] -= (rows[others, column] // rows[pivot, column])[:, None] * rows[pivot][None, :]
+        rows = rows[np.any(rows != 0, axis=1)]
+    return np.array(basis, dtype=np.int64).reshape(-1, 3)
+
+
+def _reduce(basis: np.ndarray) -> np.ndarray:
+    """Return a reduced basis of the same lattice (pairwise size reduction until no vector gets shorter)."""
+    basis = np.array(basis, dtype=np.float64)
+    for _ in range(100):
+        changed = False
+        basis = basis[np.argsort(np.einsum('ij,ij->i', basis, basis), kind='stable')]
+        for i, j in itertools.permutations(range(3), 2):
+            factor = np.round(basis[j] @ basis[i] / (basis[i] @ basis[i]))
+            if factor != 0:
+                candidate = basis[j] - factor * basis[i]
+                if candidate @ candidate < basis[j] @ basis[j] * (1 - 1e-12):
+                    basis[j] = candidate
+                    changed = True
+        if not changed:
+            break
+    if np.linalg.det(basis) < 0:
+        basis[2] = -basis[2]
+    return basis
+
+
+_COEFFICIENTS = np.array([c for c in itertools.product(range(-2, 3), repeat=3) if c > (0, 0, 0)], dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=64)
+def _triples(m: int) -> np.ndarray:
+    return np.array(list(itertools.combinations(range(m), 3)), dtype=np.int64).reshape(-1, 3)
+
+
+def _most_cubic_triple(primitive: np.ndarray) -> np.ndarray:
+    """Return the right-handed triple of short lattice vectors closest to a cube's edges (see the module docstring)."""
+    vectors = _COEFFICIENTS @ primitive
+    lengths = np.linalg.norm(vectors, axis=1)
+    short = np.flatnonzero(lengths <= SHORT_VECTORS * lengths.min() * (1 + 1e-9))
+    triples = short[_triples(len(short))]
+    unit = vectors / lengths[:, None]
+    a, b, c = (triples[:, i] for i in range(3))
+    cosines = np.stack(
+        [
+            np.abs(np.einsum('ij,ij->i', unit[a], unit[b])),
+            np.abs(np.einsum('ij,ij->i', unit[a], unit[c])),
+            np.abs(np.einsum('ij,ij->i', unit[b], unit[c])),
+        ],
+        axis=1,
+    )
+    span = lengths[triples].max(axis=1) / lengths[triples].min(axis=1) - 1.0
+    volume = np.abs(np.einsum('ij,ij->i', np.cross(unit[a], unit[b]), unit[c]))
+    deviation = np.where(volume > 1e-6, cosines.max(axis=1) + span, np.inf)
+    total = lengths[triples].sum(axis=1)
+    order = np.lexsort((total.round(9), deviation.round(9)))
+    triple = vectors[triples[order[0]]]
+    if np.linalg.det(triple) < 0:
+        triple[2] = -triple[2]
+    return triple
+
+
+def _canonical_handedness(
+    triple: np.ndarray, sites: np.ndarray, primitive: np.ndarray, nn_distance: float
+) -> np.ndarray:
+    """Choose between the two classes of cube orientations that a crystal without inversion through its sites has.
+
+    For diamond, the 24 proper rotations of the cube fall into two classes that give two different clusters (the
+    bonds of the first site point along (1, 1, 1)/4 and its cousins with an even number of minus signs in one class,
+    an odd number in the other); spglib's standard setting is the first. Turning the triple by 90 degrees about its
+    third vector switches class. The class is measured as the sign of the mean x y z product of the first site's
+    nearest-neighbour vectors (zero for fcc, bcc and sc, whose neighbours come in opposite pairs).
+    """
+    shifts = np.array(list(itertools.product(range(-2, 3), repeat=3)), dtype=np.float64) @ primitive
+    vectors = (sites[None, :, :] - sites[0] + shifts[:, None, :]).reshape(-1, 3)
+    lengths = np.linalg.norm(vectors, axis=1)
+    near = vectors[(lengths > 1e-6) & (lengths < 1.1 * nn_distance)]
+    if len(near) == 0:
+        return triple
+    frame = near @ np.linalg.solve(triple, np.eye(3))  # coordinates along the triple's vectors
+    parity = float(np.mean(np.prod(frame, axis=1)))
+    if parity < -1e-6 * float(np.mean(np.abs(np.prod(frame, axis=1))) + 1e-300):
+        return np.array([triple[1], -triple[0], triple[2]])
+    return triple
+
+
+def _rotation(triple: np.ndarray) -> np.ndarray:
+    """The proper rotation closest to mapping the triple's directions onto x, y, z (polar factor of the unit rows)."""
+    unit = triple / np.linalg.norm(triple, axis=1)[:, None]
+    u, _, vt = np.linalg.svd(unit)
+    rotation = u @ vt
+    if np.linalg.det(rotation) < 0:  # only for a degenerate triple; the triple itself is right-handed
+        u[:, -1] = -u[:, -1]
+        rotation = u @ vt
+    return rotation
+
+
+def _not_found(cell: np.ndarray, n: int, nn: float, seed: int, reason: str) -> Lattice:
+    return Lattice(
+        found=False,
+        score=0.0,
+        primitive=cell.copy(),
+        conventional=cell.copy(),
+        rotation=np.eye(3),
+        atoms_per_point=float(n),
+        sites=n,
+        reflections=0,
+        nn_distance=nn,
+        seed=seed,
+        reason=reason,
+    )
+
+
+def _average_sites(frac: np.ndarray, primitive: np.ndarray, radius: float) -> np.ndarray:
+    """Return the sites of the average crystal: fractional coordinates (in ``primitive``) of the atoms' clusters.
+
+    Atoms are taken modulo the lattice and grouped greedily (minimum image, within ``radius`` angstrom of the group's
+    first atom); each site is its group's mean. Groups of fewer than a quarter of the largest group's atoms (an
+    interstitial, a wandering atom) are not sites.
+    """
+    frac = frac - np.floor(frac)
+    sites, counts = [], []
+    remaining = np.arange(len(frac))
+    while len(remaining) and len(sites) < 64:
+        first = frac[remaining[0]]
+        delta = frac[remaining] - first
+        delta -= np.round(delta)
+        members = np.einsum('ij,ij->i', delta @ primitive, delta @ primitive) < radius**2
+        sites.append(first + delta[members].mean(axis=0))
+        counts.append(int(members.sum()))
+        remaining = remaining[~members]
+    counts = np.array(counts)
+    order = np.argsort(-counts, kind='stable')  # the most populated site first
+    return np.array(sites)[order][counts[order] >= 0.25 * counts.max()]
+
+
+def _site_nn_distance(sites: np.ndarray, primitive: np.ndarray) -> float:
+    """Return the nearest-neighbour distance of the ideal crystal: the sites repeated by the lattice."""
+    shifts = np.array(list(itertools.product(range(-2, 3), repeat=3)), dtype=np.float64)
+    delta = (sites[:, None, None, :] - sites[None, :, None, :] + shifts[None, None, :, :]) @ primitive
+    d2 = np.einsum('...i,...i->...', delta, delta)
+    return float(np.sqrt(d2[d2 > 1e-12].min()))
+
+
+def find_lattice(structure: Any, seed: int = 0) -> Lattice:
+    """Find the lattice of ``structure`` (any cell, any orientation, defective or not): see the module docstring.
+
+    ``seed`` chooses the random subset of atoms for structures of more than :data:`MAX_ATOMS` atoms (and the sample
+    for the nearest-neighbour distance); it is stored in the result. Raises :class:`StructureError` for a structure
+    that cannot be fingerprinted at all.
+    """
+    return lattice_of(to_atomic_structure(structure).validate(), seed)
+
+
+def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
+    """:func:`find_lattice` of a structure validated already (:meth:`AtomicStructure.validate`)."""
+    cell = np.asarray(structure.cell, dtype=np.float64)
+    n = len(structure)
+    nn = periodic_nn_distance(structure, seed=seed)
+    if not np.isfinite(nn) or nn <= 0:
+        raise StructureError(f'{structure.label}: no nearest-neighbour distance (is it one isolated atom?)')
+    frac = structure.scaled_positions
+    rng = np.random.default_rng(seed)
+    subset = frac[np.sort(rng.choice(n, size=MAX_ATOMS, replace=False))] if n > MAX_ATOMS else frac
+    hkl = _reflections(cell, G_MAX * 2.0 * np.pi / nn)
+    power = _power(subset, hkl)
+    coherent = power >= (COHERENCE * len(subset)) ** 2
+    basis = _integer_basis(hkl[coherent])
+    if len(basis) < 3:
+        return _not_found(cell, n, nn, seed, f'the coherent reflections span {len(basis)} dimension(s), not 3')
+    inverse = np.linalg.inv(basis.astype(np.float64))
+    on_lattice = np.all(np.abs(hkl @ inverse - np.round(hkl @ inverse)) < 1e-6, axis=1)
+    if n > MAX_ATOMS:
+        # A subset would add its own noise off the lattice, and so make the score depend on the cell it is given
+        # in: take the lattice's reflections with every atom, and the rest from a seeded sample of them.
+        off = np.flatnonzero(~on_lattice)
+        sample = np.sort(rng.choice(off, size=min(len(off), 1024), replace=False))
+        bragg = float(_power(frac, hkl[on_lattice]).sum())
+        diffuse = float(_power(frac, hkl[sample]).mean() * len(off)) if len(off) else 0.0
+    else:
+        bragg, diffuse = float(power[on_lattice].sum()), float(power[~on_lattice].sum())
+    score = bragg / (bragg + diffuse) if bragg + diffuse > 0 else 1.0
+    primitive = _reduce(inverse.T @ cell)
+    points = round(abs(np.linalg.det(basis.astype(np.float64))))
+    spacing = float(np.linalg.norm(primitive, axis=1).min())
+    if spacing > MAX_SPACING * nn:
+        reason = f'the only periodicity ({spacing:.2f} A) is {spacing / nn:.1f} nearest-neighbour distances long'
+        return _not_found(cell, n, nn, seed, reason)
+    sites = _average_sites(subset @ cell @ np.linalg.inv(primitive), primitive, 0.5 * nn)
+    nn_ideal = _site_nn_distance(sites, primitive)
+    conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)
+    return Lattice(
+        found=True,
+        score=score,
+        primitive=primitive,
+        conventional=conventional,
+        rotation=_rotation(conventional),
+        atoms_per_point=n / points,
+        sites=len(sites),
+        reflections=int(coherent.sum()),
+        nn_distance=nn_ideal,
+        site_positions=sites @ primitive,
+        seed=seed,
+    )
