@@ -225,11 +225,17 @@ def fingerprint(structure: Any, settings: FingerprintSettings | None = None) -> 
 
 
 class BatchResult(NamedTuple):
-    """``images`` (len(ok), H, W) of the structures at indices ``ok``; ``errors`` maps index -> message."""
+    """``images`` (len(ok), H, W) of the structures at indices ``ok``; ``errors`` maps index -> message.
+
+    ``lattices`` (aligned with ``ok``): what the orientation step found for each image
+    (:meth:`.orientation.Lattice.to_dict`: ``lattice_found``, ``lattice_score``, ...), or None where the settings'
+    orientation is not ``'lattice'``.
+    """
 
     images: np.ndarray
     ok: list[int]
     errors: dict[int, str]
+    lattices: list[dict | None] = []
 
 
 def _chunks(items: list, size: int) -> Iterable[tuple[int, list]]:
@@ -256,7 +262,8 @@ def _run(structures: Iterable[Any], settings: FingerprintSettings, progress: boo
     images = np.zeros((len(clusters), *settings.image_shape), dtype=np.float32)
     for start, chunk in _chunks(clusters, 1024):
         images[start : start + len(chunk)] = fingerprint_clusters(chunk, settings)
-    return BatchResult(images, ok, errors)
+    lattices = [None if cluster.lattice is None else cluster.lattice.to_dict() for cluster in clusters]
+    return BatchResult(images, ok, errors, lattices)
 
 
 def fingerprints(

@@ -47,7 +47,7 @@ def test_invariant_under_permutation_and_translation(prototypes):
         positions=structure.positions[order] + [0.37, -1.21, 2.05], numbers=structure.numbers[order]
     )
     # The defective-looking supercell path (no standardisation) keeps the orientation: both go through it.
-    settings = FingerprintSettings(orientation="none")
+    settings = FingerprintSettings(orientation='none')
     a, b = fingerprint(structure, settings), fingerprint(shifted, settings)
     assert np.abs(a - b).max() < 1e-5
 
