@@ -13,7 +13,7 @@ import click
 
 from .inputs import InputRecord
 
-__all__ = ('classify_records', 'print_results')
+__all__ = ('classify_records', 'no_lattice_message', 'print_results')
 
 
 def classify_records(records: Sequence[InputRecord], *, model: str | None, store: bool) -> list[dict[str, Any]]:
@@ -43,9 +43,19 @@ def _classify_unstored(structures: list, model: str | None) -> list[dict[str, An
     ]
     if len(batch.ok):
         probabilities = classifier.predict(batch.images, settings_hash=settings.hash)
-        for row, index in zip(probabilities, batch.ok, strict=True):
-            outcome[int(index)] = _prediction(classifier.classes, row, uuid=None)
+        for row, index, lattice in zip(probabilities, batch.ok, batch.lattices, strict=True):
+            if lattice is not None and not lattice['lattice_found']:
+                # Never a confident crystal class for a structure with no lattice (amorphous, gas, molecule).
+                outcome[int(index)] = {'error': f'{structures[index].label}: {no_lattice_message(lattice)}'}
+            else:
+                outcome[int(index)] = _prediction(classifier.classes, row, uuid=None)
     return outcome
+
+
+def no_lattice_message(lattice: dict) -> str:
+    """The error of a structure in which the orientation step found no lattice."""
+    return f'no lattice found ({lattice.get("lattice_reason", "")}), so no crystal class is given'
+
 
 
 def _classify_stored(structures: list, model: str | None) -> list[dict[str, Any]]:

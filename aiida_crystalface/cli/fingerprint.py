@@ -25,7 +25,7 @@ def cmd_fingerprint(file, output, frame):
     """Compute the two-dimensional diffraction fingerprint of the structure in FILE and write it to OUTPUT."""
     import numpy as np
 
-    from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint
+    from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
     from aiida_crystalface.core.structures import StructureError, read_structures
 
     try:
@@ -34,9 +34,12 @@ def cmd_fingerprint(file, output, frame):
             raise click.BadParameter(
                 f'{file} holds {len(frames)} frame(s); there is no frame {frame}', param_hint='--frame'
             )
-        image = fingerprint(frames[frame], FingerprintSettings())
+        result = fingerprint_batch([frames[frame]], FingerprintSettings())
+        if result.errors:
+            raise StructureError(result.errors[0].removeprefix('structure 0: '))
     except StructureError as exception:
         raise click.ClickException(str(exception)) from None
+    image, lattice = result.images[0], result.lattices[0]
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() == '.npy':
         np.save(output, image)
@@ -47,3 +50,8 @@ def cmd_fingerprint(file, output, frame):
     click.echo(
         f'Wrote the {image.shape[0]} x {image.shape[1]} fingerprint of {frames[frame].label} to {output}', err=True
     )
+    if lattice['lattice_found']:
+        click.echo(f'Lattice found: score {lattice["lattice_score"]:.3f} (1 for a perfect crystal)', err=True)
+    else:
+        message = f'No lattice found ({lattice["lattice_reason"]}): the cell was used as given'
+        click.secho(message, fg='yellow', err=True)

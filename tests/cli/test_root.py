@@ -38,6 +38,7 @@ def test_fingerprint_npy_and_png(good_files, fresh_aiida_path, tmp_path):
     assert image.shape == (64, 64) and image.dtype == np.float32
     assert image.min() >= 0 and image.max() == pytest.approx(1.0)
     assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    assert 'Lattice found: score 1.000' in result.stderr
     assert_no_profile(fresh_aiida_path)
 
 
