@@ -133,3 +133,103 @@ def coherence_power(xr, xi, yr, yi, zr, zi, index, power):  # noqa: PLR0917
             re += pr * zr[c, j] - pi * zi[c, j]
             im += pr * zi[c, j] + pi * zr[c, j]
         power[p] = re * re + im * im
+
+
+@nb.njit(cache=True)
+def reflections(metric, reach, g2_max):
+    """The (h, k, l), one of each Friedel pair (h > 0; or h = 0, k > 0; or h = k = 0, l > 0), with 0 < G^2 <= g2_max.
+
+    ``metric`` is the metric tensor of the reciprocal basis (G^2 = hkl . metric . hkl); ``reach`` the largest |h|,
+    |k|, |l| to look at.
+    """
+    r0, r1, r2 = reach[0], reach[1], reach[2]
+    out = np.empty(((r0 + 1) * (2 * r1 + 1) * (2 * r2 + 1), 3), dtype=np.int64)
+    count = 0
+    for h in range(0, r0 + 1):
+        for k in range(-r1, r1 + 1):
+            if h == 0 and k < 0:
+                continue
+            for m in range(-r2, r2 + 1):
+                if h == 0 and k == 0 and m <= 0:
+                    continue
+                g2 = (
+                    metric[0, 0] * h * h
+                    + metric[1, 1] * k * k
+                    + metric[2, 2] * m * m
+                    + 2.0 * (metric[0, 1] * h * k + metric[0, 2] * h * m + metric[1, 2] * k * m)
+                )
+                if g2 <= g2_max:
+                    out[count, 0] = h
+                    out[count, 1] = k
+                    out[count, 2] = m
+                    count += 1
+    return out[:count]
+
+
+@nb.njit(cache=True, fastmath=True)
+def nearest_squared(frac, cell, chosen, shifts, wrap):
+    """Squared distance from each atom ``chosen[a]`` to its nearest other atom, periodic images included.
+
+    ``frac`` (n, 3) fractional positions; ``shifts`` (m, 3) the cell translations to try; with ``wrap`` the
+    fractional differences are first wrapped into [-1/2, 1/2] (minimum image, exact when the nearest neighbour is
+    closer than half the cell's smallest height; ``shifts`` is then just (0, 0, 0)).
+    """
+    n = frac.shape[0]
+    out = np.empty(chosen.shape[0])
+    for a in range(chosen.shape[0]):
+        i = chosen[a]
+        best = np.inf
+        for j in range(n):
+            dx = frac[j, 0] - frac[i, 0]
+            dy = frac[j, 1] - frac[i, 1]
+            dz = frac[j, 2] - frac[i, 2]
+            if wrap:
+                dx -= np.round(dx)
+                dy -= np.round(dy)
+                dz -= np.round(dz)
+            for s in range(shifts.shape[0]):
+                fx, fy, fz = dx + shifts[s, 0], dy + shifts[s, 1], dz + shifts[s, 2]
+                x = fx * cell[0, 0] + fy * cell[1, 0] + fz * cell[2, 0]
+                y = fx * cell[0, 1] + fy * cell[1, 1] + fz * cell[2, 1]
+                z = fx * cell[0, 2] + fy * cell[1, 2] + fz * cell[2, 2]
+                d2 = x * x + y * y + z * z
+                if 1e-12 < d2 < best:
+                    best = d2
+        out[a] = best
+    return out
+
+
+@nb.njit(cache=True)
+def most_cubic_triple(vectors):
+    """Indices (i, j, k) of the triple of ``vectors`` (m, 3) closest to a cube's edges.
+
+    Deviation: the largest |cos| between two of them plus (longest / shortest - 1); coplanar triples are skipped.
+    The smallest deviation wins; within 1e-9, the shortest total length; within 1e-9, the first found.
+    """
+    m = vectors.shape[0]
+    lengths = np.empty(m)
+    for i in range(m):
+        lengths[i] = np.sqrt(vectors[i, 0] ** 2 + vectors[i, 1] ** 2 + vectors[i, 2] ** 2)
+    best = (-1, -1, -1)
+    best_dev, best_total = np.inf, np.inf
+    for i in range(m):
+        for j in range(i + 1, m):
+            cij = abs(vectors[i] @ vectors[j]) / (lengths[i] * lengths[j])
+            for k in range(j + 1, m):
+                cik = abs(vectors[i] @ vectors[k]) / (lengths[i] * lengths[k])
+                cjk = abs(vectors[j] @ vectors[k]) / (lengths[j] * lengths[k])
+                a, b, c = vectors[i], vectors[j], vectors[k]
+                volume = abs(
+                    a[0] * (b[1] * c[2] - b[2] * c[1])
+                    - a[1] * (b[0] * c[2] - b[2] * c[0])
+                    + a[2] * (b[0] * c[1] - b[1] * c[0])
+                ) / (lengths[i] * lengths[j] * lengths[k])
+                if volume <= 1e-6:
+                    continue
+                longest = max(lengths[i], lengths[j], lengths[k])
+                shortest = min(lengths[i], lengths[j], lengths[k])
+                deviation = max(cij, cik, cjk) + longest / shortest - 1.0
+                total = lengths[i] + lengths[j] + lengths[k]
+                if deviation < best_dev - 1e-9 or (abs(deviation - best_dev) <= 1e-9 and total < best_total - 1e-9):
+                    best, best_dev, best_total = (i, j, k), deviation, total
+    return best

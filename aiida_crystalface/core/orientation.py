@@ -38,7 +38,6 @@ result) stands for the whole, which leaves the coherence of Bragg reflections un
 from __future__ import annotations
 
 import dataclasses
-import functools
 import itertools
 from typing import Any
 
@@ -119,21 +118,15 @@ def periodic_nn_distance(structure: AtomicStructure, sample: int = 256, seed: in
     # No two atoms of a structure of this density are farther apart than close packing allows: 1.12 (V/N)^(1/3).
     radius = 1.5 * (abs(np.linalg.det(cell)) / n) ** (1.0 / 3.0)
     heights = _perpendicular_heights(cell)
-    inverse = np.linalg.inv(cell)
-    if np.all(heights > 2.0 * radius) and n > 1:
-        # Minimum image is exact for distances below half the smallest height.
-        frac = (positions[None, :, :] - positions[chosen, None, :]) @ inverse  # (sample, n, 3)
-        frac -= np.round(frac)
-        vectors = frac @ cell
-        d2 = np.einsum('sij,sij->si', vectors, vectors)
-    else:
-        reach = np.ceil(radius / heights).astype(int)
-        grid = np.stack(np.meshgrid(*(np.arange(-r, r + 1) for r in reach), indexing='ij'), axis=-1).reshape(-1, 3)
-        images = ((grid @ cell)[:, None, :] + positions[None, :, :]).reshape(-1, 3)
-        vectors = images[None, :, :] - positions[chosen, None, :]
-        d2 = np.einsum('sij,sij->si', vectors, vectors)
-    d2[d2 < 1e-12] = np.inf  # the atom itself
-    nearest = d2.min(axis=1)
+    from . import _kernels
+
+    wrap = bool(np.all(heights > 2.0 * radius))  # minimum image is exact below half the smallest height
+    # Otherwise every image within the radius: fractional differences lie in (-1, 1), hence the extra cell.
+    reach = np.zeros(3, dtype=int) if wrap else np.ceil(radius / heights).astype(int) + 1
+    shifts = np.stack(np.meshgrid(*(np.arange(-r, r + 1) for r in reach), indexing='ij'), axis=-1).reshape(-1, 3)
+    frac = positions @ np.linalg.inv(cell)
+    frac = np.ascontiguousarray(frac - np.floor(frac))
+    nearest = _kernels.nearest_squared(frac, cell, chosen.astype(np.int64), shifts.astype(np.float64), wrap)
     return float(np.sqrt(np.median(nearest)))
 
 
@@ -142,21 +135,11 @@ def _reflections(cell: np.ndarray, g_max: float) -> np.ndarray:
 
     Half of reciprocal space: h > 0, or h = 0 and k > 0, or h = k = 0 and l > 0.
     """
-    reach = np.floor(g_max * np.linalg.norm(cell, axis=1) / (2.0 * np.pi) + 1e-9).astype(int)
+    from . import _kernels
+
+    reach = np.floor(g_max * np.linalg.norm(cell, axis=1) / (2.0 * np.pi) + 1e-9).astype(np.int64)
     reciprocal = 2.0 * np.pi * np.linalg.inv(cell).T  # rows b1, b2, b3 with a_i . b_j = 2 pi delta_ij
-    grid = np.stack(
-        np.meshgrid(
-            np.arange(0, reach[0] + 1),
-            np.arange(-reach[1], reach[1] + 1),
-            np.arange(-reach[2], reach[2] + 1),
-            indexing='ij',
-        ),
-        axis=-1,
-    ).reshape(-1, 3)
-    h, k, m = grid[:, 0], grid[:, 1], grid[:, 2]
-    half = (h > 0) | ((h == 0) & ((k > 0) | ((k == 0) & (m > 0))))
-    g2 = np.einsum('ij,ij->i', grid @ (reciprocal @ reciprocal.T), grid)
-    return grid[half & (g2 <= g_max**2 * (1 + 1e-9))].astype(np.int64)
+    return _kernels.reflections(reciprocal @ reciprocal.T, reach, g_max**2 * (1 + 1e-9))
 
 
 def _power(frac: np.ndarray, hkl: np.ndarray) -> np.ndarray:
@@ -220,33 +203,14 @@ def _reduce(basis: np.ndarray) -> np.ndarray:
 _COEFFICIENTS = np.array([c for c in itertools.product(range(-2, 3), repeat=3) if c > (0, 0, 0)], dtype=np.float64)
 
 
-@functools.lru_cache(maxsize=64)
-def _triples(m: int) -> np.ndarray:
-    return np.array(list(itertools.combinations(range(m), 3)), dtype=np.int64).reshape(-1, 3)
-
-
 def _most_cubic_triple(primitive: np.ndarray) -> np.ndarray:
     """Return the right-handed triple of short lattice vectors closest to a cube's edges (see the module docstring)."""
+    from . import _kernels
+
     vectors = _COEFFICIENTS @ primitive
     lengths = np.linalg.norm(vectors, axis=1)
-    short = np.flatnonzero(lengths <= SHORT_VECTORS * lengths.min() * (1 + 1e-9))
-    triples = short[_triples(len(short))]
-    unit = vectors / lengths[:, None]
-    a, b, c = (triples[:, i] for i in range(3))
-    cosines = np.stack(
-        [
-            np.abs(np.einsum('ij,ij->i', unit[a], unit[b])),
-            np.abs(np.einsum('ij,ij->i', unit[a], unit[c])),
-            np.abs(np.einsum('ij,ij->i', unit[b], unit[c])),
-        ],
-        axis=1,
-    )
-    span = lengths[triples].max(axis=1) / lengths[triples].min(axis=1) - 1.0
-    volume = np.abs(np.einsum('ij,ij->i', np.cross(unit[a], unit[b]), unit[c]))
-    deviation = np.where(volume > 1e-6, cosines.max(axis=1) + span, np.inf)
-    total = lengths[triples].sum(axis=1)
-    order = np.lexsort((total.round(9), deviation.round(9)))
-    triple = vectors[triples[order[0]]]
+    short = vectors[lengths <= SHORT_VECTORS * lengths.min() * (1 + 1e-9)]
+    triple = short[list(_kernels.most_cubic_triple(np.ascontiguousarray(short)))]
     if np.linalg.det(triple) < 0:
         triple[2] = -triple[2]
     return triple
