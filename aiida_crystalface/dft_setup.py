@@ -111,7 +111,7 @@ def find_pw_executable(executable: str | os.PathLike | None = None) -> Path:
     if found is None:
         where = f'{name} does not exist or is not executable' if os.sep in name else f'{name} is not on PATH'
         raise DftSetupError(f'Quantum ESPRESSO not found: {where}; {INSTALL_HINT}')
-    return Path(found).resolve()
+    return Path(os.path.abspath(found))
 
 
 def ensure_localhost(label: str = DEFAULT_COMPUTER_LABEL, workdir: str | os.PathLike | None = None):

@@ -230,3 +230,27 @@ def test_defective_structure_to_total_energy(pw_setup, case):
     pw_inputs = parameters.creator.inputs
     assert pw_inputs.parameters['SYSTEM']['ecutwfc'] == cutoffs['ecutwfc']
     assert pw_inputs.pseudos[species].uuid == pw_setup.family.get_pseudo(species).uuid
+
+
+@needs_pw_x
+def test_relax_type_runs_pw_relax_workchain(pw_setup):
+    """relax_type 'cell': PwRelaxWorkChain relaxes the prototype's cell; the relaxed structure is returned."""
+    structure = structure_data(_defective('Cu', 'fcc', 3.61)).store()
+    overrides = {'base_relax': {'kpoints_distance': 0.6, 'pw': {'parameters': {'SYSTEM': CASES['fcc-Cu'][3]}}}}
+    results, node = run_get_node(
+        _workchain(),
+        structure=structure,
+        code=pw_setup.code,
+        protocol=orm.Str('fast'),
+        relax_type=orm.Str('cell'),
+        overrides=orm.Dict(overrides),
+    )
+    assert node.is_finished_ok, node.exit_message
+    (dft,) = [c for c in node.called if c.process_label == 'PwRelaxWorkChain']
+    assert dft.inputs.structure.uuid == results['prototype'].uuid
+    relaxed, prototype_node = results['dft']['output_structure'], results['prototype']
+    assert relaxed.uuid == dft.outputs.output_structure.uuid
+    # The vacancies inflated the prototype's volume per atom: LDA copper relaxes to a smaller cell.
+    assert relaxed.get_cell_volume() < prototype_node.get_cell_volume()
+    calculations = [c for c in dft.called_descendants if c.process_label == 'PwCalculation']
+    assert calculations and all(c.inputs.parameters['CONTROL']['calculation'] == 'vc-relax' for c in calculations)
