@@ -81,6 +81,7 @@ def test_classify_example(example_env, random_model):
 )
 def test_classify_and_compute_example(example_env):
     """The DFT example sets up pw.x and the family itself, then classifies and computes two defective crystals."""
+    pytest.importorskip('aiida_quantumespresso', reason="aiida-quantumespresso is missing: pip install -e '.[dft]'")
     output = run_example('classify_and_compute.py', example_env)
     rows = {line.split()[0]: line.split() for line in output.splitlines() if line.startswith(('Si_', 'Cu_'))}
     assert rows['Si_defective'][2] == 'diamond' and rows['Cu_defective'][2] == 'fcc', output

@@ -136,6 +136,7 @@ def test_setup_is_idempotent(pw_setup):
 
 
 def _workchain():
+    pytest.importorskip('aiida_quantumespresso', reason="aiida-quantumespresso is missing: pip install -e '.[dft]'")
     from aiida_crystalface.workflows.dft import ClassifyAndComputeWorkChain
 
     return ClassifyAndComputeWorkChain
