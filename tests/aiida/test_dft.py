@@ -176,6 +176,20 @@ def test_refused_below_min_probability(pw_setup, generate_structure, model_node)
     assert [c.process_label for c in node.called] == ['ClassifyStructuresWorkChain']
 
 
+@needs_pw_x
+def test_family_without_the_species_is_an_exit_code(pw_setup, generate_structure, model_node):
+    """Polonium is in no class's way, but the family has no Po pseudopotential: exit code 302 after the prototype."""
+    workchain = _workchain()
+    structure = generate_structure('sc', 'Po')
+    results, node = run_get_node(
+        workchain, structure=structure, code=pw_setup.code, model=model_node, min_probability=orm.Float(0.0)
+    )
+    assert node.exit_status == workchain.exit_codes.ERROR_PSEUDO_FAMILY_LACKS_ELEMENT.status
+    assert 'no pseudopotential for Po' in node.exit_message and pw_setup.family.label in node.exit_message
+    assert results['prototype'].get_kind_names() == ['Po']
+    assert not [c for c in node.called if 'Pw' in c.process_label]
+
+
 # Low cutoffs (Ry) and a coarse k-point mesh: enough for a real total energy in seconds.
 CASES = {
     'diamond-Si': ('Si', 'diamond', 5.43, {'ecutwfc': 20.0, 'ecutrho': 80.0}, (-112.0, -103.0)),
