@@ -7,6 +7,7 @@ the training and experiment examples take minutes and run with ``pytest -m slow`
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,14 @@ def run_example(name: str, env: dict, *args) -> str:
 
 
 def test_every_example_is_tested():
-    tested = {'classify_structures.py', 'train_classifier.py', 'bcc_to_sc.py', 'lindemann.py', 'reproduce_paper.py'}
+    tested = {
+        'classify_structures.py',
+        'classify_and_compute.py',
+        'train_classifier.py',
+        'bcc_to_sc.py',
+        'lindemann.py',
+        'reproduce_paper.py',
+    }
     assert {path.name for path in EXAMPLES.glob('*.py')} == tested
 
 
@@ -66,6 +74,18 @@ def test_classify_example(example_env, random_model):
     rows = [line.split() for line in output.splitlines() if line.startswith(('Cu_', 'Fe_', 'Si_', 'Po_', 'W_'))]
     assert len(rows) == 5
     assert all(row[1] in {'fcc', 'diamond', 'bcc', 'sc'} and 0.25 <= float(row[2]) <= 1 for row in rows)
+
+
+@pytest.mark.skipif(
+    shutil.which('pw.x') is None, reason='pw.x is not installed: apt-get install quantum-espresso quantum-espresso-data'
+)
+def test_classify_and_compute_example(example_env):
+    """The DFT example sets up pw.x and the family itself, then classifies and computes two defective crystals."""
+    pytest.importorskip('aiida_quantumespresso', reason="aiida-quantumespresso is missing: pip install -e '.[dft]'")
+    output = run_example('classify_and_compute.py', example_env)
+    rows = {line.split()[0]: line.split() for line in output.splitlines() if line.startswith(('Si_', 'Cu_'))}
+    assert rows['Si_defective'][2] == 'diamond' and rows['Cu_defective'][2] == 'fcc', output
+    assert all(row[-1] == '0' and float(row[-4]) < 0 for row in rows.values()), output
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ warnings.filterwarnings('ignore', message='Creating AiiDA configuration folder',
 from .classify import cmd_classify  # noqa: F401
 from .dataset import cmd_dataset  # noqa: F401
 from .demo import cmd_demo  # noqa: F401
+from .dft import cmd_dft  # noqa: F401
 from .explain import cmd_explain  # noqa: F401
 from .fingerprint import cmd_fingerprint  # noqa: F401
 from .models import cmd_models  # noqa: F401
