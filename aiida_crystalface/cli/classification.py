@@ -13,7 +13,7 @@ import click
 
 from .inputs import InputRecord
 
-__all__ = ('classify_records', 'no_lattice_message', 'print_results')
+__all__ = ('classify_records', 'print_results')
 
 
 def classify_records(records: Sequence[InputRecord], *, model: str | None, store: bool) -> list[dict[str, Any]]:
@@ -32,6 +32,7 @@ def classify_records(records: Sequence[InputRecord], *, model: str | None, store
 def _classify_unstored(structures: list, model: str | None) -> list[dict[str, Any]]:
     """Fingerprint and predict in memory: no profile is loaded and nothing is written."""
     from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
+    from aiida_crystalface.core.orientation import no_lattice_message
 
     from .models_io import load_classifier
 
@@ -50,12 +51,6 @@ def _classify_unstored(structures: list, model: str | None) -> list[dict[str, An
             else:
                 outcome[int(index)] = _prediction(classifier.classes, row, uuid=None)
     return outcome
-
-
-def no_lattice_message(lattice: dict) -> str:
-    """The error of a structure in which the orientation step found no lattice."""
-    return f'no lattice found ({lattice.get("lattice_reason", "")}), so no crystal class is given'
-
 
 
 def _classify_stored(structures: list, model: str | None) -> list[dict[str, Any]]:

@@ -45,7 +45,15 @@ import numpy as np
 
 from .structures import AtomicStructure, StructureError, to_atomic_structure
 
-__all__ = ('MAX_ATOMS', 'Lattice', 'find_lattice', 'lattice_of', 'periodic_nn_distance')
+__all__ = (
+    'MAX_ATOMS',
+    'NO_LATTICE',
+    'Lattice',
+    'find_lattice',
+    'lattice_of',
+    'no_lattice_message',
+    'periodic_nn_distance',
+)
 
 #: Atoms that enter the coherence sums at most (a seeded random subset of larger structures).
 MAX_ATOMS = 512
@@ -57,6 +65,8 @@ COHERENCE = 0.5
 SHORT_VECTORS = 1.75
 #: A lattice whose shortest vector is longer than this many nearest-neighbour distances is not the crystal's.
 MAX_SPACING = 2.5
+#: The words every message about a structure with no lattice starts with (classification refuses such structures).
+NO_LATTICE = 'no lattice found'
 #: Version of the method, stored with every result.
 METHOD = 'coherent-reflections-1'
 
@@ -101,6 +111,11 @@ class Lattice:
             'lattice_method': METHOD,
             'lattice_seed': int(self.seed),
         }
+
+
+def no_lattice_message(lattice: dict) -> str:
+    """The message for a structure in which no lattice was found (``lattice``: :meth:`Lattice.to_dict`)."""
+    return f'{NO_LATTICE} ({lattice.get("lattice_reason", "")}), so no crystal class is given'
 
 
 def _perpendicular_heights(cell: np.ndarray) -> np.ndarray:

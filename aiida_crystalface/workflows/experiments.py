@@ -13,6 +13,7 @@ from aiida.engine import ToContext, WorkChain
 from aiida_crystalface.calculations.functions.make_defective_structures import make_defective_structures
 from aiida_crystalface.calculations.functions.make_prototypes import make_prototypes
 from aiida_crystalface.calculations.functions.summarize_series import summarize_series
+from aiida_crystalface.core.orientation import NO_LATTICE
 from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
 from aiida_crystalface.workflows.utils import one_transaction
 
@@ -93,12 +94,18 @@ class SeriesWorkChain(WorkChain):
     def summarize(self):
         child = self.ctx.classification
         self.out_many(self.exposed_outputs(child, ClassifyStructuresWorkChain, namespace='classification'))
-        if not child.is_finished_ok:
+        failures = child.outputs.failures.get_dict() if 'failures' in child.outputs else {}
+        # A sample in which no lattice is found (disorder beyond melting) is a result of the series, not a failure.
+        no_lattice = sorted(key for key, reason in failures.items() if NO_LATTICE in reason)
+        if not child.is_finished_ok and len(no_lattice) < len(failures):
             return self.exit_codes.ERROR_CLASSIFICATION_FAILED.format(
                 detail=f'{child.process_label}<{child.pk}>: {child.exit_message}'
             )
-        predictions = child.outputs.predictions
-        self.out('summary', summarize_series(self.inputs.levels, **{key: predictions[key] for key in predictions}))
+        predictions = child.outputs.predictions if 'predictions' in child.outputs else {}
+        extra = {'no_lattice': orm.List(no_lattice)} if no_lattice else {}
+        self.out(
+            'summary', summarize_series(self.inputs.levels, **extra, **{key: predictions[key] for key in predictions})
+        )
         return None
 
 
