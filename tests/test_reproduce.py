@@ -45,6 +45,23 @@ def test_pool_summaries_equals_the_statistics_of_all_samples():
     assert pooled['std']['bcc'] == pytest.approx(every.std(0).tolist())
 
 
+def test_pool_summaries_leaves_out_samples_with_no_lattice():
+    from aiida_crystalface.reproduce.pipeline import pool_summaries
+
+    # Run 1: 4 samples per level, at level 1 one has no lattice; run 2: 2 samples, none with a lattice at level 1.
+    first = {'levels': [0, 1], 'classes': ['bcc'], 'n': [4, 4], 'mean': {'bcc': [1.0, 0.5]}, 'std': {'bcc': [0, 0.1]},
+             'fraction': {'bcc': [1.0, 0.5]}, 'no_lattice': [0.0, 0.25]}  # fmt: skip
+    second = {'levels': [0, 1], 'classes': ['bcc'], 'n': [2, 2], 'mean': {'bcc': [0.7, None]},
+              'std': {'bcc': [0.0, None]}, 'fraction': {'bcc': [1.0, 0.0]}, 'no_lattice': [0.0, 1.0]}  # fmt: skip
+    pooled = pool_summaries([first, second])
+    assert pooled['n'] == [6, 6]
+    assert pooled['no_lattice'] == pytest.approx([0.0, 3 / 6])
+    assert pooled['mean']['bcc'] == pytest.approx([0.9, 0.5])  # level 1: only the 3 classified samples of run 1
+    assert pooled['std']['bcc'][1] == pytest.approx(0.1)
+    only_none = pool_summaries([second])
+    assert only_none['mean']['bcc'][1] is None and only_none['std']['bcc'][1] is None
+
+
 def test_tiny_reproduction_writes_report_and_figures_consistent_with_the_nodes(aiida_profile, tmp_path):
     from aiida import orm
 

@@ -285,6 +285,7 @@ def find_lattice(structure: Any, seed: int = 0) -> Lattice:
 def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
     """:func:`find_lattice` of a structure validated already (:meth:`AtomicStructure.validate`)."""
     from . import _kernels  # here, not at the top: importing the package compiles nothing
+
     cell = np.asarray(structure.cell, dtype=np.float64)
     n = len(structure)
     nn = periodic_nn_distance(structure, seed=seed)

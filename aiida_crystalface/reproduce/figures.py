@@ -110,9 +110,12 @@ def series_figure(pooled: dict, path: Path, *, classes: list[str], xlabel: str, 
     if shade is not None:
         axis.axvspan(*shade, color='0.85', label='Lindemann range 0.1-0.2')
     for name in classes:
-        mean, std = np.asarray(pooled['mean'][name]), np.asarray(pooled['std'][name])
+        mean = np.array([np.nan if v is None else v for v in pooled['mean'][name]], dtype=float)
+        std = np.array([np.nan if v is None else v for v in pooled['std'][name]], dtype=float)
         axis.plot(levels, mean, marker='o', ms=3, label=name)
         axis.fill_between(levels, mean - std, mean + std, alpha=0.25)
+    if any(pooled.get('no_lattice', [])):
+        axis.plot(levels, pooled['no_lattice'], color='0.3', ls='--', marker='x', ms=3, label='no lattice (share)')
     axis.set_xlabel(xlabel)
     axis.set_ylabel('classification probability')
     axis.set_ylim(-0.05, 1.05)

@@ -218,21 +218,31 @@ def _series(config: ReproduceConfig, model) -> dict:
 
 
 def pool_summaries(summaries: list[dict]) -> dict:
-    """Combine ``summarize_series`` Dicts of the same levels: pooled mean and (population) std per class and level."""
+    """Combine ``summarize_series`` Dicts of the same levels: pooled mean and (population) std per class and level.
+
+    Means and spreads are over the classified samples; ``no_lattice`` is the pooled fraction of samples in which no
+    lattice was found (they get no class); a level with no classified sample has None for its mean and spread.
+    """
     first = summaries[0]
     n = np.array([s['n'] for s in summaries], dtype=float)  # (runs, levels)
     total = n.sum(axis=0)
+    no_lattice = np.array([s.get('no_lattice', [0.0] * len(s['n'])) for s in summaries], dtype=float)
+    classified = n * (1.0 - no_lattice)
+    counted = classified.sum(axis=0)
     pooled = {'levels': first['levels'], 'classes': first['classes'], 'n': total.astype(int).tolist()}
+    pooled['no_lattice'] = ((n * no_lattice).sum(axis=0) / np.maximum(total, 1)).tolist()
     pooled['mean'], pooled['std'], pooled['fraction'] = {}, {}, {}
+    undefined = lambda values: [None if c == 0 else float(v) for v, c in zip(values, counted, strict=True)]  # noqa: E731
     for name in first['classes']:
-        mean = np.array([s['mean'][name] for s in summaries], dtype=float)
-        std = np.array([s['std'][name] for s in summaries], dtype=float)
+        mean = np.array([[np.nan if v is None else v for v in s['mean'][name]] for s in summaries], dtype=float)
+        std = np.array([[np.nan if v is None else v for v in s['std'][name]] for s in summaries], dtype=float)
         fraction = np.array([s['fraction'][name] for s in summaries], dtype=float)
-        m = (n * mean).sum(axis=0) / total
-        second = (n * (std**2 + mean**2)).sum(axis=0) / total
-        pooled['mean'][name] = m.tolist()
-        pooled['std'][name] = np.sqrt(np.maximum(second - m**2, 0.0)).tolist()
-        pooled['fraction'][name] = ((n * fraction).sum(axis=0) / total).tolist()
+        weights = np.where(classified > 0, classified, 0.0)
+        m = np.nansum(weights * mean, axis=0) / np.maximum(counted, 1)
+        second = np.nansum(weights * (std**2 + mean**2), axis=0) / np.maximum(counted, 1)
+        pooled['mean'][name] = undefined(m)
+        pooled['std'][name] = undefined(np.sqrt(np.maximum(second - m**2, 0.0)))
+        pooled['fraction'][name] = ((n * fraction).sum(axis=0) / np.maximum(total, 1)).tolist()
     return pooled
 
 

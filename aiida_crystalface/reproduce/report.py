@@ -142,22 +142,28 @@ def _first(levels: list, values: list, test) -> float | None:
 
 
 def _series_table(pooled: dict, classes: list[str], scale: float, unit: str) -> list[str]:
-    head = f'| {unit} | n | ' + ' | '.join(f'p({c}) mean ± std' for c in classes) + ' |'
-    rows = [head, '|' + '---|' * (len(classes) + 2)]
+    head = f'| {unit} | n | no lattice | ' + ' | '.join(f'p({c}) mean ± std' for c in classes) + ' |'
+    rows = [head, '|' + '---|' * (len(classes) + 3)]
+    no_lattice = pooled.get('no_lattice', [0.0] * len(pooled['levels']))
     for i, level in enumerate(pooled['levels']):
-        cells = ' | '.join(f'{pooled["mean"][c][i]:.3f} ± {pooled["std"][c][i]:.3f}' for c in classes)
-        rows.append(f'| {level * scale:g} | {pooled["n"][i]} | {cells} |')
+        cells = ' | '.join(
+            '-' if pooled['mean'][c][i] is None else f'{pooled["mean"][c][i]:.3f} ± {pooled["std"][c][i]:.3f}'
+            for c in classes
+        )
+        rows.append(f'| {level * scale:g} | {pooled["n"][i]} | {100 * no_lattice[i]:.0f} % | {cells} |')
     return rows
 
 
 def _series(results: dict, prefix: str) -> str:
     series = results['series']
     a, b = series['bcc_to_sc']['pooled'], series['lindemann']['pooled']
-    start = _first(a['levels'], a['mean']['bcc'], lambda p: p < 0.9)
+    start = _first(a['levels'], a['mean']['bcc'], lambda p: p is None or p < 0.9)
     cross = _first(
-        a['levels'], [s - b_ for s, b_ in zip(a['mean']['sc'], a['mean']['bcc'], strict=True)], lambda d: d > 0
+        a['levels'],
+        [None if s is None else s - b_ for s, b_ in zip(a['mean']['sc'], a['mean']['bcc'], strict=True)],
+        lambda d: d is not None and d > 0,
     )
-    drop = _first(b['levels'], b['mean']['bcc'], lambda p: p < 0.9)
+    drop = _first(b['levels'], b['mean']['bcc'], lambda p: p is None or p < 0.9)
     species = ', '.join(run['species'] for run in series['bcc_to_sc']['runs'])
     fmt = lambda v, s=1, u='': 'never' if v is None else f'{v * s:g}{u}'  # noqa: E731
     return '\n'.join(
@@ -178,7 +184,9 @@ def _series(results: dict, prefix: str) -> str:
             _fig(results, prefix, 'fig4b'),
             '',
             f'Gaussian displacements at Lindemann parameters 0 to 0.4 (LindemannWorkChain, the same species). Paper: '
-            f'the confidence drops between 0.1 and 0.2. Here: mean p(bcc) first falls below 0.9 at **{fmt(drop)}**.',
+            f'the confidence drops between 0.1 and 0.2. Here: mean p(bcc) first falls below 0.9 at **{fmt(drop)}**. '
+            f'"no lattice": the share of samples in which the orientation step finds no lattice (the crystal has '
+            f'melted, as far as its diffraction can tell); they get no class, and the means are over the others.',
             '',
             *_series_table(b, list(b['classes']), 1, 'Lindemann'),
         ]
