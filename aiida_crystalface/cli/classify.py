@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 
 import click
 
@@ -38,9 +40,13 @@ def cmd_classify(ctx, files, model, store, as_json):
         from .profile import ensure_profile
 
         ensure_profile(ctx)
-    results = classify_records(records, model=model, store=store)
     if as_json:
+        # Standard output carries the JSON document and nothing else: whatever the work writes there on the way (an
+        # AiiDA process's report, a progress line) goes to standard error.
+        with contextlib.redirect_stdout(sys.stderr):
+            results = classify_records(records, model=model, store=store)
         click.echo(json.dumps(results))
     else:
+        results = classify_records(records, model=model, store=store)
         print_results(results)
     ctx.exit(0 if all('error' not in result for result in results) else 1)

@@ -38,7 +38,9 @@ class FingerprintData(orm.ArrayData):
     """A two-dimensional diffraction fingerprint (float32, values in [0, 1]).
 
     Attributes: ``settings`` (the ``FingerprintSettings`` as a dict), ``settings_hash`` (16 hex characters),
-    ``image_shape``. The image itself is the array ``image`` (an ``.npy`` file in the repository).
+    ``image_shape``; with the orientation step (the default), ``lattice_found``, ``lattice_score`` and the whole
+    record as ``lattice`` (:meth:`set_lattice`). The image itself is the array ``image`` (an ``.npy`` file in the
+    repository).
     """
 
     _CLS_NODE_LINKS = OutputNodeLinks
@@ -65,6 +67,28 @@ class FingerprintData(orm.ArrayData):
         self.base.attributes.set('settings', settings_dict)
         self.base.attributes.set('settings_hash', settings_hash)
         self._written_image = image.copy()  # the caller may change its array before the node is stored
+
+    def set_lattice(self, lattice: Mapping[str, Any] | None) -> None:
+        """Record what the orientation step found (:meth:`aiida_crystalface.core.orientation.Lattice.to_dict`).
+
+        ``lattice_found`` and ``lattice_score`` become attributes of their own (to filter on in a QueryBuilder), the
+        whole record the attribute ``lattice``. None (orientation not ``'lattice'``) records nothing.
+        """
+        if lattice is None:
+            return
+        self.base.attributes.set('lattice_found', bool(lattice['lattice_found']))
+        self.base.attributes.set('lattice_score', float(lattice['lattice_score']))
+        self.base.attributes.set('lattice', dict(lattice))
+
+    @property
+    def lattice_found(self) -> bool | None:
+        """Whether the orientation step found a lattice (None: it did not run, orientation not ``'lattice'``)."""
+        return self.base.attributes.get('lattice_found', None)
+
+    @property
+    def lattice_score(self) -> float | None:
+        """How well the lattice was found: 1 for a perfect crystal, 0 where none was found (None: not run)."""
+        return self.base.attributes.get('lattice_score', None)
 
     @property
     def image(self) -> np.ndarray:

@@ -38,7 +38,18 @@ BAD_FILES = {
     'empty.extxyz': (f'0\n{_HEADER}\n', 'empty'),
     'nan.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nCu nan 1.5 1.5\n', 'NaN'),
     'unknown.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nXx 1.5 1.5 1.5\n', "unknown element 'Xx'"),
+    'amorphous.extxyz': (None, 'no lattice found'),  # written by bad_files(): random atoms at crystal density
 }
+
+
+def _amorphous_extxyz() -> str:
+    from aiida_crystalface.core.presentations import amorphous
+
+    structure = amorphous(128, 0.07, seed=3)
+    side = structure.cell[0, 0]
+    lines = [f'{x:.6f} {y:.6f} {z:.6f}' for x, y, z in structure.positions]
+    header = f'Lattice="{side} 0 0 0 {side} 0 0 0 {side}" Properties=species:S:1:pos:R:3 pbc="T T T"'
+    return '\n'.join([str(len(lines)), header, *(f'Cu {line}' for line in lines)]) + '\n'
 
 
 @pytest.fixture
@@ -48,7 +59,7 @@ def bad_files(tmp_path) -> dict[Path, str]:
     folder.mkdir()
     files = {}
     for name, (text, reason) in BAD_FILES.items():
-        (folder / name).write_text(text)
+        (folder / name).write_text(_amorphous_extxyz() if text is None else text)
         files[folder / name] = reason
     return files
 

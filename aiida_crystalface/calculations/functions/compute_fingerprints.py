@@ -35,6 +35,8 @@ def compute_fingerprints(settings: orm.Dict, **structures: orm.StructureData):
         result = fingerprint_batch(atomics, fingerprint_settings)
         for index, message in result.errors.items():
             errors[keys[index]] = str(message)
-        for image, index in zip(result.images, result.ok, strict=True):
-            outputs[keys[index]] = FingerprintData(image, fingerprint_settings)
+        for image, index, lattice in zip(result.images, result.ok, result.lattices, strict=True):
+            node = FingerprintData(image, fingerprint_settings)
+            node.set_lattice(lattice)
+            outputs[keys[index]] = node
     return finish_batch(outputs, errors, 'structures')

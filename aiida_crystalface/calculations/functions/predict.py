@@ -28,8 +28,10 @@ def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
 
     :param model: the trained ConvNet (a ``crystalface.model`` node).
     :param fingerprints: fingerprint images (``crystalface.fingerprint`` nodes), by name; each output has the name
-        of its fingerprint.
+        of its fingerprint. A fingerprint in which the orientation step found no lattice gets no classification: it
+        is reported as failed, with the reason.
     """
+    from aiida_crystalface.core.orientation import no_lattice_message
     from aiida_crystalface.data.classification import ClassificationData
 
     classifier = _classifier(model.uuid)
@@ -41,6 +43,11 @@ def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
                 f'{key} (Node<{node.pk}>): fingerprint settings {node_hash} differ from the settings '
                 f'{model.settings_hash} the model was trained on'
             )
+            continue
+        if node.base.attributes.get('lattice_found', True) is False:
+            # Never a confident crystal class for a structure with no lattice (amorphous, gas, molecule, melt).
+            lattice = node.base.attributes.get('lattice', {})
+            errors[key] = f'{key} (Node<{node.pk}>): {no_lattice_message(lattice)}'
             continue
         keys.append(key)
         images.append(node.get_array('image'))

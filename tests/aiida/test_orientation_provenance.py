@@ -1,0 +1,42 @@
+"""The orientation step in AiiDA: the lattice score on every fingerprint, and no class where no lattice is found."""
+
+from __future__ import annotations
+
+import pytest
+from aiida import orm
+from aiida.engine import run_get_node
+
+from aiida_crystalface.calculations.utils import structure_data
+from aiida_crystalface.core.presentations import amorphous, defective_presentations
+from aiida_crystalface.data import FingerprintData
+from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
+
+
+def test_lattice_attributes_and_no_class_without_a_lattice(aiida_profile, model_node):
+    presentations = defective_presentations('Cu', 'fcc', 3, 0.3, 0.05, seed=4)
+    structures = {
+        'conventional': structure_data(presentations['a']).store(),
+        'primitive_rotated': structure_data(presentations['c-b']).store(),
+        'amorphous': structure_data(amorphous(128, 0.07, seed=1)).store(),
+    }
+    results, node = run_get_node(ClassifyStructuresWorkChain, structures=structures, model=model_node)
+    assert node.exit_status == ClassifyStructuresWorkChain.exit_codes.ERROR_SOME_STRUCTURES_FAILED.status
+    fingerprints = results['fingerprints']
+    # Every structure has its fingerprint, with what the orientation step found in its attributes.
+    assert set(fingerprints) == set(structures)
+    for key in ('conventional', 'primitive_rotated'):
+        assert fingerprints[key].lattice_found is True
+        assert 0.5 < fingerprints[key].lattice_score < 1.0
+        assert fingerprints[key].base.attributes.get('lattice')['sites_per_lattice_point'] == 1
+    # The same crystal in two cells and orientations: the same score.
+    assert fingerprints['conventional'].lattice_score == pytest.approx(fingerprints['primitive_rotated'].lattice_score)
+    amorphous_fingerprint = fingerprints['amorphous']
+    assert amorphous_fingerprint.lattice_found is False and amorphous_fingerprint.lattice_score == 0.0
+    # No class for the amorphous structure: no prediction, and a failure that says why.
+    assert set(results['predictions']) == {'conventional', 'primitive_rotated'}
+    failures = results['failures'].get_dict()
+    assert set(failures) == {'amorphous'} and 'no lattice found' in failures['amorphous']
+    assert 'no lattice found' in node.exit_message
+    # QueryBuilder finds the fingerprints with no lattice by their attribute.
+    query = orm.QueryBuilder().append(FingerprintData, filters={'attributes.lattice_found': False}, project='uuid')
+    assert query.all(flat=True) == [amorphous_fingerprint.uuid]
