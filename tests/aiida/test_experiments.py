@@ -47,3 +47,24 @@ def test_lindemann_series_is_seeded(model_node):
     second, _ = run_get_node(LindemannWorkChain, **inputs)
     assert first['summary'].get_dict() == second['summary'].get_dict()
     assert first['summary']['std'][model_node.classes[0]][0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_molten_samples_have_no_lattice_and_no_class(model_node):
+    """At a Lindemann parameter of 0.5 the crystal has melted as far as its diffraction can tell: no lattice is found,
+    no class is given, and the series reports the share instead of failing."""
+    inputs = {
+        'levels': orm.List([0.0, 0.5]),
+        'samples': orm.Int(3),
+        'supercell_atoms': orm.Int(128),
+        'classify': {'model': model_node},
+    }
+    results, node = run_get_node(LindemannWorkChain, **inputs)
+    assert node.is_finished_ok, node.exit_message
+    summary = results['summary'].get_dict()
+    assert summary['n'] == [3, 3]
+    assert summary['no_lattice'] == [0.0, 1.0]
+    assert all(summary['mean'][c][1] is None for c in summary['classes'])
+    assert all(summary['fraction'][c][1] == 0.0 for c in summary['classes'])
+    failures = results['classification']['failures'].get_dict()
+    assert set(failures) == {f'step_1_sample_{j}' for j in range(3)}
+    assert all('no lattice found' in reason for reason in failures.values())
