@@ -40,3 +40,11 @@ def test_lattice_attributes_and_no_class_without_a_lattice(aiida_profile, model_
     # QueryBuilder finds the fingerprints with no lattice by their attribute.
     query = orm.QueryBuilder().append(FingerprintData, filters={'attributes.lattice_found': False}, project='uuid')
     assert query.all(flat=True) == [amorphous_fingerprint.uuid]
+    # The recipe of docs/queries.md: the structures with no lattice, through the link labels.
+    qb = orm.QueryBuilder()
+    qb.append(FingerprintData, tag='fingerprint', filters={'attributes.lattice_found': False})
+    qb.append(orm.CalcFunctionNode, with_outgoing='fingerprint', tag='calc', edge_project='label', edge_tag='out')
+    qb.append(orm.StructureData, with_outgoing='calc', tag='structure', project='*', edge_project='label',
+              edge_tag='in')  # fmt: skip
+    no_lattice = [row['structure']['*'] for row in qb.iterdict() if row['out']['label'] == row['in']['label']]
+    assert [s.uuid for s in no_lattice] == [structures['amorphous'].uuid]
