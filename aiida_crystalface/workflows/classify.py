@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 
 from aiida import orm
-from aiida.engine import WorkChain, if_
+from aiida.engine import WorkChain
 
 from aiida_crystalface.calculations.functions.compute_fingerprints import compute_fingerprints
 from aiida_crystalface.calculations.functions.merge_failures import merge_failures
@@ -13,7 +13,14 @@ from aiida_crystalface.calculations.functions.predict import predict
 from aiida_crystalface.data.classification import ClassificationData
 from aiida_crystalface.data.fingerprint import FingerprintData
 from aiida_crystalface.data.model import ConvNetModelData
-from aiida_crystalface.workflows.utils import bundled_model, format_failures, load_nodes, run_batched
+from aiida_crystalface.workflows.utils import (
+    BatchResult,
+    batches,
+    bundled_model,
+    format_failures,
+    load_nodes,
+    run_batch,
+)
 
 __all__ = ('ClassifyStructuresWorkChain',)
 
@@ -73,8 +80,7 @@ class ClassifyStructuresWorkChain(WorkChain):
         )
         spec.outline(
             cls.setup,
-            cls.fingerprint,
-            if_(cls.has_valid_model)(cls.classify),
+            cls.classify,
             cls.results,
         )
         spec.output_namespace('fingerprints', valid_type=FingerprintData, dynamic=True, help='Fingerprint per name.')
@@ -129,30 +135,35 @@ class ClassifyStructuresWorkChain(WorkChain):
         self.ctx.settings = orm.Dict(settings).store()
         return None
 
-    def fingerprint(self):
-        """Compute the fingerprints, batch by batch."""
-        outputs, failures, nodes = run_batched(
-            compute_fingerprints, self.ctx.structures, self.inputs.batch_size.value, settings=self.ctx.settings
-        )
-        self.ctx.fingerprints = {key: node.pk for key, node in outputs.items()}
-        self.ctx.failures.update(failures)
-        self.ctx.failure_nodes.extend(nodes)
-
-    def has_valid_model(self) -> bool:
-        return self.ctx.model is not None and bool(self.ctx.fingerprints)
-
     def classify(self):
-        """Classify the fingerprints, batch by batch."""
-        outputs, failures, nodes = run_batched(
-            predict, self.ctx.fingerprints, self.inputs.batch_size.value, model=self.ctx.model
-        )
-        self.ctx.predictions = {key: node.pk for key, node in outputs.items()}
-        self.ctx.failures.update(failures)
-        self.ctx.failure_nodes.extend(nodes)
+        """Fingerprint and classify the structures, batch by batch: a batch's fingerprints go straight to ``predict``.
+
+        Each calcfunction runs in its own storage transaction (a batch's fingerprints are committed before they are
+        classified). The fingerprint nodes that ``predict`` gets are the objects ``compute_fingerprints`` made: their
+        images are still in memory, and one query brings their rows back after the commit.
+        """
+        size = self.inputs.batch_size.value
+        model = self.ctx.model
+        self.ctx.fingerprints, self.ctx.predictions = {}, {}
+        for names in batches(self.ctx.structures, size):
+            made = run_batch(compute_fingerprints, load_nodes(names), settings=self.ctx.settings)
+            self._add_failures(made)
+            self.ctx.fingerprints.update(made.pks)
+            if model is None or not made.outputs:
+                continue
+            load_nodes(made.pks)  # refreshes the expired rows of made.outputs in one query
+            predicted = run_batch(predict, made.outputs, model=model)
+            self._add_failures(predicted)
+            self.ctx.predictions.update(predicted.pks)
+
+    def _add_failures(self, batch: BatchResult) -> None:
+        self.ctx.failures.update(batch.failures)
+        if batch.failure_node is not None:
+            self.ctx.failure_nodes.append(batch.failure_node)
 
     def results(self):
         """Return every fingerprint and prediction (unless told not to); report what failed."""
-        predictions = self.ctx.get('predictions', {})
+        predictions = self.ctx.predictions
         if self.inputs.return_outputs.value:
             for key, node in load_nodes(self.ctx.fingerprints).items():
                 self.out(f'fingerprints.{key}', node)

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiida import orm
 from aiida.manage import get_manager
 
-__all__ = ('batches', 'bundled_model', 'format_failures', 'load_nodes', 'one_transaction', 'run_batched')
+__all__ = (
+    'BatchResult',
+    'batches',
+    'bundled_model',
+    'format_failures',
+    'load_nodes',
+    'one_transaction',
+    'run_batch',
+    'run_batched',
+)
 
 
 def batches(items: Mapping[str, Any], size: int) -> Iterator[dict[str, Any]]:
@@ -30,12 +40,46 @@ def one_transaction() -> Iterator[None]:
 
 
 def load_nodes(pks: Mapping[str, int]) -> dict[str, orm.Node]:
-    """Load the nodes of ``{name: pk}`` in one query; ``{name: node}`` in the same order."""
+    """Load the nodes of ``{name: pk}`` in one query; ``{name: node}`` in the same order.
+
+    Node objects of these rows that are already in memory are the same objects, and their rows are brought up to date
+    by the query: after a commit (which expires every row the session holds) this is one query for a whole batch
+    instead of one per node at its next use.
+    """
     if not pks:
         return {}
     query = orm.QueryBuilder().append(orm.Node, filters={'id': {'in': list(pks.values())}}, project=['id', '*'])
     by_pk = dict(query.all())
     return {name: by_pk[pk] for name, pk in pks.items()}
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What one batched calcfunction made: outputs by item name (and their pks), failures, the ``failures`` node."""
+
+    outputs: dict[str, orm.Data]
+    pks: dict[str, int]
+    failures: dict[str, str]
+    failure_node: orm.Dict | None
+
+
+def run_batch(function: Any, items: Mapping[str, orm.Data], **fixed: orm.Data) -> BatchResult:
+    """Run a batched calcfunction on ``items`` in one storage transaction.
+
+    Everything read from the new nodes (pks, the failures, the exit status) is read before the commit: afterwards
+    every row is expired, and each node would be reloaded from the database, one query per node, at its next use.
+    """
+    with one_transaction():
+        result, node = function.run_get_node(**fixed, **items)
+        failure_node = result.pop('failures', None)
+        if failure_node is not None:
+            failures = dict(failure_node.get_dict())
+        elif not node.is_finished_ok:
+            failures = {key: node.exit_message or f'exit status {node.exit_status}' for key in items}
+        else:
+            failures = {}
+        pks = {key: output.pk for key, output in result.items()}
+    return BatchResult(dict(result), pks, failures, failure_node)
 
 
 def run_batched(
@@ -50,15 +94,11 @@ def run_batched(
     failure_nodes: list[orm.Dict] = []
     for names in batches(items, size):
         pks = {key: item for key, item in names.items() if isinstance(item, int)}
-        batch = {**names, **load_nodes(pks)}
-        with one_transaction():
-            result, node = function.run_get_node(**fixed, **batch)
-        if 'failures' in result:
-            failure_nodes.append(result.pop('failures'))
-            failures.update(failure_nodes[-1].get_dict())
-        elif not node.is_finished_ok:
-            failures.update({key: node.exit_message or f'exit status {node.exit_status}' for key in batch})
-        outputs.update(result)
+        batch = run_batch(function, {**names, **load_nodes(pks)}, **fixed)
+        outputs.update(batch.outputs)
+        failures.update(batch.failures)
+        if batch.failure_node is not None:
+            failure_nodes.append(batch.failure_node)
     return outputs, failures, failure_nodes
 
 
