@@ -146,13 +146,12 @@ class ClassifyStructuresWorkChain(WorkChain):
         model = self.ctx.model
         self.ctx.fingerprints, self.ctx.predictions = {}, {}
         for names in batches(self.ctx.structures, size):
-            made = run_batch(compute_fingerprints, load_nodes(names), settings=self.ctx.settings)
+            made = run_batch(compute_fingerprints, names, settings=self.ctx.settings)
             self._add_failures(made)
             self.ctx.fingerprints.update(made.pks)
             if model is None or not made.outputs:
                 continue
-            load_nodes(made.pks)  # refreshes the expired rows of made.outputs in one query
-            predicted = run_batch(predict, made.outputs, model=model)
+            predicted = run_batch(predict, made.outputs, refresh=made.pks, model=model)
             self._add_failures(predicted)
             self.ctx.predictions.update(predicted.pks)
 

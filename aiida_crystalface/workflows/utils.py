@@ -42,9 +42,10 @@ def one_transaction() -> Iterator[None]:
 def load_nodes(pks: Mapping[str, int]) -> dict[str, orm.Node]:
     """Load the nodes of ``{name: pk}`` in one query; ``{name: node}`` in the same order.
 
-    Node objects of these rows that are already in memory are the same objects, and their rows are brought up to date
-    by the query: after a commit (which expires every row the session holds) this is one query for a whole batch
-    instead of one per node at its next use.
+    Node objects of these rows that are already in memory are the same database rows, brought up to date by the query.
+    Call it inside :func:`one_transaction`: a query run outside any transaction commits when it ends (aiida-core's
+    ``QueryBuilder`` opens a transaction of its own), and a commit expires every row the session holds, so each node
+    would be read again, one query per node, at its next use.
     """
     if not pks:
         return {}
@@ -63,23 +64,32 @@ class BatchResult:
     failure_node: orm.Dict | None
 
 
-def run_batch(function: Any, items: Mapping[str, orm.Data], **fixed: orm.Data) -> BatchResult:
+def run_batch(
+    function: Any, items: Mapping[str, orm.Data | int], refresh: Mapping[str, int] | None = None, **fixed: orm.Data
+) -> BatchResult:
     """Run a batched calcfunction on ``items`` in one storage transaction.
 
+    :param items: the inputs by name: nodes, or pks (loaded in one query inside the transaction).
+    :param refresh: pks of node ``items`` that an earlier commit expired; their rows are read back in one query
+        (otherwise each is read on its own when the calcfunction first touches it).
+
     Everything read from the new nodes (pks, the failures, the exit status) is read before the commit: afterwards
-    every row is expired, and each node would be reloaded from the database, one query per node, at its next use.
+    every row is expired, and each node would be read again from the database, one query per node, at its next use.
     """
     with one_transaction():
-        result, node = function.run_get_node(**fixed, **items)
+        pks = {key: item for key, item in items.items() if isinstance(item, int)}
+        load_nodes(dict(refresh or {}))
+        batch = {**items, **load_nodes(pks)}
+        result, node = function.run_get_node(**fixed, **batch)
         failure_node = result.pop('failures', None)
         if failure_node is not None:
             failures = dict(failure_node.get_dict())
         elif not node.is_finished_ok:
-            failures = {key: node.exit_message or f'exit status {node.exit_status}' for key in items}
+            failures = {key: node.exit_message or f'exit status {node.exit_status}' for key in batch}
         else:
             failures = {}
-        pks = {key: output.pk for key, output in result.items()}
-    return BatchResult(dict(result), pks, failures, failure_node)
+        output_pks = {key: output.pk for key, output in result.items()}
+    return BatchResult(dict(result), output_pks, failures, failure_node)
 
 
 def run_batched(
@@ -93,8 +103,7 @@ def run_batched(
     failures: dict[str, str] = {}
     failure_nodes: list[orm.Dict] = []
     for names in batches(items, size):
-        pks = {key: item for key, item in names.items() if isinstance(item, int)}
-        batch = run_batch(function, {**names, **load_nodes(pks)}, **fixed)
+        batch = run_batch(function, names, **fixed)
         outputs.update(batch.outputs)
         failures.update(batch.failures)
         if batch.failure_node is not None:
