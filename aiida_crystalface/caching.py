@@ -1,27 +1,33 @@
-"""aiida-core's node hashes, computed without its per-node costs, for the nodes that batches make by the thousand.
+"""aiida-core's node hashes and attribute cleaning, without its per-node costs, for nodes stored by the thousand.
 
 AiiDA hashes every node it stores (the ``_aiida_hash`` extra that caching looks up), and a process node's hash
 includes the hash of every input. aiida-core pays for that per node: its ``make_hash`` dispatches on the type of every
 leaf (a 128-atom StructureData has about a thousand), the hash of a repository file asks the object store whether the
 object exists (a fresh connection to its index each time), and a process recomputes the hash of each of its inputs
-from scratch although each input carries it in its extras since it was stored.
+from scratch although each input carries it in its extras since it was stored. ``Node.store`` also cleans the
+attributes twice, with an abstract-type check per leaf.
 
-Everything here gives *the same hash as aiida-core*, bit for bit (the tests compare them); nothing is skipped that
-could change a result:
+Everything here gives *the same values and hashes as aiida-core*, bit for bit (tests/aiida/test_storage_path.py
+compares them); nothing is skipped that could change a result:
 
-- :func:`make_hash` is ``aiida.common.hashing.make_hash`` for the JSON types that attributes hold (dict, list, tuple,
-  str, int, float, bool, None), with exact-type checks instead of ``singledispatch``; any other type anywhere in the
-  object sends the whole object to aiida-core's function.
+- :func:`make_hash` and :func:`clean_value` are ``aiida.common.hashing.make_hash`` and
+  ``aiida.orm.implementation.utils.clean_value`` for the JSON types that attributes hold (dict, list, tuple, str, int,
+  float, bool, None), with exact-type checks instead of ``singledispatch`` and ABCs; a value of any other type goes to
+  aiida-core's function.
 - :class:`BatchNodeCaching` (the caching interface of the plugin's fingerprint and classification nodes) hashes with
-  it, and takes the hash of a repository file from its key when the object store's keys are SHA-256 hashes, which is
-  what aiida-core's disk-objectstore backend returns as well, after checking that the object exists.
+  them, and takes the hash of a repository file from its key when the object store's keys are SHA-256 hashes, which
+  is what aiida-core's disk-objectstore backend returns as well, after checking that the object exists.
 - :func:`stored_input_hashes` makes the process node of a batched calcfunction hash its inputs from their stored
   ``_aiida_hash`` extras: a stored node cannot change its attributes or its files, so the stored hash is the hash
   aiida-core would compute again. An input without it (a hash that was cleared) is hashed as aiida-core does.
+- :func:`fast_storing` gives one unstored node (a StructureData from ``calculations.utils.structure_data``) the
+  faster cleaning and hashing for its ``store()``.
 
-Only the public ``NodeCaching`` interface is extended; the one detail of aiida-core's internals that is relied upon
-is the ``_CLS_NODE_CACHING`` class attribute through which aiida-core's own node classes choose their caching
-interface.
+What this relies on of aiida-core beyond its public API, each in one place: the ``_CLS_NODE_CACHING`` attribute
+through which aiida-core's node classes choose their caching interface (set on a class, or on one instance), the
+``get_or_create_db_record`` classmethod of a process class (wrapped for two calcfunctions, as
+``calculations.links`` does for their links), and ``SqlaNode.clean_values`` (mirrored for one instance, only where
+the backend node uses exactly that method). Where a precondition does not hold, aiida-core's own code runs.
 """
 
 from __future__ import annotations
@@ -269,8 +275,9 @@ class StoredInputHashCaching(ProcessNodeCaching):
 def stored_input_hashes(function: Any) -> Any:
     """Give the process nodes of a calcfunction :class:`StoredInputHashCaching` (same hash, inputs not rehashed).
 
-    Use as a decorator above ``@calcfunction``; the node classes and the process class are unchanged (the caching
-    interface is chosen on each new node instance).
+    Use as a decorator above ``@calcfunction``. Only the ``get_or_create_db_record`` classmethod of the process class
+    that ``@calcfunction`` built for this function is wrapped: each new process node gets the interface as an instance
+    attribute; the node class (``CalcFunctionNode``) and its type string are unchanged.
     """
     process_class = function.process_class
     create = process_class.get_or_create_db_record.__func__  # a classmethod

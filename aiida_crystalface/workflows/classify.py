@@ -26,7 +26,7 @@ __all__ = ('ClassifyStructuresWorkChain',)
 
 
 class ClassifyStructuresWorkChain(WorkChain):
-    """Fingerprint and classify structures with a trained ConvNet, one batched calcfunction per batch.
+    """Fingerprint and classify structures with a trained ConvNet: per batch, ``compute_fingerprints`` then ``predict``.
 
     Every structure, fingerprint and prediction is its own node: a prediction's provenance leads to its fingerprint
     (``predict`` calcfunction), to the model, and through ``compute_fingerprints`` to its structure and settings.
@@ -40,6 +40,10 @@ class ClassifyStructuresWorkChain(WorkChain):
     every fingerprint its link from ``compute_fingerprints``, which has the structure as input; the WorkChain calls
     those calcfunctions (``node.called``). :func:`aiida_crystalface.provenance.classification_results` gives them back
     by name; the report gives the counts per class.
+
+    Storage: each calcfunction runs in one transaction, with its inputs loaded in one query inside it; the fingerprints
+    of a batch go to ``predict`` as the objects that were just stored (images in memory). See the "Speed" section of
+    docs/workflows.md.
     """
 
     @classmethod
