@@ -1,6 +1,7 @@
 """Classification with full provenance storage on an SQLite profile: structures per second, end to end.
 
-Run: ``.venv/bin/python benchmarks/aiida.py [--n 10000] [--batch-size 500[,250,...]] [--naive 20] [--returned N]``.
+Run: ``.venv/bin/python benchmarks/aiida.py [--n 10000] [--batch-size 500[,250,...]] [--naive 20] [--returned N]
+[--compare-with REV]``.
 
 Makes a throwaway AiiDA profile (``verdi presto --no-broker``: SQLite, no broker) under a temporary AIIDA_PATH, and
 measures on it, in the same run:
@@ -13,7 +14,14 @@ measures on it, in the same run:
   which stores one fingerprint and one prediction per structure, each linked to its calcfunction, and returns no
   link per structure; once per batch size given;
 - the default path (every fingerprint and prediction returned by the WorkChain) on ``--returned`` structures of the
-  group, for comparison.
+  group, for comparison;
+- with ``--compare-with REV``: first, this script as it is at the git revision REV (checked out into a temporary
+  folder, its own package first on the path, its own throwaway profile), with the same arguments: the old storage
+  path measured in the same run, on the same machine, as the baseline of the new one.
+
+The structures are stored the way the docs recommend for large sets: ``structure_data(...).store()`` inside
+``one_transaction()`` per batch, and added to their group inside the same transaction (outside it, every node of the
+batch would be read back from the database, one query each, after the commit).
 
 The model is the bundled one when the package has it, otherwise a seeded random-weight ConvNet (the cost does not
 depend on the weights). Timings on a shared machine are noisy.
@@ -130,13 +138,51 @@ def classify_group(label: str, model, size: int, n: int, return_outputs: bool) -
     return seconds
 
 
+def run_revision(revision: str, argv: list[str]) -> None:
+    """Run this script as it is at ``revision``, with the same arguments (less ``--compare-with``), and print its table.
+
+    The revision's tree is extracted into a temporary folder and put first on ``PYTHONPATH``, so that the old script
+    imports the old package (the script is run as a file: the working folder is not on its path).
+    """
+    root = Path(__file__).resolve().parent.parent
+    sha = subprocess.run(['git', 'rev-parse', revision], cwd=root, capture_output=True, text=True, check=True)
+    archive = subprocess.run(['git', 'archive', sha.stdout.strip()], cwd=root, capture_output=True, check=True)
+    args = []
+    skip = False
+    for arg in argv:
+        if skip or arg.startswith('--compare-with'):
+            skip = arg == '--compare-with'
+            continue
+        args.append(arg)
+    with tempfile.TemporaryDirectory(prefix='crystalface-bench-rev-') as tree:
+        subprocess.run(['tar', '-x', '-C', tree], input=archive.stdout, check=True)
+        env = {**os.environ, 'PYTHONPATH': tree}
+        script = Path(tree) / 'benchmarks' / 'aiida.py'
+        result = subprocess.run(
+            [sys.executable, str(script), *args], env=env, capture_output=True, text=True, check=False
+        )
+    lines = result.stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith('# AiiDA')), 0)
+    table = [line for line in lines[start:] if line.strip()]
+    print(f'# baseline: benchmarks/aiida.py at {revision} ({sha.stdout.strip()[:10]}), run first, same arguments')
+    print('\n'.join(table) if result.returncode == 0 else f'# it failed (exit {result.returncode}): {result.stderr}')
+    sys.stdout.flush()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--n', type=int, default=10_000, help='structures to classify (default 10000)')
     parser.add_argument('--batch-size', default='500', help='structures per calcfunction (a comma list: each one)')
     parser.add_argument('--returned', type=int, default=300, help='structures for the default path (0: skip)')
     parser.add_argument('--naive', type=int, default=20, help='structures for the per-structure baseline')
+    parser.add_argument(
+        '--compare-with',
+        metavar='REV',
+        help='first run this script as it is at git revision REV (e.g. the commit before a change), same arguments',
+    )
     args = parser.parse_args()
+    if args.compare_with:
+        run_revision(args.compare_with, sys.argv[1:])
 
     with tempfile.TemporaryDirectory(prefix='crystalface-bench-') as tmp:
         folder = Path(tmp)
@@ -164,11 +210,12 @@ def main() -> None:
         sizes = [int(x) for x in str(args.batch_size).split(',')]
         start = time.perf_counter()
         nodes = {}
+        group = orm.Group(label='bench-structures').store()
         for batch in batches({f's{i}': s for i, s in enumerate(structures)}, sizes[0]):
             with one_transaction():
-                nodes.update({key: structure_data(s).store() for key, s in batch.items()})
-        group = orm.Group(label='bench-structures').store()
-        group.add_nodes(list(nodes.values()))
+                stored = {key: structure_data(s).store() for key, s in batch.items()}
+                group.add_nodes(list(stored.values()))
+            nodes.update(stored)
         t_structures = time.perf_counter() - start
         rows = [
             ('bare cost of storing one node (Int, own commit)', f'{bare:.1f} ms/node', ''),

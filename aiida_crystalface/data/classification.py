@@ -8,6 +8,7 @@ from typing import Any
 
 from aiida import orm
 
+from aiida_crystalface.caching import BatchNodeCaching
 from aiida_crystalface.data.links import OutputNodeLinks
 
 __all__ = ('ClassificationData',)
@@ -22,6 +23,7 @@ class ClassificationData(orm.Data):
     """
 
     _CLS_NODE_LINKS = OutputNodeLinks
+    _CLS_NODE_CACHING = BatchNodeCaching  # aiida-core's hash, computed faster (aiida_crystalface.caching)
 
     def __init__(self, probabilities: Mapping[str, float] | None = None, **kwargs: Any):
         super().__init__(**kwargs)

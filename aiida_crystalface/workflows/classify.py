@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 
 from aiida import orm
-from aiida.engine import WorkChain, if_
+from aiida.engine import WorkChain
 
 from aiida_crystalface.calculations.functions.compute_fingerprints import compute_fingerprints
 from aiida_crystalface.calculations.functions.merge_failures import merge_failures
@@ -13,13 +13,20 @@ from aiida_crystalface.calculations.functions.predict import predict
 from aiida_crystalface.data.classification import ClassificationData
 from aiida_crystalface.data.fingerprint import FingerprintData
 from aiida_crystalface.data.model import ConvNetModelData
-from aiida_crystalface.workflows.utils import bundled_model, format_failures, load_nodes, run_batched
+from aiida_crystalface.workflows.utils import (
+    BatchResult,
+    batches,
+    bundled_model,
+    format_failures,
+    load_nodes,
+    run_batch,
+)
 
 __all__ = ('ClassifyStructuresWorkChain',)
 
 
 class ClassifyStructuresWorkChain(WorkChain):
-    """Fingerprint and classify structures with a trained ConvNet, one batched calcfunction per batch.
+    """Fingerprint and classify structures with a trained ConvNet: per batch, ``compute_fingerprints`` then ``predict``.
 
     Every structure, fingerprint and prediction is its own node: a prediction's provenance leads to its fingerprint
     (``predict`` calcfunction), to the model, and through ``compute_fingerprints`` to its structure and settings.
@@ -33,6 +40,10 @@ class ClassifyStructuresWorkChain(WorkChain):
     every fingerprint its link from ``compute_fingerprints``, which has the structure as input; the WorkChain calls
     those calcfunctions (``node.called``). :func:`aiida_crystalface.provenance.classification_results` gives them back
     by name; the report gives the counts per class.
+
+    Storage: each calcfunction runs in one transaction, with its inputs loaded in one query inside it; the fingerprints
+    of a batch go to ``predict`` as the objects that were just stored (images in memory). See the "Speed" section of
+    docs/workflows.md.
     """
 
     @classmethod
@@ -73,8 +84,7 @@ class ClassifyStructuresWorkChain(WorkChain):
         )
         spec.outline(
             cls.setup,
-            cls.fingerprint,
-            if_(cls.has_valid_model)(cls.classify),
+            cls.classify,
             cls.results,
         )
         spec.output_namespace('fingerprints', valid_type=FingerprintData, dynamic=True, help='Fingerprint per name.')
@@ -129,30 +139,34 @@ class ClassifyStructuresWorkChain(WorkChain):
         self.ctx.settings = orm.Dict(settings).store()
         return None
 
-    def fingerprint(self):
-        """Compute the fingerprints, batch by batch."""
-        outputs, failures, nodes = run_batched(
-            compute_fingerprints, self.ctx.structures, self.inputs.batch_size.value, settings=self.ctx.settings
-        )
-        self.ctx.fingerprints = {key: node.pk for key, node in outputs.items()}
-        self.ctx.failures.update(failures)
-        self.ctx.failure_nodes.extend(nodes)
-
-    def has_valid_model(self) -> bool:
-        return self.ctx.model is not None and bool(self.ctx.fingerprints)
-
     def classify(self):
-        """Classify the fingerprints, batch by batch."""
-        outputs, failures, nodes = run_batched(
-            predict, self.ctx.fingerprints, self.inputs.batch_size.value, model=self.ctx.model
-        )
-        self.ctx.predictions = {key: node.pk for key, node in outputs.items()}
-        self.ctx.failures.update(failures)
-        self.ctx.failure_nodes.extend(nodes)
+        """Fingerprint and classify the structures, batch by batch: a batch's fingerprints go straight to ``predict``.
+
+        Each calcfunction runs in its own storage transaction (a batch's fingerprints are committed before they are
+        classified). The fingerprint nodes that ``predict`` gets are the objects ``compute_fingerprints`` made: their
+        images are still in memory, and one query brings their rows back after the commit.
+        """
+        size = self.inputs.batch_size.value
+        model = self.ctx.model
+        self.ctx.fingerprints, self.ctx.predictions = {}, {}
+        for names in batches(self.ctx.structures, size):
+            made = run_batch(compute_fingerprints, names, settings=self.ctx.settings)
+            self._add_failures(made)
+            self.ctx.fingerprints.update(made.pks)
+            if model is None or not made.outputs:
+                continue
+            predicted = run_batch(predict, made.outputs, refresh=made.pks, model=model)
+            self._add_failures(predicted)
+            self.ctx.predictions.update(predicted.pks)
+
+    def _add_failures(self, batch: BatchResult) -> None:
+        self.ctx.failures.update(batch.failures)
+        if batch.failure_node is not None:
+            self.ctx.failure_nodes.append(batch.failure_node)
 
     def results(self):
         """Return every fingerprint and prediction (unless told not to); report what failed."""
-        predictions = self.ctx.get('predictions', {})
+        predictions = self.ctx.predictions
         if self.inputs.return_outputs.value:
             for key, node in load_nodes(self.ctx.fingerprints).items():
                 self.out(f'fingerprints.{key}', node)

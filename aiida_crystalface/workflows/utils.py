@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from aiida import orm
 from aiida.manage import get_manager
 
-__all__ = ('batches', 'bundled_model', 'format_failures', 'load_nodes', 'one_transaction', 'run_batched')
+__all__ = (
+    'BatchResult',
+    'batches',
+    'bundled_model',
+    'format_failures',
+    'load_nodes',
+    'one_transaction',
+    'run_batch',
+    'run_batched',
+)
 
 
 def batches(items: Mapping[str, Any], size: int) -> Iterator[dict[str, Any]]:
@@ -30,12 +40,56 @@ def one_transaction() -> Iterator[None]:
 
 
 def load_nodes(pks: Mapping[str, int]) -> dict[str, orm.Node]:
-    """Load the nodes of ``{name: pk}`` in one query; ``{name: node}`` in the same order."""
+    """Load the nodes of ``{name: pk}`` in one query; ``{name: node}`` in the same order.
+
+    Node objects of these rows that are already in memory are the same database rows, brought up to date by the query.
+    Call it inside :func:`one_transaction`: a query run outside any transaction commits when it ends (aiida-core's
+    ``QueryBuilder`` opens a transaction of its own), and a commit expires every row the session holds, so each node
+    would be read again, one query per node, at its next use.
+    """
     if not pks:
         return {}
     query = orm.QueryBuilder().append(orm.Node, filters={'id': {'in': list(pks.values())}}, project=['id', '*'])
     by_pk = dict(query.all())
     return {name: by_pk[pk] for name, pk in pks.items()}
+
+
+@dataclasses.dataclass
+class BatchResult:
+    """What one batched calcfunction made: outputs by item name (and their pks), failures, the ``failures`` node."""
+
+    outputs: dict[str, orm.Data]
+    pks: dict[str, int]
+    failures: dict[str, str]
+    failure_node: orm.Dict | None
+
+
+def run_batch(
+    function: Any, items: Mapping[str, orm.Data | int], refresh: Mapping[str, int] | None = None, **fixed: orm.Data
+) -> BatchResult:
+    """Run a batched calcfunction on ``items`` in one storage transaction.
+
+    :param items: the inputs by name: nodes, or pks (loaded in one query inside the transaction).
+    :param refresh: pks of node ``items`` that an earlier commit expired; their rows are read back in one query
+        (otherwise each is read on its own when the calcfunction first touches it).
+
+    Everything read from the new nodes (pks, the failures, the exit status) is read before the commit: afterwards
+    every row is expired, and each node would be read again from the database, one query per node, at its next use.
+    """
+    with one_transaction():
+        pks = {key: item for key, item in items.items() if isinstance(item, int)}
+        load_nodes(dict(refresh or {}))
+        batch = {**items, **load_nodes(pks)}
+        result, node = function.run_get_node(**fixed, **batch)
+        failure_node = result.pop('failures', None)
+        if failure_node is not None:
+            failures = dict(failure_node.get_dict())
+        elif not node.is_finished_ok:
+            failures = {key: node.exit_message or f'exit status {node.exit_status}' for key in batch}
+        else:
+            failures = {}
+        output_pks = {key: output.pk for key, output in result.items()}
+    return BatchResult(dict(result), output_pks, failures, failure_node)
 
 
 def run_batched(
@@ -49,16 +103,11 @@ def run_batched(
     failures: dict[str, str] = {}
     failure_nodes: list[orm.Dict] = []
     for names in batches(items, size):
-        pks = {key: item for key, item in names.items() if isinstance(item, int)}
-        batch = {**names, **load_nodes(pks)}
-        with one_transaction():
-            result, node = function.run_get_node(**fixed, **batch)
-        if 'failures' in result:
-            failure_nodes.append(result.pop('failures'))
-            failures.update(failure_nodes[-1].get_dict())
-        elif not node.is_finished_ok:
-            failures.update({key: node.exit_message or f'exit status {node.exit_status}' for key in batch})
-        outputs.update(result)
+        batch = run_batch(function, names, **fixed)
+        outputs.update(batch.outputs)
+        failures.update(batch.failures)
+        if batch.failure_node is not None:
+            failure_nodes.append(batch.failure_node)
     return outputs, failures, failure_nodes
 
 

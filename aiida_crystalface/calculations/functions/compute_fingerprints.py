@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_crystalface.caching import stored_input_hashes
 from aiida_crystalface.calculations.links import linear_links
 from aiida_crystalface.calculations.utils import finish_batch, to_atomic
 
@@ -12,6 +13,7 @@ __all__ = ('compute_fingerprints',)
 
 
 @linear_links
+@stored_input_hashes
 @calcfunction
 def compute_fingerprints(settings: orm.Dict, **structures: orm.StructureData):
     """Compute the diffraction fingerprint of every structure of the batch.
@@ -36,7 +38,8 @@ def compute_fingerprints(settings: orm.Dict, **structures: orm.StructureData):
         for index, message in result.errors.items():
             errors[keys[index]] = str(message)
         for image, index, lattice in zip(result.images, result.ok, result.lattices, strict=True):
-            node = FingerprintData(image, fingerprint_settings)
+            node = FingerprintData()
+            node.set_image(image, fingerprint_settings, to_object_store=True)  # an output: it will be stored
             node.set_lattice(lattice)
             outputs[keys[index]] = node
     return finish_batch(outputs, errors, 'structures')

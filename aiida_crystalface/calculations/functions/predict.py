@@ -8,6 +8,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
+from aiida_crystalface.caching import stored_input_hashes
 from aiida_crystalface.calculations.links import linear_links
 from aiida_crystalface.calculations.utils import finish_batch
 from aiida_crystalface.data.model import ConvNetModelData
@@ -22,6 +23,7 @@ def _classifier(uuid: str):
 
 
 @linear_links
+@stored_input_hashes
 @calcfunction
 def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
     """Classify every fingerprint of the batch with the model.
