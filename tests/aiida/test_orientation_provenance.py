@@ -12,7 +12,7 @@ from aiida_crystalface.data import FingerprintData
 from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
 
 
-def test_lattice_attributes_and_no_class_without_a_lattice(aiida_profile, model_node):
+def test_lattice_attributes_and_no_class_without_a_lattice(aiida_profile_clean, model_node):
     presentations = defective_presentations('Cu', 'fcc', 3, 0.3, 0.05, seed=4)
     structures = {
         'conventional': structure_data(presentations['a']).store(),
