@@ -198,7 +198,7 @@ def _sites_per_cell(lattice: Lattice) -> int:
     package's defective datasets.
     """
     points = round(abs(np.linalg.det(lattice.conventional) / np.linalg.det(lattice.primitive)))
-    return int(points * lattice.sites)
+    return max(1, int(points * lattice.sites))
 
 
 def cut_block(structure: AtomicStructure, lattice: Lattice, target_atoms: int = 128) -> AtomicStructure:

@@ -255,7 +255,7 @@ def _run(structures: Iterable[Any], settings: FingerprintSettings, progress: boo
         try:
             clusters.append(_cluster(structures[index], settings))
             ok.append(index)
-        except (StructureError, TypeError, ValueError) as exception:
+        except (StructureError, TypeError, ValueError, ArithmeticError) as exception:
             if strict:
                 raise StructureError(f'structure {index}: {exception}') from exception
             errors[index] = f'structure {index}: {exception}'

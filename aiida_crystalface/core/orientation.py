@@ -184,7 +184,11 @@ def _most_cubic_triple(primitive: np.ndarray) -> np.ndarray:
     vectors = _COEFFICIENTS @ primitive
     lengths = np.linalg.norm(vectors, axis=1)
     short = vectors[lengths <= SHORT_VECTORS * lengths.min() * (1 + 1e-9)]
-    triple = short[list(_kernels.most_cubic_triple(np.ascontiguousarray(short)))]
+    chosen = _kernels.most_cubic_triple(np.ascontiguousarray(short))
+    if chosen[0] < 0:  # the short vectors are coplanar (a flat cell): look among all of them
+        short = vectors
+        chosen = _kernels.most_cubic_triple(np.ascontiguousarray(short))
+    triple = short[list(chosen)]
     if np.linalg.det(triple) < 0:
         triple[2] = -triple[2]
     return triple

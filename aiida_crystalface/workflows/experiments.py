@@ -97,7 +97,7 @@ class SeriesWorkChain(WorkChain):
         failures = child.outputs.failures.get_dict() if 'failures' in child.outputs else {}
         # A sample in which no lattice is found (disorder beyond melting) is a result of the series, not a failure.
         no_lattice = sorted(key for key, reason in failures.items() if NO_LATTICE in reason)
-        if not child.is_finished_ok and len(no_lattice) < len(failures):
+        if not child.is_finished_ok and (not failures or len(no_lattice) < len(failures)):
             return self.exit_codes.ERROR_CLASSIFICATION_FAILED.format(
                 detail=f'{child.process_label}<{child.pk}>: {child.exit_message}'
             )
