@@ -295,3 +295,29 @@ def reduce_basis(basis):
     if np.linalg.det(b) < 0:
         b[2] = -b[2]
     return b
+
+
+@nb.njit(cache=True, fastmath=True)
+def closest_pair(frac, cell):
+    """(d^2, i, j) of the closest pair of atoms i < j, fractional differences wrapped into [-1/2, 1/2] (minimum image).
+
+    The exact periodic distance of any pair closer than half the smallest width of the cell
+    (:meth:`aiida_crystalface.core.structures.AtomicStructure.validate`).
+    """
+    n = frac.shape[0]
+    best, bi, bj = np.inf, 0, 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx = frac[j, 0] - frac[i, 0]
+            dy = frac[j, 1] - frac[i, 1]
+            dz = frac[j, 2] - frac[i, 2]
+            dx -= np.round(dx)
+            dy -= np.round(dy)
+            dz -= np.round(dz)
+            x = dx * cell[0, 0] + dy * cell[1, 0] + dz * cell[2, 0]
+            y = dx * cell[0, 1] + dy * cell[1, 1] + dz * cell[2, 1]
+            z = dx * cell[0, 2] + dy * cell[1, 2] + dz * cell[2, 2]
+            d2 = x * x + y * y + z * z
+            if d2 < best:
+                best, bi, bj = d2, i, j
+    return best, bi, bj
