@@ -159,22 +159,21 @@ def _reflections(cell: np.ndarray, g_max: float) -> np.ndarray:
 def _power(frac: np.ndarray, hkl: np.ndarray) -> np.ndarray:
     """Return |F(hkl)|^2 with F = sum_j exp(2 pi i (h, k, l) . x_j), unit weight per atom.
 
-    F is separable, a product of one phase factor per axis: the factors are tabulated once per atom and axis, and
-    each reflection costs two complex products per atom (:func:`._kernels.coherence_power`).
+    F is separable, a product of one phase factor per axis: the factors are tabulated once per atom and axis (powers
+    of exp(2 pi i x)), and each reflection costs two complex products per atom (:func:`._kernels.coherence_power`).
     """
     from . import _kernels
 
     power = np.empty(len(hkl))
     if len(hkl) == 0:
         return power
-    reach = np.abs(hkl).max(axis=0)
-    factors = [np.exp(2j * np.pi * np.outer(np.arange(-reach[i], reach[i] + 1), frac[:, i])) for i in range(3)]
-    parts = [np.ascontiguousarray(part) for factor in factors for part in (factor.real, factor.imag)]
-    _kernels.coherence_power(*parts, np.ascontiguousarray(hkl + reach), power)
+    reach = np.abs(hkl).max(axis=0).astype(np.int64)
+    _kernels.coherence_power(np.ascontiguousarray(frac), reach, np.ascontiguousarray(hkl + reach), power)
     return power
 
 
 _COEFFICIENTS = np.array([c for c in itertools.product(range(-2, 3), repeat=3) if c > (0, 0, 0)], dtype=np.float64)
+_SHIFTS = np.array(list(itertools.product(range(-2, 3), repeat=3)), dtype=np.float64)  # lattice translations
 
 
 def _most_cubic_triple(primitive: np.ndarray) -> np.ndarray:
@@ -205,7 +204,7 @@ def _canonical_handedness(
     third vector switches class. The class is measured as the sign of the mean x y z product of the first site's
     nearest-neighbour vectors (zero for fcc, bcc and sc, whose neighbours come in opposite pairs).
     """
-    shifts = np.array(list(itertools.product(range(-2, 3), repeat=3)), dtype=np.float64) @ primitive
+    shifts = _SHIFTS @ primitive
     vectors = (sites[None, :, :] - sites[0] + shifts[:, None, :]).reshape(-1, 3)
     lengths = np.linalg.norm(vectors, axis=1)
     near = vectors[(lengths > 1e-6) & (lengths < 1.1 * nn_distance)]
@@ -270,8 +269,7 @@ def _average_sites(frac: np.ndarray, primitive: np.ndarray, radius: float) -> np
 
 def _site_nn_distance(sites: np.ndarray, primitive: np.ndarray) -> float:
     """Return the nearest-neighbour distance of the ideal crystal: the sites repeated by the lattice."""
-    shifts = np.array(list(itertools.product(range(-2, 3), repeat=3)), dtype=np.float64)
-    delta = (sites[:, None, None, :] - sites[None, :, None, :] + shifts[None, None, :, :]) @ primitive
+    delta = (sites[:, None, None, :] - sites[None, :, None, :] + _SHIFTS[None, None, :, :]) @ primitive
     d2 = np.einsum('...i,...i->...', delta, delta)
     return float(np.sqrt(d2[d2 > 1e-12].min()))
 
