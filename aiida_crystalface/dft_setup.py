@@ -120,34 +120,19 @@ def ensure_localhost(label: str = DEFAULT_COMPUTER_LABEL, workdir: str | os.Path
     An existing computer is configured for the current user when it is not yet (what ``verdi computer configure``
     does); it must be a local ``core.local`` computer, since pw.x was found on this machine.
     """
-    from aiida import orm
-    from aiida.common.exceptions import NotExistent
     from aiida.manage.configuration import get_config, get_profile
 
-    created = False
-    try:
-        computer = orm.load_computer(label)
-    except NotExistent:
-        if workdir is None:
-            workdir = Path(get_config().dirpath) / 'scratch' / get_profile().name
-        computer = orm.Computer(
-            label=label,
-            hostname='localhost',
-            description='localhost, created by `aiida-crystalface dft setup`',
-            transport_type='core.local',
-            scheduler_type='core.direct',
-            workdir=str(workdir),
-        ).store()
-        computer.set_minimum_job_poll_interval(1)
-        computer.set_default_mpiprocs_per_machine(1)
-        created = True
+    from aiida_crystalface.calculations.utils import local_computer
+
+    if workdir is None:
+        workdir = Path(get_config().dirpath) / 'scratch' / get_profile().name
+    description = 'localhost, created by `aiida-crystalface dft setup`'
+    computer, created = local_computer(label, workdir, description, poll_interval=1.0)
     if computer.transport_type != 'core.local':
         raise DftSetupError(
             f'computer {label!r} uses the transport {computer.transport_type!r}, not core.local: pw.x found on this '
             'machine cannot run there; pass another --computer label'
         )
-    if not computer.is_configured:
-        computer.configure(safe_interval=0)
     return computer, created
 
 

@@ -114,22 +114,10 @@ def get_local_code(
 ) -> orm.InstalledCode:
     """Return (creating them when missing) a localhost computer (core.local + core.direct) and a code that runs the
     current environment's python with this package installed; the default plugin is ``crystalface.train``."""
-    try:
-        computer = orm.load_computer(computer_label)
-    except Exception:
-        workdir = Path(workdir) if workdir else Path.home() / '.crystalface' / 'work'
-        workdir.mkdir(parents=True, exist_ok=True)
-        computer = orm.Computer(
-            label=computer_label,
-            hostname='localhost',
-            description='This machine, for crystalface training jobs',
-            transport_type='core.local',
-            scheduler_type='core.direct',
-            workdir=str(workdir),
-        ).store()
-        computer.set_minimum_job_poll_interval(0.5)
-        computer.set_default_mpiprocs_per_machine(1)
-        computer.configure(safe_interval=0.0)
+    from aiida_crystalface.calculations.utils import local_computer
+
+    workdir = Path(workdir) if workdir else Path.home() / '.crystalface' / 'work'
+    computer, _ = local_computer(computer_label, workdir, 'This machine, for crystalface training jobs')
     try:
         return orm.load_code(f'{label}@{computer.label}')
     except Exception:

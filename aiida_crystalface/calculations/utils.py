@@ -11,7 +11,14 @@ from aiida.engine import ExitCode, Process
 
 from aiida_crystalface.caching import fast_storing
 
-__all__ = ('EXIT_SOME_FAILED', 'derive_seed', 'finish_batch', 'structure_data', 'to_atomic')
+__all__ = (
+    'EXIT_SOME_FAILED',
+    'derive_seed',
+    'finish_batch',
+    'local_computer',
+    'structure_data',
+    'to_atomic',
+)
 
 #: Exit status of a batched calcfunction in which some items failed (every other item still has its output).
 EXIT_SOME_FAILED = 410
@@ -91,3 +98,35 @@ def finish_batch(outputs: Mapping[str, orm.Data], errors: Mapping[str, str], wha
     process.out('failures', orm.Dict(dict(errors)))
     names = '; '.join(f'{key}: {message}' for key, message in errors.items())
     return ExitCode(EXIT_SOME_FAILED, f'{len(errors)} of {len(errors) + len(outputs)} {what} failed: {names}')
+
+
+def local_computer(label: str, workdir: Any, description: str, poll_interval: float = 0.5) -> tuple[orm.Computer, bool]:
+    """Return the computer ``label`` and whether it was created: ``core.local`` + ``core.direct`` on this machine.
+
+    A missing computer is created with ``workdir`` (made if needed), one MPI process per machine and the minimum job
+    poll interval ``poll_interval`` (seconds). An existing one is returned as it is, configured for the current user
+    when it is not yet (what ``verdi computer configure`` does); it is never changed otherwise.
+    """
+    from pathlib import Path
+
+    from aiida.common.exceptions import NotExistent
+
+    created = False
+    try:
+        computer = orm.load_computer(label)
+    except NotExistent:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        computer = orm.Computer(
+            label=label,
+            hostname='localhost',
+            description=description,
+            transport_type='core.local',
+            scheduler_type='core.direct',
+            workdir=str(workdir),
+        ).store()
+        computer.set_minimum_job_poll_interval(poll_interval)
+        computer.set_default_mpiprocs_per_machine(1)
+        created = True
+    if computer.transport_type == 'core.local' and not computer.is_configured:
+        computer.configure(safe_interval=0.0)
+    return computer, created
