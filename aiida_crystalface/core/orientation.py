@@ -81,7 +81,11 @@ class Lattice:
     right-handed triple of lattice vectors, the cell the cluster is cut in. ``rotation``: the proper rotation that
     puts ``conventional`` along x, y and z (``positions @ rotation.T``). ``atoms_per_point``: atoms per lattice point
     (1 for fcc, bcc, sc; 2 for diamond; less with vacancies). ``reflections``: the number of coherent reflections.
-    ``reason``: why no lattice was found (empty when one was).
+    ``reason``: why no lattice was found (empty when one was). ``periodic``: whether the structure has
+    three-dimensional long-range order at all: True when a lattice was found, and when the only lattice is longer
+    than :data:`MAX_SPACING` nearest-neighbour distances (a crystal with a large cell, or molecules in a box: order,
+    but not that of a lattice the classes could have); False when the coherent reflections do not span three
+    dimensions (amorphous, liquid, gas). The open-set answer reads it: ``amorphous`` only for no order at all.
     """
 
     found: bool
@@ -96,6 +100,7 @@ class Lattice:
     seed: int
     reason: str = ''
     site_positions: np.ndarray | None = None
+    periodic: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-friendly summary stored with a fingerprint (found, score, ..., method and seed)."""
@@ -103,6 +108,7 @@ class Lattice:
             'lattice_found': bool(self.found),
             'lattice_score': round(float(self.score), 6),
             'lattice_reason': self.reason,
+            'lattice_periodic': bool(self.periodic),
             'atoms_per_lattice_point': round(float(self.atoms_per_point), 6),
             'sites_per_lattice_point': int(self.sites),
             'nn_distance': round(float(self.nn_distance), 6),
@@ -228,7 +234,7 @@ def _rotation(triple: np.ndarray) -> np.ndarray:
     return rotation
 
 
-def _not_found(cell: np.ndarray, n: int, nn: float, seed: int, reason: str) -> Lattice:
+def _not_found(cell: np.ndarray, n: int, nn: float, seed: int, reason: str, *, periodic: bool = False) -> Lattice:
     return Lattice(
         found=False,
         score=0.0,
@@ -241,6 +247,7 @@ def _not_found(cell: np.ndarray, n: int, nn: float, seed: int, reason: str) -> L
         nn_distance=nn,
         seed=seed,
         reason=reason,
+        periodic=periodic,
     )
 
 
@@ -319,7 +326,7 @@ def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
     spacing = float(np.linalg.norm(primitive, axis=1).min())
     if spacing > MAX_SPACING * nn:
         reason = f'the only periodicity ({spacing:.2f} A) is {spacing / nn:.1f} nearest-neighbour distances long'
-        return _not_found(cell, n, nn, seed, reason)
+        return _not_found(cell, n, nn, seed, reason, periodic=True)
     sites = _average_sites(subset @ cell @ np.linalg.inv(primitive), primitive, 0.5 * nn)
     nn_ideal = _site_nn_distance(sites, primitive)
     conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)

@@ -202,6 +202,9 @@ def supercell(structure: AtomicStructure, matrix: Any) -> AtomicStructure:
         axis=-1,
     ).reshape(-1, 3)
     frac = structure.scaled_positions
+    # Snap to the integer first: x - floor(x) of an x a hair below an integer is 1 - eps, which the snapping of
+    # new_frac below would turn into 1 and drop.
+    frac = np.where(np.abs(frac - np.round(frac)) < 1e-9, np.round(frac), frac)
     frac = frac - np.floor(frac)
     candidates = (grid[:, None, :] + frac[None, :, :]).reshape(-1, 3)  # in old fractional coordinates
     new_frac = candidates @ np.linalg.inv(matrix.astype(np.float64))

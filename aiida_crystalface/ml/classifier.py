@@ -18,13 +18,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ('Classifier', 'ModelFileError', 'SettingsMismatchError')
+__all__ = ('AMORPHOUS', 'OTHER', 'UNKNOWN', 'Classifier', 'ModelFileError', 'SettingsMismatchError')
 
 FORMAT = 'crystalface-model'
 FORMAT_VERSION = 1
 METADATA_KEY = 'crystalface'
 PRETRAINED_DEFAULT = 'pristine-4class'
 _MAX_HEADER = 100 * 1024 * 1024
+#: The extra output of an open-set model (:mod:`.openset`): "a crystal of none of the classes".
+OTHER = 'other'
+#: The answer for a crystal of none of the model's classes.
+UNKNOWN = 'unknown'
+#: The answer for a structure with no long-range order (no lattice found: :mod:`aiida_crystalface.core.orientation`).
+AMORPHOUS = 'amorphous'
 
 
 class ModelFileError(ValueError):
@@ -94,10 +100,18 @@ class Classifier:
     ):
         import torch
 
-        if len(classes) != net.config['n_classes']:
-            raise ValueError(f'{len(classes)} class names for a network with {net.config["n_classes"]} outputs')
+        open_set = dict((metadata or {}).get('open_set') or {})
+        outputs = len(classes) + (1 if open_set else 0)
+        if outputs != net.config['n_classes']:
+            raise ValueError(
+                f'{len(classes)} class names{" + other" if open_set else ""} for a network with '
+                f'{net.config["n_classes"]} outputs'
+            )
+        if {UNKNOWN, AMORPHOUS, OTHER} & {str(c) for c in classes}:
+            raise ValueError(f'{UNKNOWN!r}, {AMORPHOUS!r} and {OTHER!r} are answers, not class names: {classes}')
         self.net = net.eval().to(memory_format=torch.channels_last)
         self.classes = [str(c) for c in classes]
+        self.open_set = open_set
         if settings is not None and hasattr(settings, 'to_dict'):
             settings_hash = settings_hash or settings.hash
             settings = settings.to_dict()
@@ -115,11 +129,27 @@ class Classifier:
         return self.net.config['image_size']
 
     @property
+    def prototypes(self) -> dict[str, dict]:
+        """For each class: ``{'aflow', 'space_group', 'strukturbericht'}`` (stored in the model file's metadata).
+
+        Models saved before this record existed get it from :data:`aiida_crystalface.core.openset.CLASS_PROTOTYPES`
+        for the classes it knows; other classes map to ``None`` values.
+        """
+        stored = self._extra.get('prototypes') or {}
+        from aiida_crystalface.core.openset import CLASS_PROTOTYPES
+
+        empty = {'aflow': None, 'space_group': None, 'strukturbericht': None}
+        return {name: dict(stored.get(name) or CLASS_PROTOTYPES.get(name) or empty) for name in self.classes}
+
+    @property
     def metadata(self) -> dict:
         """All metadata, as stored in the model file."""
         from aiida_crystalface import __version__
 
         metadata = {'package_version': __version__, **self._extra}
+        metadata['prototypes'] = self.prototypes
+        if self.open_set:
+            metadata['open_set'] = self.open_set
         metadata.update(
             format=FORMAT,
             format_version=FORMAT_VERSION,
@@ -156,7 +186,7 @@ class Classifier:
     def logits(
         self, images: Any, *, batch_size: int = 512, settings_hash: str | None = None, precision: str = 'float32'
     ) -> np.ndarray:
-        """Raw network outputs (N, n_classes), float32.
+        """Raw network outputs (N, n_outputs), float32: one per class, and ``other`` last for an open-set model.
 
         :param precision: ``'float32'`` (default) or ``'bfloat16'`` (autocast: about twice as fast on CPUs with
             native bf16, with logits good to about 1 %).
@@ -168,7 +198,7 @@ class Classifier:
         self.check_settings(settings_hash)
         array = self._as_batch(images)
         self.net.eval()
-        out = np.empty((len(array), len(self.classes)), dtype=np.float32)
+        out = np.empty((len(array), self.net.config['n_classes']), dtype=np.float32)
         device = next(self.net.parameters()).device.type
         autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == 'bfloat16')
         with torch.inference_mode(), autocast:
@@ -179,25 +209,129 @@ class Classifier:
                 out[start : start + len(batch)] = self.net(batch.to(device)).float().cpu().numpy()
         return out
 
+    def output_probabilities(self, images: Any, **kwargs: Any) -> np.ndarray:
+        """Calibrated probabilities of every output (N, n_outputs): the classes, then ``other`` (open-set models).
+
+        The softmax of the logits divided by the temperature fitted at calibration (1 for a model without one).
+        """
+        logits = self.logits(images, **kwargs).astype(np.float64) / float(self.open_set.get('temperature', 1.0))
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
+
     def predict(
         self, images: Any, *, batch_size: int = 512, settings_hash: str | None = None, precision: str = 'float32'
     ) -> np.ndarray:
         """Class probabilities (N, n_classes), float64, rows summing to 1.
+
+        For an open-set model these are the probabilities of the classes given that the structure is a member of
+        one of them (``other`` divided out); :meth:`classify` and :meth:`decide` give the full answer.
 
         :param images: (N, H, W) or a single (H, W) fingerprint, values in [0, 1].
         :param batch_size: images per forward pass.
         :param settings_hash: the settings hash of the images; when given it must equal :attr:`settings_hash`.
         :param precision: ``'float32'`` or ``'bfloat16'`` (see :meth:`logits`).
         """
-        logits = self.logits(images, batch_size=batch_size, settings_hash=settings_hash, precision=precision)
-        logits = logits.astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
+        probabilities = self.output_probabilities(
+            images, batch_size=batch_size, settings_hash=settings_hash, precision=precision
+        )[:, : len(self.classes)]
         return probabilities / probabilities.sum(axis=1, keepdims=True)
 
     def predict_labels(self, images: Any, **kwargs: Any) -> list[str]:
-        """The most probable class name of each image."""
+        """The most probable class name of each image (never ``unknown``: see :meth:`decide`)."""
         return [self.classes[i] for i in self.predict(images, **kwargs).argmax(axis=1)]
+
+    def decide(self, images: Any, lattices: Any = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """The answer for each fingerprint: ``{'label', 'probabilities', 'uncertainty'}``.
+
+        ``label`` is a class name, ``'unknown'`` or ``'amorphous'``:
+
+        - where the orientation step found no long-range order (``lattices[i]`` False, or its record has
+          ``lattice_found`` and ``lattice_periodic`` False: the coherent reflections do not span three dimensions),
+          ``'amorphous'``; the network is not asked;
+        - where it found order but no lattice the classes could have (``lattice_found`` False, ``lattice_periodic``
+          True: the only lattice is more than 2.5 nearest-neighbour distances long), ``'unknown'``; not asked either;
+        - otherwise the network answers: ``'unknown'`` when an open-set model's calibrated ``p(other)`` is above its
+          stored threshold, else the most probable class.
+
+        ``probabilities``: the class probabilities of :meth:`predict` (all zero where the network was not asked).
+        ``uncertainty``: one minus the calibrated probability of the answer, i.e. the probability, as calibrated on
+        held-out data, that the answer is wrong; 0 for the orientation step's own answers. A model without an
+        open-set record never says ``unknown`` from the network; its uncertainty is one minus its largest class
+        probability.
+
+        :param lattices: one entry per image: a bool (lattice found) or the lattice record of the image
+            (:meth:`aiida_crystalface.core.orientation.Lattice.to_dict`); None: all found.
+        """
+        array = self._as_batch(images)
+        entries = [True] * len(array) if lattices is None else list(lattices)
+        if len(entries) != len(array):
+            raise ValueError(f'lattices must have one entry per image ({len(array)}), not {len(entries)}')
+        answers: list[dict[str, Any]] = []
+        for entry in entries:
+            if isinstance(entry, dict):
+                found, periodic = bool(entry.get('lattice_found', True)), bool(entry.get('lattice_periodic', False))
+            else:
+                found, periodic = bool(entry), False
+            label = None if found else UNKNOWN if periodic else AMORPHOUS
+            answers.append({'label': label, 'probabilities': dict.fromkeys(self.classes, 0.0), 'uncertainty': 0.0})
+        index = np.array([i for i, answer in enumerate(answers) if answer['label'] is None], dtype=int)
+        if len(index) == 0:
+            return answers
+        outputs = self.output_probabilities(array[index], **kwargs)
+        n = len(self.classes)
+        members = outputs[:, :n] / outputs[:, :n].sum(axis=1, keepdims=True)
+        threshold = float(self.open_set.get('threshold', 1.0))
+        for row, i in enumerate(index):
+            best = int(outputs[row, :n].argmax())
+            if self.open_set and outputs[row, n] > threshold:
+                label, confidence = UNKNOWN, float(outputs[row, n])
+            else:
+                label, confidence = self.classes[best], float(outputs[row, best])
+            answers[i] = {
+                'label': label,
+                'probabilities': {c: float(p) for c, p in zip(self.classes, members[row], strict=True)},
+                'uncertainty': float(min(1.0, max(0.0, 1.0 - confidence))),
+            }
+        return answers
+
+    def classify(self, structures: Any, *, progress: bool = False, batch_size: int = 512) -> list[dict[str, Any]]:
+        """Fingerprint and classify structures: one answer per structure, in input order.
+
+        Each answer is ``{'label', 'probabilities', 'uncertainty'}`` (see :meth:`decide`), or ``{'error': str}``
+        for a structure that cannot be read or validated; one bad structure never costs the others their answer.
+
+        :param structures: pymatgen Structures, ASE Atoms, AiiDA StructureData, or paths of structure files (a file
+            with several frames gives one answer per frame, in order).
+        """
+        from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
+        from aiida_crystalface.core.structures import StructureError, read_structures
+
+        items: list[Any] = []
+        answers: list[dict[str, Any] | None] = []
+        if isinstance(structures, (str, os.PathLike)) or not isinstance(structures, (list, tuple)):
+            structures = list(structures) if _iterable_of_structures(structures) else [structures]
+        for structure in structures:
+            if isinstance(structure, (str, os.PathLike)):
+                try:
+                    frames = read_structures(structure)
+                except (StructureError, OSError, ValueError) as exception:
+                    answers.append({'error': str(exception)})
+                    continue
+                for frame in frames:
+                    items.append(frame)
+                    answers.append(None)
+            else:
+                items.append(structure)
+                answers.append(None)
+        settings = FingerprintSettings.from_dict(self.settings) if self.settings else FingerprintSettings()
+        batch = fingerprint_batch(items, settings, progress=progress)
+        lattices = [lattice if lattice is not None else True for lattice in batch.lattices]
+        decided = self.decide(batch.images, lattices, batch_size=batch_size) if len(batch.ok) else []
+        by_item: dict[int, dict[str, Any]] = {int(k): {'error': str(v)} for k, v in batch.errors.items()}
+        by_item.update({int(i): answer for i, answer in zip(batch.ok, decided, strict=True)})
+        slots = iter(range(len(items)))
+        return [answer if answer is not None else by_item[next(slots)] for answer in answers]
 
     # -- files -----------------------------------------------------------------------------------------------------
 
@@ -250,7 +384,10 @@ class Classifier:
         except (SafetensorError, RuntimeError, OSError) as exception:
             raise ModelFileError(f'{path}: weights do not match the architecture ({exception})') from None
         extra = {k: v for k, v in metadata.items() if k not in ('classes', 'settings', 'settings_hash', 'architecture')}
-        return cls(net, metadata['classes'], metadata['settings'], metadata['settings_hash'], extra)
+        try:
+            return cls(net, metadata['classes'], metadata['settings'], metadata['settings_hash'], extra)
+        except ValueError as exception:
+            raise ModelFileError(f'{path}: damaged crystalface metadata ({exception})') from None
 
     @classmethod
     def pretrained(cls, name: str = PRETRAINED_DEFAULT) -> Classifier:
@@ -263,3 +400,15 @@ class Classifier:
             raise ModelFileError(f'no bundled model named {name!r}; available: {available}')
         with as_file(resource) as path:
             return cls.load(path)
+
+
+def _iterable_of_structures(obj: Any) -> bool:
+    """True for an iterable of structures (not a single structure: pymatgen and ASE structures iterate over sites)."""
+    module = type(obj).__module__
+    if module.startswith(('pymatgen', 'ase', 'aiida')) or (hasattr(obj, 'cell') and hasattr(obj, 'positions')):
+        return False
+    try:
+        iter(obj)
+    except TypeError:
+        return False
+    return True
