@@ -67,7 +67,7 @@ def _real_outsiders() -> dict[str, object]:
     structures['perovskite SrTiO3'] = crystal(
         ['Sr', 'Ti', 'O'], [(0, 0, 0), (0.5, 0.5, 0.5), (0.5, 0.5, 0)], spacegroup=221, cellpar=[3.905] * 3 + [90] * 3
     )
-    structures['graphite'] = crystal('C', [(0, 0, 0.25), (1 / 3, 2 / 3, 0.25)], spacegroup=194,
+    structures['graphite'] = crystal(['C', 'C'], [(0, 0, 0.25), (1 / 3, 2 / 3, 0.25)], spacegroup=194,
                                      cellpar=[2.46, 2.46, 6.71, 90, 90, 120])  # fmt: skip
     structures['beta-Sn'] = crystal('Sn', [(0, 0, 0)], spacegroup=141, cellpar=[5.83, 5.83, 3.18, 90, 90, 90])
     return {name: openset.supercell_of_at_least(to_atomic_structure(s, label=name), 100) for name, s in
@@ -151,7 +151,10 @@ def main() -> None:
 
     for label, species_list in REAL_MEMBERS.items():
         for species in species_list:
-            base = to_atomic_structure(bulk(species, 'sc' if label == 'sc' else label, cubic=True), label=species)
+            try:
+                base = to_atomic_structure(bulk(species, label, cubic=True), label=species)
+            except ValueError:  # ASE has no experimental lattice constant of this species in this structure
+                continue
             base = openset.supercell_of_at_least(base, 100)
             for variant in ('pristine', 'vacancies 50 %', 'displacements 0.15 A', 'vacancies 30 % + 0.10 A'):
                 item = openset._damage(base, variant, openset._seed(99, species, variant))
@@ -169,7 +172,7 @@ def main() -> None:
     while made < args.random:
         crystal = openset.random_crystal(index)
         index += 1
-        if openset.species_blind_parent(crystal) in CLASSES:
+        if openset.near_parent(crystal) in CLASSES:
             continue
         groups['outsiders: pyxtal random crystals'].append((crystal, 'unknown'))
         made += 1
@@ -179,8 +182,8 @@ def main() -> None:
     for _aflow, (tags, structure) in (
         (a, e) for a in openset.parent_prototypes() for e in openset.prototype_entries(a)
     ):
-        parent = openset.species_blind_parent(structure)
-        groups['parents: ordered compounds whose sites form a class'].append(
+        parent = openset.near_parent(structure)
+        groups['parents: ordered compounds whose sites form a class (or nearly)'].append(
             (openset.outsider(tags, structure, 'pristine', 4242, swap=False), f'parent:{parent}')
         )
     for seed in range(10):

@@ -17,7 +17,9 @@ crystals it has never seen. This module builds the three kinds of structure and 
 with half the edge; CsCl is bcc; zincblende is diamond; L1_2 is fcc) is its own prototype, but when its species
 scatter alike its diffraction is that of the parent (KCl's X-ray pattern looks simple cubic). The honest answer for
 such a crystal is the parent or ``unknown``, never a third class: :func:`species_blind_parent` finds the parent with
-spglib on the pristine structure, and the benchmarks count it apart.
+spglib on the pristine structure, and the benchmarks count it apart. So do the near-parents (:func:`near_parent`):
+superstructures whose sites lie within 0.05 nearest-neighbour distances of a class's, less than the displacements a
+member must survive; neither is used as an outsider in training or calibration.
 
 **Splits** (:func:`open_set_split`): the species of the members and the prototypes of the outsiders are each cut in
 three disjoint parts, ``train`` (what the network learns from), ``calibration`` (what the decision rule and the
@@ -42,6 +44,7 @@ __all__ = (
     'MEMBER_VARIANTS',
     'aflow_prototypes',
     'member',
+    'near_parent',
     'molten_snapshot',
     'open_set_split',
     'outsider',
@@ -76,6 +79,11 @@ MEMBER_VARIANTS: dict[str, tuple[float, float, float, int]] = {
 #: The four presentations of a member (:func:`.presentations.defective_presentations`).
 PRESENTATIONS: tuple[str, ...] = ('a', 'b', 'c-a', 'c-b')
 
+#: An ordered compound whose sites lie within this many nearest-neighbour distances of a class's sites (spglib's
+#: tolerance) is a near-parent: a superstructure of the class distorted less than the displacements the classes must
+#: survive (0.15 angstrom is 0.06 nearest-neighbour distances of Cu).
+NEAR_PARENT = 0.05
+
 # Space group and atoms per primitive cell of each class's species-blind structure.
 _PARENTS = {(225, 1): 'fcc', (227, 2): 'diamond', (229, 1): 'bcc', (221, 1): 'sc'}
 
@@ -108,6 +116,14 @@ def species_blind_parent(structure: Any, symprec: float = 1e-3) -> str | None:
     primitive = spglib.find_primitive(cell, symprec=symprec)
     n_primitive = len(primitive[2]) if primitive is not None else len(atomic)
     return _PARENTS.get((int(dataset.number), n_primitive))
+
+
+def near_parent(structure: Any) -> str | None:
+    """:func:`species_blind_parent` at a tolerance of :data:`NEAR_PARENT` nearest-neighbour distances."""
+    from .defects import nearest_neighbour_distance
+
+    atomic = to_atomic_structure(structure)
+    return species_blind_parent(atomic, symprec=NEAR_PARENT * nearest_neighbour_distance(atomic))
 
 
 @functools.lru_cache(maxsize=1)
@@ -277,21 +293,22 @@ def open_set_split(seed: int = 0, fractions: tuple[float, float, float] = (0.5, 
 
 @functools.lru_cache(maxsize=512)
 def _has_parent(aflow: str) -> bool:
-    """True when every entry of the library with this label has a species-blind parent among the classes."""
-    return all(species_blind_parent(structure) in CLASSES for tags, structure in _library() if tags['aflow'] == aflow)
+    """True when every entry of the library with this label has a (near) species-blind parent among the classes."""
+    return all(near_parent(structure) in CLASSES for tags, structure in _library() if tags['aflow'] == aflow)
 
 
 def prototype_entries(aflow: str) -> list[tuple[dict[str, Any], AtomicStructure]]:
     """The library's entries with this label (a few labels have two: the same prototype at other parameters) whose
     species-blind structure is none of the classes (for a parent label: those whose structure is a class)."""
     entries = [(dict(tags), structure) for tags, structure in _library() if tags['aflow'] == aflow]
-    parents = [species_blind_parent(structure) in CLASSES for _, structure in entries]
+    parents = [near_parent(structure) in CLASSES for _, structure in entries]
     want = all(parents)
     return [entry for entry, parent in zip(entries, parents, strict=True) if parent == want]
 
 
 def parent_prototypes() -> list[str]:
-    """AFLOW labels (the classes' own left out) whose species-blind structure is one of the classes."""
+    """AFLOW labels (the classes' own left out) whose species-blind structure is one of the classes, exactly or
+    within :data:`NEAR_PARENT` nearest-neighbour distances (:func:`near_parent`)."""
     exclude = {p['aflow'] for p in CLASS_PROTOTYPES.values()}
     return sorted(
         {tags['aflow'] for tags, _ in _library() if tags['aflow'] not in exclude and _has_parent(tags['aflow'])}
@@ -330,7 +347,7 @@ def open_set_items(part: str, seed: int = 0, *, draws: int = 2, n_random: int | 
     n_random = 3 * len(split['prototypes']) if n_random is None else int(n_random)
     for index in range(n_random):
         crystal = random_crystal(split['pyxtal_seed_start'] + index)
-        if species_blind_parent(crystal) in CLASSES:  # a random crystal that is a class member after all
+        if near_parent(crystal) in CLASSES:  # a random crystal that is a class member after all
             continue
         variant = OUTSIDER_VARIANTS[int(rng.integers(len(OUTSIDER_VARIANTS)))]
         item = _damage(crystal, variant, _seed(seed, 'pyxtal-damage', index))
