@@ -58,7 +58,25 @@ def test_profile_created_once_for_a_newcomer(fresh_aiida_path):
     config = json.loads((fresh_aiida_path / '.aiida' / 'config.json').read_text())
     profile = config['profiles'][config['default_profile']]
     assert profile['storage']['backend'] == 'core.sqlite_dos'
+    # A broker, so that `verdi daemon start` works: RabbitMQ where it answers (as here in CI), else ZeroMQ.
+    assert profile['process_control']['backend'] in {'core.rabbitmq', 'core.zeromq'}, profile
+    assert 'verdi daemon start' in created[0]
     second = run_subprocess(['models', 'list'], fresh_aiida_path)
     assert second.returncode == 0 and 'Created' not in second.stderr
     unknown = run_subprocess(['--profile', 'nope', 'models', 'list'], fresh_aiida_path)
     assert unknown.returncode == 2 and 'nope' in unknown.stderr
+
+
+def test_profile_falls_back_to_the_zeromq_broker(fresh_aiida_path, monkeypatch):
+    """Where no RabbitMQ answers (a port nothing listens on), the profile gets aiida-core's ZeroMQ broker."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        port = probe.getsockname()[1]  # free once closed: nothing listens there
+    monkeypatch.setenv('AIIDA_BROKER_PORT', str(port))
+    result = run_subprocess(['models', 'list'], fresh_aiida_path)
+    assert result.returncode == 0, result.stderr
+    assert 'ZeroMQ broker' in result.stderr
+    config = json.loads((fresh_aiida_path / '.aiida' / 'config.json').read_text())
+    assert config['profiles'][config['default_profile']]['process_control']['backend'] == 'core.zeromq'
