@@ -33,11 +33,12 @@ __all__ = ('cmd_reproduce',)
 @click.option('--series-seed', type=int, default=0, show_default=True, help='Seed of the bcc -> sc / Lindemann series.')
 @click.pass_context
 def cmd_reproduce(ctx, output_dir, mode, data_seed, training_seed, series_seed):  # noqa: PLR0917
-    """Reproduce the paper: fingerprints (Fig. 2), accuracy table with the nearest-template baseline, bcc -> sc and
-    Lindemann series (Fig. 4), attentive response maps (Fig. 5); every number stored with provenance.
+    """Reproduce the paper's figures and accuracy table.
 
-    The full mode runs every item of the protocol (~6,300 pristine and ~82,000 defective items) and takes hours on
-    two cores; --quick finishes in minutes.
+    Fingerprints (Fig. 2), the accuracy table with the nearest-template baseline, the bcc -> sc and Lindemann series
+    (Fig. 4) and attentive response maps (Fig. 5); every number stored with provenance. The full mode runs every item
+    of the protocol (~6,300 pristine and ~82,000 defective items) and takes hours on two cores; --quick finishes in
+    minutes.
     """
     from aiida_crystalface.reproduce import ReproduceConfig, run_reproduction
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from aiida_crystalface.cli import cmd_root
 from aiida_crystalface.cli.data import data_crystalface
-from aiida_crystalface.cli.querying import query_predictions
+from aiida_crystalface.provenance import query_predictions
 
 
 @pytest.fixture
