@@ -103,7 +103,17 @@ def check_contract(results: list, expected_files: list[str], classes=('fcc', 'di
             assert set(result) == {'file', 'error'}
             assert isinstance(result['error'], str) and result['error']
             continue
-        assert set(result) == {'file', 'label', 'probabilities', 'uuid'}
+        assert (
+            {'file', 'label', 'probabilities', 'uuid'}
+            <= set(result)
+            <= {
+                'file',
+                'label',
+                'probabilities',
+                'uuid',
+                'uncertainty',
+            }
+        )
         assert set(result['probabilities']) == set(classes)
         assert result['label'] == max(result['probabilities'], key=result['probabilities'].get)
         assert np.isclose(sum(result['probabilities'].values()), 1.0, atol=1e-4)

@@ -91,7 +91,7 @@ def test_no_store_writes_nothing_to_the_profile(good_files, model_file):
     args = ['classify', '--no-store', '--model', str(model_file), str(good_files[0])]
     table = CliRunner().invoke(cmd_root, args)
     assert table.exit_code == 0, table.output
-    assert 'Classification' in table.stdout
+    assert 'label' in table.stdout and 'prediction' not in table.stdout  # no prediction node without a profile
     result = CliRunner().invoke(cmd_root, [*args, '--json'])
     check_contract(json.loads(result.stdout), [str(good_files[0])], stored=False)
     assert orm.QueryBuilder().append(orm.Node).count() == before
@@ -114,3 +114,48 @@ def test_store_subprocess_on_a_fresh_machine(good_files, bad_files, model_file, 
     uuid = results[0]['uuid']
     check = run_subprocess(['query', '--min-probability', '0'], fresh_aiida_path)
     assert check.returncode == 0 and uuid[:8] in check.stdout, check.stdout
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_second_classify_of_the_same_file_stores_nothing_new(good_files, model_file):
+    """The same file again (and the same structure under another name): the stored prediction is reported, nothing is
+    stored; --force classifies and stores it anew."""
+    import shutil
+
+    from aiida import orm
+
+    args = ['classify', '--json', '--model', str(model_file)]
+    first = CliRunner().invoke(cmd_root, [*args, str(good_files[0])])
+    assert first.exit_code == 0, first.output
+    before = orm.QueryBuilder().append(orm.Node).count()
+    renamed = good_files[0].with_name('copper-again.cif')
+    shutil.copy(good_files[0], renamed)
+    second = CliRunner().invoke(cmd_root, [*args, str(good_files[0]), str(renamed)])
+    assert second.exit_code == 0, second.output
+    assert orm.QueryBuilder().append(orm.Node).count() == before  # nothing new: no structure, process or prediction
+    results = json.loads(second.stdout)
+    check_contract(results, [str(good_files[0]), str(renamed)])
+    assert {r['uuid'] for r in results} == {json.loads(first.stdout)[0]['uuid']}
+    assert '2 found already' in second.stderr
+    forced = CliRunner().invoke(cmd_root, [*args, '--force', str(good_files[0])])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.stdout)[0]['uuid'] != results[0]['uuid']
+    assert orm.QueryBuilder().append(orm.StructureData).count() == 2
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_table_fits_80_columns_and_never_cuts_an_id(good_files, model_file):
+    """At 80 columns (as when piped) no line is longer, and each prediction's short id is whole on its line; --wide
+    shows the full UUIDs, unbroken."""
+    args = ['classify', '--model', str(model_file), *map(str, good_files)]
+    stored = CliRunner().invoke(cmd_root, [*args, '--json'])
+    uuids = [r['uuid'] for r in json.loads(stored.stdout)]
+    table = CliRunner().invoke(cmd_root, args, terminal_width=80)
+    assert table.exit_code == 0, table.output
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80, table.stdout
+    for uuid in uuids:
+        assert uuid[:8] in table.stdout
+    wide = CliRunner().invoke(cmd_root, [*args, '--wide'])
+    for uuid in uuids:
+        assert uuid in wide.stdout
+    assert 'found' in table.stdout and 'new' not in table.stdout.split('stored', 1)[1]
