@@ -34,7 +34,7 @@ _HEADER = 'Lattice="3 0 0 0 3 0 0 0 3" Properties=species:S:1:pos:R:3 pbc="T T T
 
 #: Bad inputs and a word their error message must contain.
 BAD_FILES = {
-    'unreadable.cif': ('this is not a crystal structure\n', 'unreadable'),
+    'unreadable.cif': ('this is not a crystal structure\n', 'not a structure file that ASE or pymatgen can read'),
     'empty.extxyz': (f'0\n{_HEADER}\n', 'empty'),
     'nan.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nCu nan 1.5 1.5\n', 'NaN'),
     'unknown.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nXx 1.5 1.5 1.5\n', "unknown element 'Xx'"),

@@ -27,6 +27,19 @@ def test_no_store_json_subprocess(good_files, bad_files, model_file, fresh_aiida
     assert all('label' in by_file[name] for name in expected if name not in map(str, bad_files))
     # --no-store needs no profile: none was created (aiida's logging set-up only writes an empty configuration)
     assert_no_profile(fresh_aiida_path)
+    assert 'np.' not in result.stdout + result.stderr  # plain numbers, never numpy reprs
+
+
+def test_unreadable_file_message_names_file_readers_and_remedy(tmp_path, fresh_aiida_path):
+    garbage = tmp_path / 'garbage.txt'
+    garbage.write_text('hello\n')
+    result = run_subprocess(['classify', '--no-store', '--json', garbage], fresh_aiida_path)
+    assert result.returncode == 1
+    (entry,) = parse_json(result.stdout)
+    message = entry['error']
+    assert entry['file'] == str(garbage) and 'ASE' in message and 'pymatgen' in message and "'.txt'" in message
+    assert 'Check that it is a structure file' in message
+    assert f'Error: {garbage}: ' in result.stderr and '1 failed' in result.stderr
 
 
 def test_no_store_all_good_exit_zero(good_files, model_file, fresh_aiida_path):

@@ -18,6 +18,7 @@ def small_dataset(tmp_path_factory):
     args = ['dataset', 'pristine', '-o', str(path), '--species', 'Cu,Fe,Si', '--targets', '64,128', '--seed', '3']
     result = CliRunner().invoke(cmd_root, args)
     assert result.exit_code == 0, result.output
+    assert 'np.' not in result.output  # plain numbers and strings, never numpy reprs
     return path
 
 
