@@ -1,0 +1,61 @@
+"""Progress and summaries: the training watcher, the reproduce summary line, AiiDA's process reports held back."""
+
+from __future__ import annotations
+
+import logging
+
+from aiida_crystalface.cli.reproduce import _StepStatus, failure_summary
+from aiida_crystalface.cli.train import _EpochWatcher
+from aiida_crystalface.cli.utils import quiet_process_reports
+
+
+def test_epoch_watcher_counts_the_epochs_in_the_jobs_log(tmp_path):
+    folder = tmp_path / 'ab' / 'cd' / 'ef0123' / 'model'
+    folder.mkdir(parents=True)
+    watcher = _EpochWatcher(tmp_path, epochs=3)
+    assert watcher._epochs_done() == 0
+    rows = ['epoch,step,train_acc,train_loss,val_acc,val_loss', '0,9,,,0.5,1.2', '0,9,0.4,1.3,,', '1,19,,,0.6,1.1']
+    (folder / 'metrics.csv').write_text('\n'.join(rows) + '\n')
+    assert watcher._epochs_done() == 1  # the validation rows are not epochs
+    (folder / 'metrics.csv').write_text('\n'.join([*rows, '1,19,0.7,0.9,,']) + '\n')
+    assert watcher._epochs_done() == 2
+
+
+def test_reproduce_failures_are_one_line_per_series_with_a_pointer():
+    results = {
+        'series': {
+            'bcc_to_sc': {'pooled': {'n': [10, 10], 'no_lattice': [0.0, 0.0]}, 'runs': []},
+            'lindemann': {
+                'pooled': {'n': [10, 10, 10], 'no_lattice': [0.0, 0.5, 1.0]},
+                'runs': [{'workchain': {'pk': 12}}, {'workchain': {'pk': 34}}],
+            },
+        }
+    }
+    (line,) = failure_summary(results)
+    assert line.startswith('lindemann: 15 of 30 samples had no lattice found')
+    assert 'verdi process report' in line and '12, 34' in line and 'report.md' in line
+    assert len(line) < 300
+
+
+def test_step_status_prints_finished_steps_only(capsys):
+    with _StepStatus() as status:
+        status.echo('[reproduce] datasets ...')
+        status.echo('[reproduce] datasets done in 1.0 s')
+    assert '[reproduce] datasets done in 1.0 s' in capsys.readouterr().err
+
+
+def test_process_reports_are_held_back_unless_asked_for():
+    from aiida.common.log import LOG_LEVEL_REPORT
+
+    logger = logging.getLogger('aiida')
+    level = logger.level
+    try:
+        logger.setLevel(LOG_LEVEL_REPORT)
+        with quiet_process_reports():
+            assert not logger.isEnabledFor(LOG_LEVEL_REPORT)
+        assert logger.isEnabledFor(LOG_LEVEL_REPORT)
+        logger.setLevel(logging.INFO)  # --verbosity info
+        with quiet_process_reports():
+            assert logger.isEnabledFor(LOG_LEVEL_REPORT)
+    finally:
+        logger.setLevel(level)
