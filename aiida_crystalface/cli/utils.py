@@ -201,20 +201,29 @@ def identifier_column(name: str, wide: bool) -> tuple[str, dict]:
 
 @contextmanager
 def quiet_process_reports():
-    """Hold back the per-process report lines of AiiDA while a command runs its WorkChains (the command prints its own
-    summary); ``--verbosity info`` or ``debug`` shows them."""
+    """Keep AiiDA's per-process report lines off the terminal while a command runs its WorkChains (the command prints
+    its own summary); they are still stored for ``verdi process report``. ``--verbosity info`` or ``debug`` shows them.
+
+    Only the terminal's handlers of the ``aiida`` logger are raised to WARNING; its database handler, and the logger's
+    own level, are left alone.
+    """
     import logging
 
     from aiida.common.log import LOG_LEVEL_REPORT
+    from aiida.orm.utils.log import DBLogHandler
 
     logger = logging.getLogger('aiida')
-    level = logger.level
+    raised = []
     if logger.getEffectiveLevel() >= LOG_LEVEL_REPORT:
-        logger.setLevel(logging.WARNING)
+        for handler in logger.handlers:
+            if not isinstance(handler, DBLogHandler) and handler.level < logging.WARNING:
+                raised.append((handler, handler.level))
+                handler.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        logger.setLevel(level)
+        for handler, level in raised:
+            handler.setLevel(level)
 
 
 class _StageProgress:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -94,6 +98,8 @@ def test_store_mixed_inputs(good_files, bad_files, model_file):
         assert len(origin['structure'].sites) == atoms[entry['file'].rsplit('/', 1)[-1]]
     assert orm.QueryBuilder().append(ClassificationData).count() == 4
     assert orm.QueryBuilder().append(ConvNetModelData).count() == 1
+    assert 'Report:' not in result.stderr  # the WorkChain's reports stay off the terminal: one summary instead
+    assert f'4 of {len(results)} input(s) classified' in result.stderr
 
 
 @pytest.mark.usefixtures('aiida_profile_clean')
@@ -127,6 +133,13 @@ def test_store_subprocess_on_a_fresh_machine(good_files, bad_files, model_file, 
     uuid = results[0]['uuid']
     check = run_subprocess(['query', '--min-probability', '0'], fresh_aiida_path)
     assert check.returncode == 0 and uuid[:8] in check.stdout, check.stdout
+    # the WorkChain's reports were kept off the terminal but stored: `verdi process report` shows them
+    assert 'Report:' not in result.stderr
+    pk = result.stderr.split('ClassifyStructuresWorkChain<', 1)[1].split('>', 1)[0]
+    verdi = str(Path(sys.executable).with_name('verdi'))
+    env = dict(os.environ, AIIDA_PATH=str(fresh_aiida_path))
+    report = subprocess.run([verdi, 'process', 'report', pk], capture_output=True, text=True, env=env, check=False)
+    assert 'classified' in report.stdout, report.stdout + report.stderr
 
 
 @pytest.mark.usefixtures('aiida_profile_clean')

@@ -44,18 +44,32 @@ def test_step_status_prints_finished_steps_only(capsys):
     assert '[reproduce] datasets done in 1.0 s' in capsys.readouterr().err
 
 
-def test_process_reports_are_held_back_unless_asked_for():
+def test_process_reports_are_held_back_from_the_terminal_but_kept_for_the_database():
     from aiida.common.log import LOG_LEVEL_REPORT
+    from aiida.orm.utils.log import DBLogHandler
+
+    class Collect(DBLogHandler):  # aiida's database handler, collecting instead of storing
+        def __init__(self):
+            super().__init__()
+            self.records = []
+
+        def emit(self, record):
+            self.records.append(record)
 
     logger = logging.getLogger('aiida')
-    level = logger.level
+    terminal, database, level = logging.StreamHandler(), Collect(), logger.level
+    logger.addHandler(terminal)
+    logger.addHandler(database)
     try:
         logger.setLevel(LOG_LEVEL_REPORT)
         with quiet_process_reports():
-            assert not logger.isEnabledFor(LOG_LEVEL_REPORT)
-        assert logger.isEnabledFor(LOG_LEVEL_REPORT)
-        logger.setLevel(logging.INFO)  # --verbosity info
+            assert terminal.level == logging.WARNING
+            logger.log(LOG_LEVEL_REPORT, 'a report')
+        assert terminal.level == logging.NOTSET and [r.getMessage() for r in database.records] == ['a report']
+        logger.setLevel(logging.INFO)  # --verbosity info: shown
         with quiet_process_reports():
-            assert logger.isEnabledFor(LOG_LEVEL_REPORT)
+            assert terminal.level == logging.NOTSET
     finally:
+        logger.removeHandler(terminal)
+        logger.removeHandler(database)
         logger.setLevel(level)
