@@ -374,3 +374,30 @@ def _count_predictions(model_pk: int) -> int:
     builder = orm.QueryBuilder().append(ConvNetModelData, filters={'id': model_pk}, tag='model')
     builder.append(orm.CalcFunctionNode, with_incoming='model', tag='predict')
     return builder.append(ClassificationData, with_incoming='predict').count()
+
+
+def predictions_of_workchain(workchain: orm.WorkflowNode) -> dict[str, ClassificationData]:
+    """Input name -> prediction, for every input that a ``ClassifyStructuresWorkChain`` classified, in one query.
+
+    The lean sibling of :func:`classification_results` for many structures: it loads only the prediction nodes (not
+    the structures and fingerprints), following the ``predict`` calcfunctions the WorkChain called, whose outputs are
+    named after the inputs; it works whether or not the WorkChain returned its outputs.
+    """
+    builder = orm.QueryBuilder()
+    builder.append(orm.WorkflowNode, filters={'id': workchain.pk}, tag='workchain')
+    builder.append(
+        orm.CalcFunctionNode,
+        with_incoming='workchain',
+        edge_filters={'type': LinkType.CALL_CALC.value},
+        filters={'attributes.process_label': 'predict'},
+        tag='calc',
+    )
+    builder.append(
+        ClassificationData,
+        with_incoming='calc',
+        edge_filters={'type': LinkType.CREATE.value},
+        edge_project='label',
+        project='*',
+        tag='prediction',
+    )
+    return {row['calc--prediction']['label']: row['prediction']['*'] for row in builder.iterdict()}

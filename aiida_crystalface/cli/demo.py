@@ -156,9 +156,7 @@ def save_figures(items: Sequence[tuple], run, output_dir: Path) -> list[Path]:
 
 
 def _image(run, index: int, structure) -> np.ndarray:
-    """The stored fingerprint of input ``index``, or (for a result found from an earlier run) its prediction's."""
-    if run.fingerprints[index] is not None:
-        return run.fingerprints[index].image
+    """The stored fingerprint behind the prediction of input ``index``."""
     from aiida import orm
 
     from aiida_crystalface.provenance import prediction_provenance

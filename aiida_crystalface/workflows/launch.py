@@ -3,7 +3,7 @@
 :func:`classify_structures` is the fast path for many structures: they are stored in batches (one transaction each)
 into a new Group, ``ClassifyStructuresWorkChain`` runs on the group with ``return_outputs=False`` (no output link per
 structure), and the results are collected afterwards through
-:func:`aiida_crystalface.provenance.classification_results`.
+:func:`aiida_crystalface.provenance.predictions_of_workchain` (the lean form of ``classification_results``).
 A structure identical to one already classified by the same model (same content hash) is not stored again: its stored
 prediction is reported instead, unless ``force`` is set.
 
@@ -45,8 +45,9 @@ class ClassificationRun:
     """What :func:`classify_structures` did, with one result per input structure, in input order.
 
     A result is ``{'label', 'probabilities', 'uuid'}`` (``uuid`` of the prediction node; ``uncertainty`` too when the
-    node has one) or ``{'error'}``. ``fingerprints`` holds each input's fingerprint node (``None`` for an input that
-    failed or whose earlier result was reused); ``reused`` whether each result is an earlier, identical structure's.
+    node has one) or ``{'error'}``. ``reused`` says whether each result is an earlier, identical structure's.
+    :func:`aiida_crystalface.provenance.prediction_provenance` of a result's ``uuid`` gives its structure, fingerprint
+    and model.
     """
 
     workchain: orm.WorkflowNode | None
@@ -54,7 +55,6 @@ class ClassificationRun:
     model: orm.Data
     classes: list[str]
     results: list[dict[str, Any]]
-    fingerprints: list[Any]
     reused: list[bool]
 
     @property
@@ -115,13 +115,12 @@ def classify_structures(
     from aiida.plugins import WorkflowFactory
 
     from aiida_crystalface.calculations.utils import structure_data
-    from aiida_crystalface.provenance import classification_results, predictions_of_structures
+    from aiida_crystalface.provenance import predictions_of_structures, predictions_of_workchain
     from aiida_crystalface.workflows.utils import bundled_model
 
     model = model if model is not None else bundled_model()
     hashes = [content_hash(structure) for structure in structures]
     results: list[dict[str, Any] | None] = [None] * len(structures)
-    fingerprints: list[Any] = [None] * len(structures)
     reused = [False] * len(structures)
     if not force:
         stored = _structures_with_hashes(set(hashes))
@@ -164,25 +163,23 @@ def classify_structures(
         )
         if progress is not None:
             progress('classify', len(todo), len(todo))
-        found = classification_results(workchain)
+        found = predictions_of_workchain(workchain)
         failures = _failures(workchain)
         for index in todo:
             name = f'structure_{pks[index]}'
-            entry = found.get(name) or {}
-            prediction = entry.get('prediction')
+            prediction = found.get(name)
             if prediction is None:
                 reason = failures.get(name) or f'not classified (see `verdi process report {workchain.pk}`)'
                 results[index] = {'error': reason}
             else:
                 results[index] = prediction_result(prediction)
-                fingerprints[index] = entry.get('fingerprint')
     for index, digest in enumerate(hashes):
         if results[index] is None:  # a repeat of a structure earlier in this call
             first = first_of_hash[digest]
-            results[index], fingerprints[index] = results[first], fingerprints[first]
+            results[index] = results[first]
             reused[index] = 'error' not in results[first]
     classes = list(model.base.attributes.get('classes', []))
-    return ClassificationRun(workchain, group, model, classes, list(results), fingerprints, reused)
+    return ClassificationRun(workchain, group, model, classes, list(results), reused)
 
 
 def _structures_with_hashes(hashes: set[str]) -> dict[int, str]:
