@@ -128,9 +128,11 @@ class _EpochWatcher:
             transient=True,
         )
         self.task = self.progress.add_task('Training', total=self.epochs)
-        self.progress.start()
-        self.thread = threading.Thread(target=self._watch, daemon=True)
-        self.thread.start()
+        self.thread = None
+        if self.progress.console.is_terminal:  # no bar in a log file or a pipe: the summary line says what was done
+            self.progress.start()
+            self.thread = threading.Thread(target=self._watch, daemon=True)
+            self.thread.start()
         return self
 
     def _epochs_done(self) -> int:
@@ -154,9 +156,10 @@ class _EpochWatcher:
                 continue
 
     def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.progress.stop()
+        if self.thread is not None:
+            self.stop.set()
+            self.thread.join()
+            self.progress.stop()
 
 
 def _print_metrics(metrics: dict, output_dir: Path, seconds: float) -> None:

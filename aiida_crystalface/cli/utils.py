@@ -210,8 +210,13 @@ def quiet_process_reports():
     import logging
 
     from aiida.common.log import LOG_LEVEL_REPORT
+    from aiida.manage import get_manager
     from aiida.orm.utils.log import DBLogHandler
 
+    if get_manager().get_profile() is not None:
+        # Loading the storage configures logging anew (with the database handler), which would replace the handlers
+        # raised here: load it first.
+        get_manager().get_profile_storage()
     logger = logging.getLogger('aiida')
     raised = []
     if logger.getEffectiveLevel() >= LOG_LEVEL_REPORT:
@@ -237,6 +242,8 @@ class _StageProgress:
         self.tasks: dict[str, Any] = {}
 
     def update(self, stage: str, done: int, total: int) -> None:
+        if self.progress is None and not console(stderr=True).is_terminal:
+            return  # no bars in a log file or a pipe: the command's summary line says what was done
         if self.progress is None:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
