@@ -105,8 +105,10 @@ def classify_structures(
     :param model: a stored model node; default: the bundled model (stored once).
     :param group_prefix: the new structures go into a new group ``<group_prefix>/<date>-<time>-<random>``.
     :param batch_size: structures per storage transaction and per calcfunction.
-    :param force: classify every structure, even one whose identical structure (:func:`content_hash`) was classified
-        by ``model`` already; by default such a structure is not stored again and its stored prediction is reported.
+    :param force: store and classify every structure anew, even one whose identical structure (:func:`content_hash`)
+        is stored already. By default a structure is never stored twice: when ``model`` classified an identical one,
+        its stored prediction is reported and nothing is run; when an identical one is stored but has no prediction by
+        ``model`` (another model's, or a failure), that stored node is classified again.
     :param progress: called as ``progress(stage, done, total)`` while storing (stage ``'store'``, after each batch)
         and classifying (``'classify'``, before and after the WorkChain).
     """
@@ -122,8 +124,10 @@ def classify_structures(
     hashes = [content_hash(structure) for structure in structures]
     results: list[dict[str, Any] | None] = [None] * len(structures)
     reused = [False] * len(structures)
+    existing: dict[str, int] = {}  # content hash -> a stored structure of that content, reused instead of a copy
     if not force:
         stored = _structures_with_hashes(set(hashes))
+        existing = {digest: pk for pk, digest in sorted(stored.items())}
         by_hash = {stored[pk]: prediction for pk, prediction in predictions_of_structures(stored, model).items()}
         for index, digest in enumerate(hashes):
             if digest in by_hash:
@@ -142,9 +146,13 @@ def classify_structures(
         storage = get_manager().get_profile_storage()
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
+            known = _load_structures([existing[hashes[i]] for i in chunk if hashes[i] in existing])
             with storage.transaction():
                 nodes = []
                 for index in chunk:
+                    if hashes[index] in existing:  # stored before, never classified by this model: classify that one
+                        nodes.append(known[existing[hashes[index]]])
+                        continue
                     node = structure_data(structures[index])
                     node.base.extras.set(CONTENT_HASH_EXTRA, hashes[index])
                     nodes.append(node.store())
@@ -194,6 +202,14 @@ def _structures_with_hashes(hashes: set[str]) -> dict[int, str]:
         )
         found.update(dict(builder.all()))
     return found
+
+
+def _load_structures(pks: list[int]) -> dict[int, orm.StructureData]:
+    """pk -> StructureData, in one query."""
+    if not pks:
+        return {}
+    builder = orm.QueryBuilder().append(orm.StructureData, filters={'id': {'in': sorted(set(pks))}}, project='*')
+    return {node.pk: node for node in builder.all(flat=True)}
 
 
 def _failures(node: orm.WorkflowNode) -> dict[str, str]:

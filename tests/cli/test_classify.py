@@ -188,3 +188,17 @@ def test_table_fits_80_columns_and_never_cuts_an_id(good_files, model_file):
     for uuid in uuids:
         assert uuid in wide.stdout
     assert 'found' in table.stdout and 'new' not in table.stdout.split('stored', 1)[1]
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_a_failed_structure_is_not_stored_twice(bad_files, model_file):
+    """An input that failed (no lattice) is classified again on the next run, on the structure stored the first time."""
+    from aiida import orm
+
+    amorphous = next(str(p) for p in bad_files if p.name == 'amorphous.extxyz')
+    args = ['classify', '--json', '--model', str(model_file), amorphous]
+    first = CliRunner().invoke(cmd_root, args)
+    second = CliRunner().invoke(cmd_root, args)
+    assert first.exit_code == second.exit_code == 1
+    assert 'no lattice found' in json.loads(second.stdout)[0]['error']
+    assert orm.QueryBuilder().append(orm.StructureData).count() == 1
