@@ -148,9 +148,8 @@ def _print_table(results: Sequence[dict[str, Any]], reused: Sequence[bool], *, w
         columns += [identifier_column('prediction', wide), ('stored', {'no_wrap': True})]
     rows = table(None, columns)
     for result, again in classified:
-        row = [result['file'], format_label(result['label']), f'{result["probabilities"][result["label"]]:.3f}']
-        if result['label'] not in result['probabilities']:
-            row[2] = '-'
+        p = result['probabilities'].get(result['label'])  # none for an answer that is no class ('unknown')
+        row = [result['file'], format_label(result['label']), '-' if p is None else f'{p:.3f}']
         if with_uncertainty:
             row.append('-' if result.get('uncertainty') is None else f'{result["uncertainty"]:.3f}')
         if stored:

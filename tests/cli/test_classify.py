@@ -202,3 +202,27 @@ def test_a_failed_structure_is_not_stored_twice(bad_files, model_file):
     assert first.exit_code == second.exit_code == 1
     assert 'no lattice found' in json.loads(second.stdout)[0]['error']
     assert orm.QueryBuilder().append(orm.StructureData).count() == 1
+
+
+def test_table_shows_uncertainty_and_sets_no_class_answers_apart(capsys):
+    """Answers with an uncertainty get a "unc." column; "unknown" (no class) prints without a probability."""
+    from rich.console import Console
+
+    from aiida_crystalface.cli.classify import _print_table
+    from aiida_crystalface.cli.utils import format_label
+
+    probabilities = {'fcc': 0.4, 'diamond': 0.2, 'bcc': 0.2, 'sc': 0.2}
+    uuid = '0123456789abcdef0123456789abcdef0123'
+    results = [
+        {'file': 'a.cif', 'label': 'unknown', 'probabilities': probabilities, 'uncertainty': 0.81, 'uuid': uuid},
+        {'file': 'b.cif', 'label': 'fcc', 'probabilities': probabilities, 'uuid': None},
+    ]
+    _print_table(results, [False, True], wide=False, stored=True)
+    out = capsys.readouterr().out
+    assert 'unc.' in out and '0.810' in out and '01234567' in out and uuid not in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.strip()}
+    assert rows['a.cif'][1:3] == ['unknown', '-'] and rows['b.cif'][1:4] == ['fcc', '0.400', '-']
+    rendered = Console(force_terminal=True, color_system='standard')
+    with rendered.capture() as capture:
+        rendered.print(format_label('unknown'))
+    assert '\x1b[' in capture.get() and format_label('fcc') == 'fcc'  # dim italic, class names plain
