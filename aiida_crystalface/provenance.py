@@ -198,3 +198,206 @@ def _model_of_calcs(calc_ids: set[int]) -> dict[int, int]:
     qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted(calc_ids)}}, tag='calc', project=['id'])
     qb.append(ConvNetModelData, with_outgoing='calc', project=['id'])
     return {calc: model for calc, model in qb.all()}
+
+
+# --- Queries of the command line (aiida-crystalface query / classify). Self-contained: they read the predicted class
+# through predicted_class_key(), so that they work whether the attribute is called 'label' or 'predicted_class'.
+
+
+def predicted_class_key() -> str:
+    """The attribute of a ClassificationData holding its predicted class (``predicted_class``, formerly ``label``)."""
+    return 'predicted_class' if hasattr(ClassificationData, 'predicted_class') else 'label'
+
+
+def predicted_class(prediction: orm.Data) -> str:
+    """The predicted class of a ClassificationData node, whatever the attribute's name."""
+    attributes = prediction.base.attributes
+    return attributes.get('predicted_class', None) or attributes.get('label')
+
+
+def predictions_of_structures(structure_pks: Any, model: orm.Data) -> dict[int, ClassificationData]:
+    """structure pk -> the newest prediction that ``model`` made for it, for each of ``structure_pks`` that has one.
+
+    Follows the chain structure -> compute_fingerprints -> fingerprint -> predict (with ``model`` as input) ->
+    prediction through the link labels (each batched calcfunction names its outputs after its inputs), one query per
+    link, each restricted to the labels it needs.
+    """
+    pks = sorted(set(structure_pks))
+    if not pks:
+        return {}
+    # structure -> (compute_fingerprints id, label)
+    qb = orm.QueryBuilder()
+    qb.append(orm.StructureData, filters={'id': {'in': pks}}, project='id', tag='structure')
+    qb.append(
+        orm.CalcFunctionNode,
+        with_incoming='structure',
+        filters={'attributes.process_label': 'compute_fingerprints'},
+        edge_filters={'type': LinkType.INPUT_CALC.value},
+        edge_project='label',
+        project='id',
+        tag='calc',
+    )
+    structure_of = {(r['calc']['id'], r['structure--calc']['label']): r['structure']['id'] for r in qb.iterdict()}
+    # fingerprint id -> structure pk
+    fingerprint_structure = {fp: pk for pk, fp in _outputs_by_name(structure_of, FingerprintData, 'id')}
+    if not fingerprint_structure:
+        return {}
+    # fingerprint -> (predict id, label), only for predict calcfunctions that had ``model`` as input
+    qb = orm.QueryBuilder()
+    qb.append(FingerprintData, filters={'id': {'in': sorted(fingerprint_structure)}}, project='id', tag='fingerprint')
+    qb.append(
+        orm.CalcFunctionNode,
+        with_incoming='fingerprint',
+        filters={'attributes.process_label': 'predict'},
+        edge_filters={'type': LinkType.INPUT_CALC.value},
+        edge_project='label',
+        project='id',
+        tag='predict',
+    )
+    qb.append(orm.Data, with_outgoing='predict', filters={'id': model.pk})
+    fingerprint_of = {
+        (r['predict']['id'], r['fingerprint--predict']['label']): r['fingerprint']['id'] for r in qb.iterdict()
+    }
+    found: dict[int, ClassificationData] = {}
+    for prediction_fp, prediction in _outputs_by_name(fingerprint_of, ClassificationData, '*'):
+        structure = fingerprint_structure[prediction_fp]
+        if structure not in found or prediction.ctime > found[structure].ctime:
+            found[structure] = prediction
+    return found
+
+
+def _outputs_by_name(sources: dict[tuple[int, str], int], cls: type, project: str) -> list[tuple[int, Any]]:
+    """For ``{(calc id, label): source}``, the outputs of class ``cls`` that each calc created under the same label:
+    ``[(source, output)]`` (the output's id, or the node when ``project='*'``)."""
+    if not sources:
+        return []
+    qb = orm.QueryBuilder()
+    qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted({c for c, _ in sources})}}, project='id', tag='calc')
+    qb.append(
+        cls,
+        with_incoming='calc',
+        edge_filters={'type': LinkType.CREATE.value, 'label': {'in': sorted({n for _, n in sources})}},
+        edge_project='label',
+        project=project,
+        tag='output',
+    )
+    pairs = []
+    for row in qb.iterdict():
+        key = (row['calc']['id'], row['calc--output']['label'])
+        if key in sources:
+            pairs.append((sources[key], row['output'][project]))
+    return pairs
+
+
+def query_predictions(
+    *, label: str | None = None, min_probability: float = 0.0, model: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The newest predictions matching the filters (at most ``limit``), each with its structure and model.
+
+    Each row: ``prediction_uuid``, ``label``, ``probability``, ``uncertainty`` (``None`` when the node has none),
+    ``model_pk``, ``model_uuid``, ``structure_pk``, ``structure_uuid``, ``structure_label`` (the file or item it came
+    from) and ``formula``. ``model`` is a model node's PK or (a prefix of) its UUID.
+    """
+    key = predicted_class_key()
+    filters: dict[str, Any] = {}
+    if label is not None:
+        filters[f'attributes.{key}'] = label
+    if min_probability > 0:
+        filters['attributes.max_probability'] = {'>=': float(min_probability)}
+    qb = orm.QueryBuilder()
+    qb.append(ClassificationData, tag='prediction', filters=filters, project='*')
+    qb.append(orm.CalcFunctionNode, with_outgoing='prediction', tag='predict', project=['id'], edge_project=['label'])
+    if model is not None:
+        model_filters = {'id': int(model)} if str(model).isdigit() else {'uuid': {'like': f'{model}%'}}
+        qb.append(ConvNetModelData, with_outgoing='predict', filters=model_filters)
+    qb.order_by({'prediction': {'ctime': 'desc'}}).limit(limit)
+    predictions = [
+        (row['prediction']['*'], row['predict']['id'], row['prediction--predict']['label']) for row in qb.iterdict()
+    ]
+    if not predictions:
+        return []
+    fingerprints = _inputs_by_name({(calc, name) for _, calc, name in predictions})
+    models = _model_of_calcs({calc for _, calc, _ in predictions})
+    model_uuids = dict(
+        orm.QueryBuilder()
+        .append(ConvNetModelData, filters={'id': {'in': sorted(set(models.values()))}}, project=['id', 'uuid'])
+        .all()
+    )
+    creators = _creators(set(fingerprints.values()))
+    structures = _inputs_by_name(set(creators.values()), project_structure=True)
+    rows = []
+    for prediction, calc, name in predictions:
+        structure = structures.get(creators.get(fingerprints.get((calc, name))))
+        if structure is None:
+            continue
+        attributes = prediction.base.attributes
+        rows.append(
+            {
+                'prediction_uuid': prediction.uuid,
+                'label': predicted_class(prediction),
+                'probability': float(attributes.get('max_probability')),
+                'uncertainty': attributes.get('uncertainty', None),
+                'model_pk': models.get(calc),
+                'model_uuid': model_uuids.get(models.get(calc)),
+                'structure_pk': structure.pk,
+                'structure_uuid': structure.uuid,
+                'structure_label': structure.label,
+                'formula': structure.get_formula(),
+            }
+        )
+    return rows
+
+
+def models_overview() -> list[dict[str, Any]]:
+    """Every stored model, newest first: ``pk``, ``uuid``, ``created`` (ISO), ``classes``, ``settings_hash``,
+    ``test_accuracy`` (``None`` when unknown) and ``predictions`` (how many predictions it made)."""
+    builder = orm.QueryBuilder().append(ConvNetModelData, project='*', tag='model')
+    rows = []
+    for node in builder.order_by({'model': {'ctime': 'desc'}}).all(flat=True):
+        metrics = node.metrics or {}
+        accuracy = metrics.get('test_accuracy', (metrics.get('test') or {}).get('accuracy'))
+        rows.append(
+            {
+                'pk': node.pk,
+                'uuid': node.uuid,
+                'created': node.ctime.isoformat(),
+                'classes': [str(c) for c in node.classes],
+                'settings_hash': str(node.settings_hash),
+                'test_accuracy': None if accuracy is None else float(accuracy),
+                'predictions': _count_predictions(node.pk),
+            }
+        )
+    return rows
+
+
+def _count_predictions(model_pk: int) -> int:
+    builder = orm.QueryBuilder().append(ConvNetModelData, filters={'id': model_pk}, tag='model')
+    builder.append(orm.CalcFunctionNode, with_incoming='model', tag='predict')
+    return builder.append(ClassificationData, with_incoming='predict').count()
+
+
+def predictions_of_workchain(workchain: orm.WorkflowNode) -> dict[str, ClassificationData]:
+    """Input name -> prediction, for every input that a ``ClassifyStructuresWorkChain`` classified, in one query.
+
+    The lean sibling of :func:`classification_results` for many structures: it loads only the prediction nodes (not
+    the structures and fingerprints), following the ``predict`` calcfunctions the WorkChain called, whose outputs are
+    named after the inputs; it works whether or not the WorkChain returned its outputs.
+    """
+    builder = orm.QueryBuilder()
+    builder.append(orm.WorkflowNode, filters={'id': workchain.pk}, tag='workchain')
+    builder.append(
+        orm.CalcFunctionNode,
+        with_incoming='workchain',
+        edge_filters={'type': LinkType.CALL_CALC.value},
+        filters={'attributes.process_label': 'predict'},
+        tag='calc',
+    )
+    builder.append(
+        ClassificationData,
+        with_incoming='calc',
+        edge_filters={'type': LinkType.CREATE.value},
+        edge_project='label',
+        project='*',
+        tag='prediction',
+    )
+    return {row['calc--prediction']['label']: row['prediction']['*'] for row in builder.iterdict()}

@@ -20,6 +20,7 @@ __all__ = ('HYPERPARAMETERS', 'TrainClassifierCalculation', 'get_local_code')
 HYPERPARAMETERS = {
     'split': str,
     'test_fraction': float,
+    'val_fraction': float,
     'epochs': int,
     'batch_size': int,
     'learning_rate': float,

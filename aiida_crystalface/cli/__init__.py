@@ -1,8 +1,12 @@
 # ruff: noqa: E402  (the warning filter must come before aiida is first imported)
 """The ``aiida-crystalface`` command line, in the style of ``verdi`` and ``aiida-pseudo``.
 
-Importing this package registers every sub-command on :data:`cmd_root`; each command imports the heavy packages
-(numba kernels, torch, the AiiDA ORM) only when it runs.
+One module per command or command group (``classify``, ``fingerprint``, ``explain``, ``dataset``, ``train``,
+``query``, ``models``, ``demo``, ``dft``, ``reproduce``; ``data`` for ``verdi data crystalface``), shared options and
+types in ``params/``, shared printing and input helpers in ``utils``, the profile bootstrap in ``profile``. The work
+itself is the library's (``workflows.launch``, ``provenance``, ``core``, ``ml``, ``reproduce``). Importing this package
+registers every sub-command on :data:`cmd_root`; each command imports the heavy packages (numba kernels, torch, the
+AiiDA ORM) only when it runs.
 """
 
 import warnings

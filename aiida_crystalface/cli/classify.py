@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -12,6 +14,9 @@ from .params import options
 from .root import cmd_root
 
 __all__ = ('cmd_classify',)
+
+#: Failed inputs named one per line on standard error; beyond this many, a count and a pointer to ``--json``.
+MAX_ERROR_LINES = 20
 
 
 @cmd_root.command('classify')
@@ -24,29 +29,149 @@ __all__ = ('cmd_classify',)
     help='Store structures, fingerprints and predictions in the AiiDA profile (through ClassifyStructuresWorkChain); '
     '--no-store computes without a profile and writes nothing.',
 )
+@options.FORCE()
+@click.option(
+    '--batch-size',
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help='Structures per storage transaction and per calcfunction.',
+)
 @options.JSON()
+@options.WIDE()
 @click.pass_context
-def cmd_classify(ctx, files, model, store, as_json):
-    """Classify the crystal structure of FILES (CIF, POSCAR, extxyz, or any format ASE or pymatgen reads).
+def cmd_classify(ctx, files, model, store, force, batch_size, as_json, wide):  # noqa: PLR0917
+    """Classify the crystal structures in structure files.
 
-    A file holding several frames (an extxyz trajectory) is classified frame by frame, each named FILE@i. Exit status:
-    0 when every input was classified, 1 when any was not (every good input is still classified and stored).
+    FILES: one or more structure files.
+
+    FILES: CIF, POSCAR, extxyz, or any format ASE or pymatgen reads. A file holding several frames (an extxyz
+    trajectory) is classified frame by frame, each named FILE@i. A structure identical to one this model classified
+    already (same cell, positions and elements, whatever the file name) is not stored again: its stored prediction is
+    reported, unless --force. Exit status: 0 when every input was classified, 1 when any was not (every good input is
+    still classified and stored).
     """
-    from .classification import classify_records, print_results
-    from .inputs import read_inputs
+    from .utils import read_inputs
 
     records = read_inputs(files)
-    if store:
-        from .profile import ensure_profile
-
-        ensure_profile(ctx)
+    good = [i for i, record in enumerate(records) if record.ok]
+    results: list[dict[str, Any]] = [{'file': r.file, 'error': r.error} for r in records]
+    reused: list[bool] = [False] * len(records)
+    if good:
+        structures = [records[i].structure for i in good]
+        # Standard output carries the JSON document and nothing else: whatever the work writes on the way goes to
+        # standard error.
+        with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+            if store:
+                outcome, again = _classify_stored(ctx, structures, model, force=force, batch_size=batch_size)
+            else:
+                outcome, again = _classify_in_memory(structures, model), [False] * len(structures)
+        for local, index in enumerate(good):
+            results[index] = {'file': records[index].file, **outcome[local]}
+            reused[index] = again[local]
     if as_json:
-        # Standard output carries the JSON document and nothing else: whatever the work writes there on the way (an
-        # AiiDA process's report, a progress line) goes to standard error.
-        with contextlib.redirect_stdout(sys.stderr):
-            results = classify_records(records, model=model, store=store)
         click.echo(json.dumps(results))
     else:
-        results = classify_records(records, model=model, store=store)
-        print_results(results)
+        _print_table(results, reused, wide=wide, stored=store)
+    _print_summary(results, reused, as_json=as_json)
     ctx.exit(0 if all('error' not in result for result in results) else 1)
+
+
+def _classify_stored(ctx, structures: list, model: str | None, *, force: bool, batch_size: int):
+    """Store and classify through ClassifyStructuresWorkChain; return (results, reused) in input order."""
+    from aiida_crystalface.workflows.launch import classify_structures
+
+    from .profile import ensure_profile
+    from .utils import load_model_node, quiet_process_reports, stage_progress
+
+    ensure_profile(ctx)
+    model_node = load_model_node(model) if model is not None else None
+    stages = {'store': 'Storing structures', 'classify': 'Classifying (ClassifyStructuresWorkChain)'}
+    with stage_progress(stages) as progress, quiet_process_reports():
+        run = classify_structures(
+            structures, model=model_node, batch_size=batch_size, force=force, progress=progress.update
+        )
+    if run.workchain is not None:
+        click.echo(
+            f'{run.workchain.process_label}<{run.workchain.pk}> {run.workchain.process_state.value}; new structures '
+            f'in the group {run.group.label}',
+            err=True,
+        )
+    return run.results, run.reused
+
+
+def _classify_in_memory(structures: list, model: str | None) -> list[dict[str, Any]]:
+    """Fingerprint and predict in memory: no profile is loaded and nothing is written."""
+    from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
+    from aiida_crystalface.core.orientation import no_lattice_message
+
+    from .utils import load_classifier
+
+    classifier = load_classifier(model, use_profile=False)
+    settings = FingerprintSettings.from_dict(classifier.settings)
+    batch = fingerprint_batch(structures, settings, progress=True)
+    outcome: list[dict[str, Any]] = [
+        {'error': _strip_index(batch.errors.get(i, 'not fingerprinted'), i)} for i in range(len(structures))
+    ]
+    if len(batch.ok):
+        probabilities = classifier.predict(batch.images, settings_hash=settings.hash)
+        for row, index, lattice in zip(probabilities, batch.ok, batch.lattices, strict=True):
+            if lattice is not None and not lattice['lattice_found']:
+                # Never a confident crystal class for a structure with no lattice (amorphous, gas, molecule).
+                outcome[int(index)] = {'error': no_lattice_message(lattice)}
+            else:
+                values = {str(name): float(p) for name, p in zip(classifier.classes, row, strict=True)}
+                outcome[int(index)] = {'label': max(values, key=values.get), 'probabilities': values, 'uuid': None}
+    return outcome
+
+
+def _strip_index(message: str, index: int) -> str:
+    return message.removeprefix(f'structure {index}: ')
+
+
+def _print_table(results: Sequence[dict[str, Any]], reused: Sequence[bool], *, wide: bool, stored: bool) -> None:
+    """The classified inputs as a table on standard output (80 columns unless --wide)."""
+    from .utils import console, format_label, identifier_column, short_id, table
+
+    classified = [(r, again) for r, again in zip(results, reused, strict=True) if 'error' not in r]
+    if not classified:
+        return
+    columns: list[tuple[str, dict]] = [
+        ('file', {'overflow': 'fold', 'ratio': 1}),
+        ('label', {'no_wrap': True}),
+        ('p', {'justify': 'right', 'no_wrap': True}),
+    ]
+    with_uncertainty = any('uncertainty' in r for r, _ in classified)
+    if with_uncertainty:
+        columns.append(('unc.', {'justify': 'right', 'no_wrap': True}))
+    if stored:
+        columns += [identifier_column('prediction', wide), ('stored', {'no_wrap': True})]
+    rows = table(None, columns)
+    for result, again in classified:
+        p = result['probabilities'].get(result['label'])  # none for an answer that is no class ('unknown')
+        row = [result['file'], format_label(result['label']), '-' if p is None else f'{p:.3f}']
+        if with_uncertainty:
+            row.append('-' if result.get('uncertainty') is None else f'{result["uncertainty"]:.3f}')
+        if stored:
+            row += [short_id(result['uuid'], wide), 'found' if again else 'new']
+        rows.add_row(*row)
+    console(wide=wide).print(rows)
+
+
+def _print_summary(results: Sequence[dict[str, Any]], reused: Sequence[bool], *, as_json: bool) -> None:
+    """One line of counts on standard error, then the failed inputs (at most :data:`MAX_ERROR_LINES` of them)."""
+    failed = [r for r in results if 'error' in r]
+    n_reused = sum(reused)
+    parts = [f'{len(results) - len(failed)} of {len(results)} input(s) classified']
+    if n_reused:
+        parts.append(
+            f'{n_reused} found already (identical structure, same model: not stored again; --force stores it anew)'
+        )
+    if failed:
+        parts.append(f'{len(failed)} failed')
+    click.echo('; '.join(parts) + '.', err=True)
+    for result in failed[:MAX_ERROR_LINES]:
+        click.secho(f'Error: {result["file"]}: {result["error"]}', fg='red', err=True)
+    if len(failed) > MAX_ERROR_LINES:
+        where = 'in the JSON on standard output' if as_json else 'with --json'
+        click.secho(f'... and {len(failed) - MAX_ERROR_LINES} more failed input(s): every one {where}.', err=True)

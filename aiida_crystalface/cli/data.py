@@ -12,6 +12,8 @@ from aiida.cmdline.commands.cmd_data import verdi_data
 from aiida.cmdline.params import arguments
 from aiida.cmdline.utils import decorators, echo
 
+from .params import options
+
 __all__ = ('data_crystalface',)
 
 KINDS = {'fingerprint': 'crystalface.fingerprint', 'model': 'crystalface.model'}
@@ -25,25 +27,34 @@ def data_crystalface():
 @data_crystalface.command('list')
 @click.option('-k', '--kind', type=click.Choice(sorted(KINDS)), default=None, help='Only nodes of this kind.')
 @click.option(
-    '-l', '--limit', type=click.IntRange(min=1), default=50, show_default=True, help='At most this many rows.'
+    '-n', '--limit', type=click.IntRange(min=1), default=50, show_default=True, help='At most this many rows.'
 )
+@options.WIDE()
 @decorators.with_dbenv()
-def data_crystalface_list(kind, limit):
+def data_crystalface_list(kind, limit, wide):
     """List fingerprint and model nodes, newest first."""
     from aiida import orm
     from aiida.plugins import DataFactory
-    from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title='aiida-crystalface nodes')
-    for column in ('PK', 'UUID', 'kind', 'created', 'details'):
-        table.add_column(column)
+    from .utils import console, identifier_column, short_id, table
+
+    output = table(
+        'aiida-crystalface nodes',
+        [
+            ('PK', {'justify': 'right', 'no_wrap': True}),
+            identifier_column('UUID', wide),
+            ('kind', {'no_wrap': True}),
+            ('created', {'no_wrap': True}),
+            ('details', {'overflow': 'fold', 'ratio': 1}),
+        ],
+    )
     for name in [kind] if kind else sorted(KINDS):
         query = orm.QueryBuilder().append(DataFactory(KINDS[name]), project=['*'])
         query.order_by({DataFactory(KINDS[name]): {'ctime': 'desc'}}).limit(limit)
         for (node,) in query.iterall():
-            table.add_row(str(node.pk), node.uuid, name, node.ctime.strftime('%Y-%m-%d %H:%M'), _details(node))
-    Console().print(table)
+            created = node.ctime.strftime('%Y-%m-%d %H:%M')
+            output.add_row(str(node.pk), short_id(node.uuid, wide), name, created, _details(node))
+    console(wide=wide).print(output)
 
 
 def _details(node) -> str:
@@ -77,7 +88,7 @@ def data_crystalface_export(node, output):
         else:
             from aiida_crystalface.core.render import save_fingerprint_png
 
-            save_fingerprint_png(image, output, title=f'fingerprint {node.pk}')
+            save_fingerprint_png(image, output, title=f'fingerprint {node.pk}', settings=node.settings)
     else:
         echo.echo_critical(f'node {node.pk} is a {type(node).__name__}, neither a fingerprint nor a model node')
     echo.echo_success(f'exported node {node.pk} to {output}')

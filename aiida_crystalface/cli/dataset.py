@@ -8,13 +8,10 @@ from pathlib import Path
 import click
 
 from .params import options
+from .params.types import IntegerList
 from .root import cmd_root
 
 __all__ = ('cmd_dataset',)
-
-
-def _species(value: str | None) -> list[str] | None:
-    return None if not value else [s.strip() for s in value.split(',') if s.strip()]
 
 
 def _common(command):
@@ -27,7 +24,7 @@ def _common(command):
             required=True,
             help='The dataset file to write (HDF5).',
         ),
-        click.option('--species', type=click.STRING, default=None, help='Comma-separated symbols (default: all).'),
+        options.SPECIES(),
         options.SEED(),
         click.option('--overwrite', is_flag=True, help='Replace OUTPUT when it exists.'),
         click.option('--float32', 'float32', is_flag=True, help='Store float32 images (default float16).'),
@@ -64,22 +61,26 @@ def _series(command):
 
 @cmd_root.group('dataset')
 def cmd_dataset():
-    """Build datasets of fingerprints: pristine crystals, defective ones, the bcc-to-sc and Lindemann series."""
+    """Build fingerprint datasets (no profile needed).
+
+    Pristine crystals, defective ones, the bcc-to-sc and Lindemann series, each written to one HDF5 file.
+    """
 
 
 @cmd_dataset.command('pristine')
 @_common
-@click.option('--targets', type=click.STRING, default=None, help='Comma-separated cluster sizes (default 32..256).')
+@click.option(
+    '--targets', type=IntegerList(), default=None, help='Comma-separated cluster sizes in atoms (default: 32..256).'
+)
 def cmd_dataset_pristine(output, species, seed, overwrite, float32, targets):  # noqa: PLR0917
     """Elemental fcc, diamond, bcc and sc crystals, each checked by spglib."""
     from aiida_crystalface.core.datasets import build_pristine_dataset
 
-    sizes = None if not targets else [int(t) for t in targets.split(',')]
     summary = build_pristine_dataset(
         output,
         seed=seed,
-        species=_species(species),
-        targets=sizes,
+        species=species,
+        targets=targets,
         overwrite=overwrite,
         dtype='float32' if float32 else 'float16',
     )
@@ -102,7 +103,7 @@ def cmd_dataset_defective(output, species, seed, overwrite, float32, pristine): 
         pristine,
         output,
         seed=seed,
-        species=_species(species),
+        species=species,
         overwrite=overwrite,
         dtype='float32' if float32 else 'float16',
     )
@@ -120,7 +121,7 @@ def cmd_dataset_transition(output, species, seed, overwrite, float32, pristine, 
         pristine,
         output,
         seed=seed,
-        species=_species(species),
+        species=species,
         n_structures=n_structures,
         samples=samples,
         overwrite=overwrite,
@@ -140,7 +141,7 @@ def cmd_dataset_lindemann(output, species, seed, overwrite, float32, pristine, n
         pristine,
         output,
         seed=seed,
-        species=_species(species),
+        species=species,
         n_structures=n_structures,
         samples=samples,
         overwrite=overwrite,
@@ -150,12 +151,14 @@ def cmd_dataset_lindemann(output, species, seed, overwrite, float32, pristine, n
 
 
 def _report(summary: dict, output: Path) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """The dataset's summary as a table on standard output (plain numbers), and one line on standard error."""
+    from .utils import console, format_value, plain, table
 
-    table = Table(title=f'Dataset {output}')
-    table.add_column('field')
-    table.add_column('value', overflow='fold')
+    summary = plain(summary)
+    rows = table(f'Dataset {output}', [('field', {'no_wrap': True}), ('value', {'overflow': 'fold'})])
     for key, value in summary.items():
-        table.add_row(str(key), f'{value:.3g}' if isinstance(value, float) else str(value))
-    Console().print(table)
+        rows.add_row(str(key), format_value(value))
+    console().print(rows)
+    items = summary.get('n_items', summary.get('items'))
+    count = f'{items} fingerprints ' if items is not None else ''
+    click.echo(f'Wrote {count}to {output}.', err=True)

@@ -15,7 +15,10 @@ __all__ = ('cmd_dft',)
 
 @cmd_root.group('dft')
 def cmd_dft():
-    """Chain classifications into DFT: Quantum ESPRESSO's pw.x with an aiida-pseudo pseudopotential family."""
+    """Chain classifications into DFT (Quantum ESPRESSO).
+
+    pw.x with an aiida-pseudo pseudopotential family, for ClassifyAndComputeWorkChain.
+    """
 
 
 @cmd_dft.command('setup')

@@ -23,14 +23,19 @@ __all__ = ('cmd_explain',)
 )
 @options.MODEL()
 @click.option('--top-k', type=click.IntRange(min=1), default=4, show_default=True, help='Number of filters shown.')
-@click.option('--frame', type=click.IntRange(min=0), default=0, show_default=True, help='Frame of a multi-frame file.')
+@options.FRAME()
 def cmd_explain(file, output, model, top_k, frame):
-    """Show which parts of the fingerprint of FILE the ConvNet looks at (paper, Fig. 5)."""
+    """Show where the ConvNet looks in a structure's fingerprint.
+
+    Writes the attentive response maps of the paper's Fig. 5: for each convolutional layer, the back-projection of the
+    strongest activation of each of its TOP_K most active filters, drawn over the fingerprint (the caption of the
+    figure says how to read it).
+    """
     from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint
     from aiida_crystalface.core.structures import StructureError, read_structures
     from aiida_crystalface.ml.explain import attentive_response_maps, save_attentive_response_png
 
-    from .models_io import load_classifier
+    from .utils import load_classifier
 
     classifier = load_classifier(model, use_profile=False)
     try:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .params import options
 from .root import cmd_root
 
 __all__ = ('cmd_fingerprint',)
@@ -20,9 +21,13 @@ __all__ = ('cmd_fingerprint',)
     required=True,
     help='Where to write the fingerprint: a PNG image, or the raw float32 array when the name ends in .npy.',
 )
-@click.option('--frame', type=click.IntRange(min=0), default=0, show_default=True, help='Frame of a multi-frame file.')
+@options.FRAME()
 def cmd_fingerprint(file, output, frame):
-    """Compute the two-dimensional diffraction fingerprint of the structure in FILE and write it to OUTPUT."""
+    """Write the diffraction fingerprint of a structure file.
+
+    The PNG has axes in q / 2 pi (units of the inverse nearest-neighbour distance), a colour bar and a caption saying
+    how the image was made; the .npy file holds the raw 64 x 64 float32 array in [0, 1].
+    """
     import numpy as np
 
     from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
@@ -34,7 +39,8 @@ def cmd_fingerprint(file, output, frame):
             raise click.BadParameter(
                 f'{file} holds {len(frames)} frame(s); there is no frame {frame}', param_hint='--frame'
             )
-        result = fingerprint_batch([frames[frame]], FingerprintSettings())
+        settings = FingerprintSettings()
+        result = fingerprint_batch([frames[frame]], settings)
         if result.errors:
             raise StructureError(result.errors[0].removeprefix('structure 0: '))
     except StructureError as exception:
@@ -46,7 +52,7 @@ def cmd_fingerprint(file, output, frame):
     else:
         from aiida_crystalface.core.render import save_fingerprint_png
 
-        save_fingerprint_png(image, output, title=frames[frame].label)
+        save_fingerprint_png(image, output, title=frames[frame].label, settings=settings)
     click.echo(
         f'Wrote the {image.shape[0]} x {image.shape[1]} fingerprint of {frames[frame].label} to {output}', err=True
     )

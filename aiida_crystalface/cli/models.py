@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
+from .params import options
 from .root import cmd_root
 
 __all__ = ('cmd_models',)
@@ -11,43 +14,50 @@ __all__ = ('cmd_models',)
 
 @cmd_root.group('models')
 def cmd_models():
-    """Inspect the ConvNet model nodes stored in the profile."""
+    """Inspect the stored ConvNet model nodes."""
 
 
 @cmd_models.command('list')
+@options.JSON()
+@options.WIDE()
 @click.pass_context
-def cmd_models_list(ctx):
-    """List the stored models: classes, fingerprint settings hash, test accuracy and how many predictions each made."""
-    from aiida import orm
-    from rich.console import Console
-    from rich.table import Table
+def cmd_models_list(ctx, as_json, wide):
+    """List the stored models: classes, settings hash, test accuracy, predictions made.
 
-    from aiida_crystalface.data.classification import ClassificationData
-    from aiida_crystalface.data.model import ConvNetModelData
+    The test accuracy is measured on the test split of the model's training, which took no part in training or model
+    selection.
+    """
+    from aiida_crystalface.provenance import models_overview
 
     from .profile import ensure_profile
+    from .utils import console, identifier_column, short_id, table
 
     ensure_profile(ctx)
-    table = Table(title='Stored models')
-    for column in ('PK', 'UUID', 'created', 'classes', 'settings hash', 'test accuracy', 'predictions'):
-        table.add_column(column)
-    query = orm.QueryBuilder().append(ConvNetModelData, project=['*']).order_by({ConvNetModelData: {'ctime': 'desc'}})
-    for (node,) in query.iterall():
-        count = (
-            orm.QueryBuilder()
-            .append(ConvNetModelData, filters={'id': node.pk}, tag='model')
-            .append(orm.CalcFunctionNode, with_incoming='model', tag='predict')
-            .append(ClassificationData, with_incoming='predict')
-            .count()
-        )
-        accuracy = (node.metrics or {}).get('test_accuracy', (node.metrics or {}).get('test', {}).get('accuracy'))
-        table.add_row(
-            str(node.pk),
-            node.uuid,
-            node.ctime.strftime('%Y-%m-%d %H:%M'),
-            ', '.join(node.classes),
-            node.settings_hash,
+    rows = models_overview()
+    if as_json:
+        click.echo(json.dumps(rows))
+        return
+    output = table(
+        None,
+        [
+            ('PK', {'justify': 'right', 'no_wrap': True}),
+            identifier_column('UUID', wide),
+            ('created', {'no_wrap': True}),
+            ('classes', {'overflow': 'fold', 'ratio': 1}),
+            ('settings', {'no_wrap': True}),
+            ('test acc.', {'justify': 'right', 'no_wrap': True}),
+            ('predictions', {'justify': 'right', 'no_wrap': True}),
+        ],
+    )
+    for row in rows:
+        accuracy = row['test_accuracy']
+        output.add_row(
+            str(row['pk']),
+            short_id(row['uuid'], wide),
+            row['created'][:16].replace('T', ' '),
+            ', '.join(row['classes']),
+            row['settings_hash'][:8] if not wide else row['settings_hash'],
             '-' if accuracy is None else f'{accuracy:.3f}',
-            str(count),
+            str(row['predictions']),
         )
-    Console().print(table)
+    console(wide=wide).print(output)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-__all__ = ('DEFAULT_PROFILE_NAME', 'create_sqlite_profile', 'ensure_profile')
+__all__ = ('DEFAULT_PROFILE_NAME', 'create_sqlite_profile', 'detect_broker', 'ensure_profile')
 
 DEFAULT_PROFILE_NAME = 'crystalface'
 
@@ -38,8 +38,13 @@ def ensure_profile(ctx: click.Context | None = None):
             )
         else:
             profile = create_sqlite_profile(config)
+            broker = {'core.rabbitmq': 'RabbitMQ', 'core.zeromq': "aiida-core's ZeroMQ"}.get(
+                profile.process_control_backend, str(profile.process_control_backend)
+            )
             click.echo(
-                f'Created the SQLite AiiDA profile `{profile.name}` in {config.dirpath} (no profile existed).', err=True
+                f'Created the SQLite AiiDA profile `{profile.name}` in {config.dirpath} (no profile existed), with the '
+                f'{broker} broker: `verdi daemon start` runs submitted work.',
+                err=True,
             )
     current = manager.get_profile()
     if current is None or current.name != profile.name:
@@ -47,11 +52,27 @@ def ensure_profile(ctx: click.Context | None = None):
     return manager.get_profile()
 
 
+def detect_broker() -> tuple[str, dict]:
+    """The broker a new profile gets, chosen as ``verdi presto`` chooses it: RabbitMQ when a server answers with the
+    default connection parameters (or those of the ``AIIDA_BROKER_*`` variables), otherwise aiida-core's built-in
+    ZeroMQ broker, which needs no service of its own (the daemon starts it).
+
+    :returns: the broker's entry point name and its configuration.
+    """
+    from aiida.brokers.rabbitmq.defaults import detect_rabbitmq_config
+    from aiida.plugins import BrokerFactory
+
+    try:
+        return 'core.rabbitmq', detect_rabbitmq_config()
+    except ConnectionError:
+        return 'core.zeromq', BrokerFactory('core.zeromq').get_default_config()
+
+
 def create_sqlite_profile(config, name: str = DEFAULT_PROFILE_NAME):
     """Create an SQLite profile with a ``localhost`` computer, as ``verdi presto`` does, and make it the default.
 
-    No broker is configured: ``run`` (what this command uses) needs none. ``verdi profile configure-broker`` adds one
-    later for the daemon (see the how-to "Run on a daemon").
+    The profile has a broker (:func:`detect_broker`), so ``verdi daemon start`` and ``submit`` work on it as well as
+    ``run``.
     """
     import getpass
     import logging
@@ -66,9 +87,16 @@ def create_sqlite_profile(config, name: str = DEFAULT_PROFILE_NAME):
     logger = logging.getLogger('aiida')
     level = logger.level
     logger.setLevel(logging.WARNING)
+    broker_backend, broker_config = detect_broker()
     try:
         profile = create_profile(
-            config, name=name, email=email, storage_backend='core.sqlite_dos', storage_config={}, broker_backend=None
+            config,
+            name=name,
+            email=email,
+            storage_backend='core.sqlite_dos',
+            storage_config={},
+            broker_backend=broker_backend,
+            broker_config=broker_config,
         )
     finally:
         logger.setLevel(level)

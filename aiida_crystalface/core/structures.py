@@ -297,9 +297,10 @@ def read_structures(path: str | os.PathLike, fmt: str | None = None) -> list[Ato
     """
     path = Path(path)
     if not path.is_file():
-        raise StructureError(f'{path}: no such file')
+        what = 'a folder, not a file' if path.is_dir() else 'no such file'
+        raise StructureError(f'{path}: {what}; give the path of a structure file (CIF, POSCAR, extxyz, ...)')
     if path.stat().st_size == 0:
-        raise StructureError(f'{path}: the file is empty')
+        raise StructureError(f'{path}: the file is empty; give a structure file (CIF, POSCAR, extxyz, ...)')
     errors = []
     try:
         import ase.io
@@ -308,7 +309,7 @@ def read_structures(path: str | os.PathLike, fmt: str | None = None) -> list[Ato
         frames = frames if isinstance(frames, list) else [frames]
         if frames:
             return _label_frames([_from_ase(atoms, path.name) for atoms in frames], path.name)
-        errors.append('ASE: no frames')
+        errors.append('ASE found no structure in it')
     except StructureError:
         raise
     except KeyError as exception:
@@ -316,11 +317,12 @@ def read_structures(path: str | os.PathLike, fmt: str | None = None) -> list[Ato
         symbol = str(exception.args[0]) if exception.args else ''
         if symbol and symbol.isalpha() and symbol.capitalize() not in _NUMBERS:
             raise StructureError(
-                f'{path}: unknown element {symbol!r} (not a chemical symbol of Z = 1..{MAX_ATOMIC_NUMBER})'
+                f'{path}: unknown element {symbol!r} (not a chemical symbol of Z = 1..{MAX_ATOMIC_NUMBER}); '
+                'correct the element names in the file'
             ) from None
-        errors.append(f'ASE: {exception}')
+        errors.append(f'ASE: {_describe(exception, path)}')
     except Exception as exception:
-        errors.append(f'ASE: {exception}')
+        errors.append(f'ASE: {_describe(exception, path)}')
     try:
         from pymatgen.core import Structure
 
@@ -329,8 +331,25 @@ def read_structures(path: str | os.PathLike, fmt: str | None = None) -> list[Ato
     except StructureError:
         raise
     except Exception as exception:
-        errors.append(f'pymatgen: {exception}')
-    raise StructureError(f'{path}: unreadable structure file ({"; ".join(errors)})')
+        errors.append(f'pymatgen: {_describe(exception, path)}')
+    raise StructureError(
+        f'{path}: not a structure file that ASE or pymatgen can read (tried both: {"; ".join(errors)}). Check that it '
+        'is a structure file (CIF, POSCAR/CONTCAR, extxyz, or another format ASE reads) and that its name tells the '
+        'format (e.g. Cu.cif, POSCAR, md.extxyz).'
+    )
+
+
+def _describe(exception: Exception, path: Path) -> str:
+    """What a reader's exception says, in words: its message, or its type when the message is empty or a bare name."""
+    text = str(exception).strip().strip('\'"')
+    kind = type(exception).__name__
+    if kind == 'UnknownFileTypeError' or text == path.suffix.lstrip('.'):
+        return f'no reader for the file type {path.suffix or path.name!r}'
+    if 'Unrecognized extension' in text:
+        return f'does not know the file type {path.suffix or path.name!r}'
+    if not text:
+        return f'its reader failed ({kind}, with no message)'
+    return text if len(text) <= 200 else text[:200] + '...'
 
 
 def _label_frames(frames: Sequence[AtomicStructure], name: str) -> list[AtomicStructure]:

@@ -39,7 +39,8 @@ class ResponseMaps:
     """Attentive response maps of one image.
 
     ``maps`` (n_layers, top_k, H, W): back-projections; ``filters`` (n_layers, top_k): the filter indices, strongest
-    first; ``activations`` (n_layers, top_k): their maximum activations; ``probabilities``: the model's output.
+    first; ``activations`` (n_layers, top_k): their maximum activations; ``probabilities``: the model's output;
+    ``kernel_size``: the side of the network's convolution kernels (for the receptive fields).
     """
 
     maps: np.ndarray
@@ -47,6 +48,7 @@ class ResponseMaps:
     activations: np.ndarray
     probabilities: np.ndarray
     classes: list[str]
+    kernel_size: int = 7
 
     @property
     def label(self) -> str:
@@ -130,6 +132,7 @@ def attentive_response_maps(classifier: Any, image: np.ndarray, top_k: int = 4) 
         activations=np.stack(values).astype(np.float32),
         probabilities=classifier.predict(image)[0],
         classes=list(classifier.classes),
+        kernel_size=int(net.config.get('kernel_size', 7)),
     )
 
 
@@ -159,33 +162,83 @@ def class_templates(
     return templates, np.bincount(labels, minlength=n_classes)
 
 
-def _show(axis: Any, array: np.ndarray, title: str) -> None:
-    axis.imshow(array, cmap='inferno', origin='lower', interpolation='nearest')
+def _show(axis: Any, array: np.ndarray, title: str) -> Any:
+    shown = axis.imshow(array, cmap='inferno', origin='lower', interpolation='nearest')
     axis.set_title(title, fontsize=7)
     axis.set_xticks([])
     axis.set_yticks([])
+    return shown
+
+
+#: How to read the figure of :func:`save_attentive_response_png` (its caption).
+RESPONSE_CAPTION = (
+    'Left: the fingerprint. Each row: one convolutional layer; each panel: the top-{k} filters of that layer by their '
+    'strongest activation ("peak", in the network\'s arbitrary units, comparable within a row). A panel shows where '
+    'that single strongest activation comes from in the image (deconvnet back-projection, Zeiler & Fergus; paper, '
+    'Fig. 5), drawn in colour over the fingerprint in grey, each panel scaled to its own maximum (colour bar). Early '
+    'layers see small patches (conv1: {rf1} x {rf1} px), deeper ones larger regions.'
+)
+
+
+def _overlay(axis: Any, image: np.ndarray, response: np.ndarray, title: str) -> Any:
+    """The fingerprint in grey with ``|response|`` (scaled to its maximum) over it in colour, transparent where ~0."""
+    from matplotlib import colormaps
+
+    magnitude = np.abs(np.asarray(response, dtype=np.float64))
+    peak = magnitude.max()
+    relative = magnitude / peak if peak > 0 else magnitude
+    colours = colormaps['inferno'](relative)
+    colours[..., 3] = np.clip(relative * 1.5, 0.0, 1.0)  # the response's own strength sets its opacity
+    axis.imshow(image, cmap='gray', vmin=0.0, vmax=1.0, origin='lower', interpolation='nearest', alpha=0.6)
+    shown = axis.imshow(colours, origin='lower', interpolation='nearest')
+    axis.set_title(title, fontsize=7)
+    axis.set_xticks([])
+    axis.set_yticks([])
+    return shown
+
+
+def _receptive_field(layer: int, kernel: int) -> int:
+    """Side in pixels of the region of the image that one unit of convolution ``layer`` (0-based) sees."""
+    size, jump = 1, 1
+    for index in range(layer + 1):
+        size += (kernel - 1) * jump
+        if index in POOL_AFTER:
+            size += jump
+            jump *= 2
+    return size
 
 
 def save_attentive_response_png(
     image: np.ndarray, maps: ResponseMaps, path: str | os.PathLike, title: str | None = None
 ) -> Path:
-    """A grid: the fingerprint, then one row per convolutional layer with its ``top_k`` maps."""
+    """A grid: the fingerprint, then one row per convolutional layer with its ``top_k`` maps over the fingerprint,
+    a colour bar and a caption that says how to read it (:data:`RESPONSE_CAPTION`)."""
+    import textwrap
+
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
+    image = np.asarray(image)
     n_layers, top_k = maps.maps.shape[:2]
-    figure = Figure(figsize=(1.6 * (top_k + 1), 1.6 * n_layers + 0.4), dpi=120)
-    axes = figure.subplots(n_layers, top_k + 1, squeeze=False)
+    figure = Figure(figsize=(1.7 * (top_k + 1) + 0.8, 1.7 * n_layers + 1.6), dpi=120)
+    grid = figure.add_gridspec(n_layers, top_k + 2, width_ratios=[1] * (top_k + 1) + [0.08])
     for row in range(n_layers):
-        axes[row, 0].axis('off')
         for k in range(top_k):
-            name = f'conv{row + 1} f{maps.filters[row, k]} ({maps.activations[row, k]:.2g})'
-            _show(axes[row, k + 1], maps.maps[row, k], name)
-    _show(axes[0, 0], np.asarray(image), 'fingerprint')
-    axes[0, 0].axis('on')
+            name = f'conv{row + 1} filter {maps.filters[row, k]}\npeak {maps.activations[row, k]:.3g}'
+            _overlay(figure.add_subplot(grid[row, k + 1]), image, maps.maps[row, k], name)
+    _show(figure.add_subplot(grid[0, 0]), image, 'fingerprint')
+    bar = figure.colorbar(
+        ScalarMappable(Normalize(0.0, 1.0), cmap='inferno'), cax=figure.add_subplot(grid[:, top_k + 1])
+    )
+    bar.set_label("response, relative to the panel's maximum", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
     probability = float(np.max(maps.probabilities))
     heading = f'{title + ": " if title else ""}{maps.label} (p = {probability:.3f})'
     figure.suptitle(heading, fontsize=9)
-    figure.tight_layout()
+    caption = RESPONSE_CAPTION.format(k=top_k, rf1=_receptive_field(0, maps.kernel_size))
+    figure.text(0.01, 0.005, textwrap.fill(caption, 40 + 22 * top_k), ha='left', va='bottom', fontsize=6)
+    figure.tight_layout(rect=(0, 0.11, 1, 0.97))
     path = Path(path)
     figure.savefig(path, format='png')
     return path

@@ -5,9 +5,16 @@ pristine set; the other 25 % is the test set. The ``'species'`` split holds out 
 (no species of the test set is seen in training), because the pristine fingerprints of one species are near-duplicates
 and a random split leaks them between training and test.
 
+Three disjoint splits: the test set (``test_fraction`` of the items) is measured once, after training, and is what the
+metrics report; it takes no part in training, monitoring or model selection. ``val_fraction`` of the remaining items
+form the validation set, evaluated after every epoch (``val_loss`` and ``val_acc`` in ``metrics.csv``) for monitoring
+and selection. The default ``val_fraction = 0`` is the paper's protocol (fixed epochs, nothing selected, every
+non-test item trains): it gives exactly the weights of the bundled model and of ``reproduce``. The test split never
+depends on ``val_fraction``.
+
 Command line (needs no AiiDA; the training CalcJob runs exactly this)::
 
-    python -m aiida_crystalface.ml.training DATASET -o MODEL_DIR [--split random|species] [--epochs 2] [--seed 0] ...
+    python -m aiida_crystalface.ml.training DATASET -o MODEL_DIR [--split random|species] [--val-fraction 0.1] ...
 
 writes ``MODEL_DIR/model.safetensors``, ``MODEL_DIR/metrics.json`` and ``MODEL_DIR/metrics.csv`` (loss and accuracy
 per epoch). Exit codes: 0 success, 1 unexpected error, 2 bad input (dataset or options), 3 training diverged (the
@@ -50,6 +57,7 @@ __all__ = (
     'TrainingResult',
     'split_indices',
     'train_classifier',
+    'validation_indices',
 )
 
 EXIT_OK = 0
@@ -108,8 +116,25 @@ def split_indices(
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
 
 
+def validation_indices(train_indices: np.ndarray, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split training indices into (train, validation), both sorted: a seeded random ``val_fraction`` of them.
+
+    The random stream is separate from the train/test split's, so the test split is the same whatever the fraction.
+    """
+    train_indices = np.asarray(train_indices)
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f'val_fraction must be in [0, 1), not {val_fraction}')
+    if val_fraction == 0:
+        return np.sort(train_indices), np.zeros(0, dtype=train_indices.dtype)
+    if len(train_indices) < 2:
+        raise ValueError(f'need at least two training items to hold some out for validation, got {len(train_indices)}')
+    order = np.random.default_rng([seed, 1]).permutation(len(train_indices))
+    n_val = min(len(train_indices) - 1, max(1, round(val_fraction * len(train_indices))))
+    return np.sort(train_indices[order[n_val:]]), np.sort(train_indices[order[:n_val]])
+
+
 class FingerprintDataModule(pl.LightningDataModule):
-    """The images of a dataset file, held in memory as one float32 tensor, split into train and test.
+    """The images of a dataset file, held in memory as one float32 tensor, split into train, validation and test.
 
     A pristine set of ~6,000 64 x 64 images takes ~100 MB as float32, so memory is never the limit here and the
     training loop never waits for HDF5 reads.
@@ -121,6 +146,7 @@ class FingerprintDataModule(pl.LightningDataModule):
         *,
         split: str = 'random',
         test_fraction: float = 0.25,
+        val_fraction: float = 0.0,
         batch_size: int = 32,
         seed: int = 0,
     ):
@@ -134,6 +160,7 @@ class FingerprintDataModule(pl.LightningDataModule):
         self.seed = seed
         self.split = split
         self.test_fraction = test_fraction
+        self.val_fraction = val_fraction
         with open_dataset(self.dataset_path) as dataset:
             self.classes = list(dataset.classes)
             self.settings = dict(dataset.settings)
@@ -143,6 +170,7 @@ class FingerprintDataModule(pl.LightningDataModule):
             self.train_indices, self.test_indices = split_indices(
                 dataset.labels, split, species=species, test_fraction=test_fraction, seed=seed
             )
+            self.train_indices, self.val_indices = validation_indices(self.train_indices, val_fraction, seed)
             images = dataset.get_images()
             self.labels = torch.from_numpy(dataset.labels)
         if not np.isfinite(images).all():
@@ -159,7 +187,8 @@ class FingerprintDataModule(pl.LightningDataModule):
         return DataLoader(self._subset(self.train_indices), self.batch_size, shuffle=True, generator=generator)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self._subset(self.test_indices), 256)
+        """The validation set (never the test set: that one is measured only once, after training)."""
+        return DataLoader(self._subset(self.val_indices), 256)
 
 
 class ClassifierModule(pl.LightningModule):
@@ -193,10 +222,23 @@ class ClassifierModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, 'test')
+        self._step(batch, 'val')
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.net.parameters(), lr=self.hparams.learning_rate)
+
+
+class _SameRandomStream(pl.Callback):
+    """With no validation set, draw from torch's global generator after each epoch what the validation loader drew.
+
+    Before the splits were separated, a validation pass ran after every epoch, and creating its loader's iterator draws
+    one number from the global generator (the base seed of its workers), which the dropout of the next epoch then
+    follows. Drawing the same number keeps the stream, so ``val_fraction = 0`` gives, bit for bit, the weights that the
+    same command gave before: those of the bundled model and of ``reproduce``.
+    """
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        torch.empty((), dtype=torch.int64).random_()
 
 
 @dataclass
@@ -226,6 +268,7 @@ def train_classifier(
     *,
     split: str = 'random',
     test_fraction: float = 0.25,
+    val_fraction: float = 0.0,
     epochs: int = 2,
     batch_size: int = 32,
     learning_rate: float = 1e-3,
@@ -240,10 +283,13 @@ def train_classifier(
 ) -> TrainingResult:
     """Train a ConvNet on a dataset file and save it with its metrics in ``output_dir``.
 
-    Writes ``model.safetensors`` (see :class:`~aiida_crystalface.ml.Classifier`), ``metrics.json`` (train and test
-    accuracy, confusion matrices, per-class metrics, the split) and ``metrics.csv`` (loss and accuracy per epoch).
+    Writes ``model.safetensors`` (see :class:`~aiida_crystalface.ml.Classifier`), ``metrics.json`` (train, validation
+    and test accuracy, confusion matrices, per-class metrics, the splits) and ``metrics.csv`` (training loss and
+    accuracy per epoch, and the validation set's when there is one).
 
-    :param split: ``'random'`` (the paper's 75/25) or ``'species'`` (held-out species).
+    :param split: ``'random'`` (the paper's 75/25) or ``'species'`` (held-out species) for the test set.
+    :param val_fraction: fraction of the non-test items held out for validation after every epoch; 0 (default, the
+        paper's protocol): none.
     :param precision: Lightning precision, e.g. ``'32-true'`` (default) or ``'bf16-mixed'`` (faster on CPUs with bf16).
     :param num_threads: torch intra-op threads; default: torch's choice (the number of cores).
     :param weights_dtype: dtype of the stored weights (``'float16'`` halves the file; metrics are then measured with
@@ -261,8 +307,14 @@ def train_classifier(
     start = time.perf_counter()
     pl.seed_everything(seed, workers=True, verbose=False)
     data = FingerprintDataModule(
-        dataset_path, split=split, test_fraction=test_fraction, batch_size=batch_size, seed=seed
+        dataset_path,
+        split=split,
+        test_fraction=test_fraction,
+        val_fraction=val_fraction,
+        batch_size=batch_size,
+        seed=seed,
     )
+    has_validation = len(data.val_indices) > 0
     image_size = data.images.shape[-1]
     if data.images.shape[-2] != image_size:
         raise ValueError(f'{dataset_path}: images must be square, not {tuple(data.images.shape[-2:])}')
@@ -284,7 +336,9 @@ def train_classifier(
         enable_progress_bar=progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        limit_val_batches=1.0 if has_validation else 0,
         log_every_n_steps=1,
+        callbacks=[] if has_validation else [_SameRandomStream()],
     )
     deterministic = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
     try:
@@ -309,8 +363,10 @@ def train_classifier(
         'dataset': data.summary,
         'split': split,
         'test_fraction': test_fraction,
+        'val_fraction': val_fraction,
         'seed': seed,
         'n_train': len(data.train_indices),
+        'n_val': len(data.val_indices),
         'n_test': len(data.test_indices),
         'test_species': data.test_species,
         'hyperparameters': hyperparameters,
@@ -323,18 +379,25 @@ def train_classifier(
     classifier = Classifier(net, data.classes, data.settings, data.settings_hash, {'training': training})
     model_path = output_dir / 'model.safetensors'
     classifier.save(model_path, weights_dtype=weights_dtype)  # rounds the weights first when float16
-    metrics = {
-        'train': _evaluate(classifier, data, data.train_indices),
-        'test': _evaluate(classifier, data, data.test_indices),
-    }
+    metrics = {'train': _evaluate(classifier, data, data.train_indices)}
+    if has_validation:
+        metrics['val'] = _evaluate(classifier, data, data.val_indices)
+    metrics['test'] = _evaluate(classifier, data, data.test_indices)  # the only look at the test set
     metrics['train_accuracy'] = metrics['train']['accuracy']
+    if has_validation:
+        metrics['val_accuracy'] = metrics['val']['accuracy']
     metrics['test_accuracy'] = metrics['test']['accuracy']
     classifier._extra['metrics'] = {k: metrics[k] for k in ('train_accuracy', 'test_accuracy')} | {
         'test_confusion_matrix': metrics['test']['confusion_matrix']
     }
     classifier.save(model_path, weights_dtype=weights_dtype)
     metrics_path = output_dir / 'metrics.json'
-    report = {**metrics, 'training': training, 'test_indices': data.test_indices.tolist()}
+    report = {
+        **metrics,
+        'training': training,
+        'test_indices': data.test_indices.tolist(),
+        'val_indices': data.val_indices.tolist(),
+    }
     metrics_path.write_text(json.dumps(report, indent=2))
     (output_dir / 'hparams.yaml').unlink(missing_ok=True)  # CSVLogger's copy of what metrics.json already holds
     return TrainingResult(model_path, metrics_path, csv_path, metrics, classifier)
@@ -349,7 +412,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument('dataset', type=Path, help='dataset file (HDF5, written by aiida_crystalface.core.datasets)')
     parser.add_argument('-o', '--output', type=Path, required=True, help='output folder for the model and metrics')
     parser.add_argument('--split', choices=SPLITS, default='random', help='random 75/25 or held-out species')
-    parser.add_argument('--test-fraction', type=float, default=0.25)
+    parser.add_argument('--test-fraction', type=float, default=0.25, help='test set: measured once, after training')
+    parser.add_argument(
+        '--val-fraction', type=float, default=0.0, help='of the other items, held out for validation after each epoch'
+    )
     parser.add_argument('--epochs', type=int, default=2)
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--learning-rate', type=float, default=1e-3)
@@ -375,6 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output,
             split=args.split,
             test_fraction=args.test_fraction,
+            val_fraction=args.val_fraction,
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
@@ -398,7 +465,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     metrics = result.metrics
     print(f'model: {result.model_path}')
-    print(f'train accuracy {metrics["train_accuracy"]:.4f}, test accuracy {metrics["test_accuracy"]:.4f}')
+    validation = f'validation accuracy {metrics["val_accuracy"]:.4f}, ' if 'val_accuracy' in metrics else ''
+    print(
+        f'train accuracy {metrics["train_accuracy"]:.4f}, {validation}test accuracy {metrics["test_accuracy"]:.4f} '
+        '(the test set measured once, after training)'
+    )
     return EXIT_OK
 
 

@@ -34,7 +34,7 @@ _HEADER = 'Lattice="3 0 0 0 3 0 0 0 3" Properties=species:S:1:pos:R:3 pbc="T T T
 
 #: Bad inputs and a word their error message must contain.
 BAD_FILES = {
-    'unreadable.cif': ('this is not a crystal structure\n', 'unreadable'),
+    'unreadable.cif': ('this is not a crystal structure\n', 'not a structure file that ASE or pymatgen can read'),
     'empty.extxyz': (f'0\n{_HEADER}\n', 'empty'),
     'nan.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nCu nan 1.5 1.5\n', 'NaN'),
     'unknown.extxyz': (f'2\n{_HEADER}\nCu 0 0 0\nXx 1.5 1.5 1.5\n', "unknown element 'Xx'"),
@@ -103,7 +103,17 @@ def check_contract(results: list, expected_files: list[str], classes=('fcc', 'di
             assert set(result) == {'file', 'error'}
             assert isinstance(result['error'], str) and result['error']
             continue
-        assert set(result) == {'file', 'label', 'probabilities', 'uuid'}
+        assert (
+            {'file', 'label', 'probabilities', 'uuid'}
+            <= set(result)
+            <= {
+                'file',
+                'label',
+                'probabilities',
+                'uuid',
+                'uncertainty',
+            }
+        )
         assert set(result['probabilities']) == set(classes)
         assert result['label'] == max(result['probabilities'], key=result['probabilities'].get)
         assert np.isclose(sum(result['probabilities'].values()), 1.0, atol=1e-4)

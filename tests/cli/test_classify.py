@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -27,6 +31,19 @@ def test_no_store_json_subprocess(good_files, bad_files, model_file, fresh_aiida
     assert all('label' in by_file[name] for name in expected if name not in map(str, bad_files))
     # --no-store needs no profile: none was created (aiida's logging set-up only writes an empty configuration)
     assert_no_profile(fresh_aiida_path)
+    assert 'np.' not in result.stdout + result.stderr  # plain numbers, never numpy reprs
+
+
+def test_unreadable_file_message_names_file_readers_and_remedy(tmp_path, fresh_aiida_path):
+    garbage = tmp_path / 'garbage.txt'
+    garbage.write_text('hello\n')
+    result = run_subprocess(['classify', '--no-store', '--json', garbage], fresh_aiida_path)
+    assert result.returncode == 1
+    (entry,) = parse_json(result.stdout)
+    message = entry['error']
+    assert entry['file'] == str(garbage) and 'ASE' in message and 'pymatgen' in message and "'.txt'" in message
+    assert 'Check that it is a structure file' in message
+    assert f'Error: {garbage}: ' in result.stderr and '1 failed' in result.stderr
 
 
 def test_no_store_all_good_exit_zero(good_files, model_file, fresh_aiida_path):
@@ -81,6 +98,8 @@ def test_store_mixed_inputs(good_files, bad_files, model_file):
         assert len(origin['structure'].sites) == atoms[entry['file'].rsplit('/', 1)[-1]]
     assert orm.QueryBuilder().append(ClassificationData).count() == 4
     assert orm.QueryBuilder().append(ConvNetModelData).count() == 1
+    assert 'Report:' not in result.stderr  # the WorkChain's reports stay off the terminal: one summary instead
+    assert f'4 of {len(results)} input(s) classified' in result.stderr
 
 
 @pytest.mark.usefixtures('aiida_profile_clean')
@@ -91,7 +110,7 @@ def test_no_store_writes_nothing_to_the_profile(good_files, model_file):
     args = ['classify', '--no-store', '--model', str(model_file), str(good_files[0])]
     table = CliRunner().invoke(cmd_root, args)
     assert table.exit_code == 0, table.output
-    assert 'Classification' in table.stdout
+    assert 'label' in table.stdout and 'prediction' not in table.stdout  # no prediction node without a profile
     result = CliRunner().invoke(cmd_root, [*args, '--json'])
     check_contract(json.loads(result.stdout), [str(good_files[0])], stored=False)
     assert orm.QueryBuilder().append(orm.Node).count() == before
@@ -114,3 +133,96 @@ def test_store_subprocess_on_a_fresh_machine(good_files, bad_files, model_file, 
     uuid = results[0]['uuid']
     check = run_subprocess(['query', '--min-probability', '0'], fresh_aiida_path)
     assert check.returncode == 0 and uuid[:8] in check.stdout, check.stdout
+    # the WorkChain's reports were kept off the terminal but stored: `verdi process report` shows them; so too on the
+    # profile that exists now (whose storage is loaded, and logging configured anew, only once the work starts)
+    again = run_subprocess(['classify', '--force', '--model', model_file, good_files[0]], fresh_aiida_path)
+    assert again.returncode == 0, again.stderr
+    assert 'Report:' not in result.stderr + again.stderr and not again.stderr.startswith('\n')
+    pk = result.stderr.split('ClassifyStructuresWorkChain<', 1)[1].split('>', 1)[0]
+    verdi = str(Path(sys.executable).with_name('verdi'))
+    env = dict(os.environ, AIIDA_PATH=str(fresh_aiida_path))
+    report = subprocess.run([verdi, 'process', 'report', pk], capture_output=True, text=True, env=env, check=False)
+    assert 'classified' in report.stdout, report.stdout + report.stderr
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_second_classify_of_the_same_file_stores_nothing_new(good_files, model_file):
+    """The same file again (and the same structure under another name): the stored prediction is reported, nothing is
+    stored; --force classifies and stores it anew."""
+    import shutil
+
+    from aiida import orm
+
+    args = ['classify', '--json', '--model', str(model_file)]
+    first = CliRunner().invoke(cmd_root, [*args, str(good_files[0])])
+    assert first.exit_code == 0, first.output
+    before = orm.QueryBuilder().append(orm.Node).count()
+    renamed = good_files[0].with_name('copper-again.cif')
+    shutil.copy(good_files[0], renamed)
+    second = CliRunner().invoke(cmd_root, [*args, str(good_files[0]), str(renamed)])
+    assert second.exit_code == 0, second.output
+    assert orm.QueryBuilder().append(orm.Node).count() == before  # nothing new: no structure, process or prediction
+    results = json.loads(second.stdout)
+    check_contract(results, [str(good_files[0]), str(renamed)])
+    assert {r['uuid'] for r in results} == {json.loads(first.stdout)[0]['uuid']}
+    assert '2 found already' in second.stderr
+    forced = CliRunner().invoke(cmd_root, [*args, '--force', str(good_files[0])])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.stdout)[0]['uuid'] != results[0]['uuid']
+    assert orm.QueryBuilder().append(orm.StructureData).count() == 2
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_table_fits_80_columns_and_never_cuts_an_id(good_files, model_file):
+    """At 80 columns (as when piped) no line is longer, and each prediction's short id is whole on its line; --wide
+    shows the full UUIDs, unbroken."""
+    args = ['classify', '--model', str(model_file), *map(str, good_files)]
+    stored = CliRunner().invoke(cmd_root, [*args, '--json'])
+    uuids = [r['uuid'] for r in json.loads(stored.stdout)]
+    table = CliRunner().invoke(cmd_root, args, terminal_width=80)
+    assert table.exit_code == 0, table.output
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80, table.stdout
+    for uuid in uuids:
+        assert uuid[:8] in table.stdout
+    wide = CliRunner().invoke(cmd_root, [*args, '--wide'])
+    for uuid in uuids:
+        assert uuid in wide.stdout
+    assert 'found' in table.stdout and 'new' not in table.stdout.split('stored', 1)[1]
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_a_failed_structure_is_not_stored_twice(bad_files, model_file):
+    """An input that failed (no lattice) is classified again on the next run, on the structure stored the first time."""
+    from aiida import orm
+
+    amorphous = next(str(p) for p in bad_files if p.name == 'amorphous.extxyz')
+    args = ['classify', '--json', '--model', str(model_file), amorphous]
+    first = CliRunner().invoke(cmd_root, args)
+    second = CliRunner().invoke(cmd_root, args)
+    assert first.exit_code == second.exit_code == 1
+    assert 'no lattice found' in json.loads(second.stdout)[0]['error']
+    assert orm.QueryBuilder().append(orm.StructureData).count() == 1
+
+
+def test_table_shows_uncertainty_and_sets_no_class_answers_apart(capsys):
+    """Answers with an uncertainty get a "unc." column; "unknown" (no class) prints without a probability."""
+    from rich.console import Console
+
+    from aiida_crystalface.cli.classify import _print_table
+    from aiida_crystalface.cli.utils import format_label
+
+    probabilities = {'fcc': 0.4, 'diamond': 0.2, 'bcc': 0.2, 'sc': 0.2}
+    uuid = '0123456789abcdef0123456789abcdef0123'
+    results = [
+        {'file': 'a.cif', 'label': 'unknown', 'probabilities': probabilities, 'uncertainty': 0.81, 'uuid': uuid},
+        {'file': 'b.cif', 'label': 'fcc', 'probabilities': probabilities, 'uuid': None},
+    ]
+    _print_table(results, [False, True], wide=False, stored=True)
+    out = capsys.readouterr().out
+    assert 'unc.' in out and '0.810' in out and '01234567' in out and uuid not in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:] if line.strip()}
+    assert rows['a.cif'][1:3] == ['unknown', '-'] and rows['b.cif'][1:4] == ['fcc', '0.400', '-']
+    rendered = Console(force_terminal=True, color_system='standard')
+    with rendered.capture() as capture:
+        rendered.print(format_label('unknown'))
+    assert '\x1b[' in capture.get() and format_label('fcc') == 'fcc'  # dim italic, class names plain

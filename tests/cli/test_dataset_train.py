@@ -18,6 +18,7 @@ def small_dataset(tmp_path_factory):
     args = ['dataset', 'pristine', '-o', str(path), '--species', 'Cu,Fe,Si', '--targets', '64,128', '--seed', '3']
     result = CliRunner().invoke(cmd_root, args)
     assert result.exit_code == 0, result.output
+    assert 'np.' not in result.output  # plain numbers and strings, never numpy reprs
     return path
 
 
@@ -57,6 +58,11 @@ def test_train_stored_with_provenance(small_dataset, tmp_path):
     assert calc.process_type.endswith('crystalface.train') and calc.is_finished_ok
     assert isinstance(calc.inputs.dataset, FingerprintDatasetData)
     assert calc.inputs.parameters['seed'] == 5 and calc.inputs.parameters['epochs'] == 1
+    assert calc.inputs.parameters['val_fraction'] == 0.1  # the command line's default: a validation split
+    metrics = calc.outputs.metrics.get_dict()
+    assert not set(metrics['val_indices']) & set(metrics['test_indices'])
+    assert 'val_accuracy' in metrics and 'test accuracy' in result.stdout
+    assert 'Done in' in result.stderr and 'test accuracy' in result.stderr  # one summary line at the end
     # The CalcJob was called by TrainClassifierWorkChain, which took the stored dataset as its input.
     workchain = calc.caller
     assert workchain.process_label == 'TrainClassifierWorkChain' and workchain.is_finished_ok

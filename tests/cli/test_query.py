@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from aiida_crystalface.cli import cmd_root
 from aiida_crystalface.cli.data import data_crystalface
-from aiida_crystalface.cli.querying import query_predictions
+from aiida_crystalface.provenance import query_predictions
 
 
 @pytest.fixture
@@ -61,3 +61,26 @@ def test_models_list_and_verdi_data(stored, tmp_path):
     assert result.exit_code == 0, result.output
     with model.open(mode='rb') as handle:
         assert exported.read_bytes() == handle.read()
+
+
+def test_query_table_shows_the_file_and_fits_80_columns(stored):
+    result = CliRunner().invoke(cmd_root, ['query'], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80, result.stdout
+    assert 'Cu.cif' in result.stdout.replace('\n', '')  # the structure's source file (folded if it must)
+    for entry in stored:
+        assert entry['uuid'][:8] in result.stdout
+    rows = json.loads(CliRunner().invoke(cmd_root, ['query', '--json']).stdout)
+    assert sorted(r['prediction_uuid'] for r in rows) == sorted(r['uuid'] for r in stored)
+    assert {r['structure_label'] for r in rows} == {r['file'] for r in stored}
+
+
+def test_no_short_option_changes_meaning(stored):
+    """-p is the root's --profile: no command reuses it."""
+    result = CliRunner().invoke(cmd_root, ['query', '-p', '0.5'])
+    assert result.exit_code == 2
+    models = CliRunner().invoke(cmd_root, ['models', 'list'], terminal_width=80)
+    assert models.exit_code == 0, models.output
+    assert max(len(line) for line in models.stdout.splitlines()) <= 80, models.stdout
+    listing = json.loads(CliRunner().invoke(cmd_root, ['models', 'list', '--json']).stdout)
+    assert listing[0]['uuid'][:8] in models.stdout and listing[0]['predictions'] == len(stored)

@@ -17,7 +17,25 @@ def test_single_and_grid(tmp_path):
 
     import matplotlib.image
 
-    assert matplotlib.image.imread(grid).shape[1] > matplotlib.image.imread(single).shape[1]
+    one = save_fingerprint_grid([image], ['a'], tmp_path / 'grid1.png')
+    assert matplotlib.image.imread(grid).shape[1] > matplotlib.image.imread(one).shape[1]
+    # the single figure has axes, a colour bar and (with settings) a caption: larger than a grid panel
+    assert matplotlib.image.imread(single).shape[0] > matplotlib.image.imread(one).shape[0]
+
+
+def test_single_with_settings_has_q_axes_and_caption(tmp_path):
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+    from aiida_crystalface.core.render import detector_extent, fingerprint_caption
+
+    settings = FingerprintSettings()
+    left, right, bottom, top = detector_extent(settings)
+    # 32 pixels of 0.4 mm at 0.1 m, wavelength 5 pm: |H| = sin(atan(0.128)) / 0.05 angstrom = 2.54 per angstrom
+    assert right == pytest.approx(2.539, abs=1e-3) and left == -right and bottom == right and top == -right
+    caption = fingerprint_caption(settings)
+    assert '64 x 64 px' in caption and 'masked' in caption
+    image = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    path = save_fingerprint_png(image, tmp_path / 'q.png', title='fcc', settings=settings.to_dict())
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
 
 
 def test_bad_images(tmp_path):

@@ -53,7 +53,7 @@ def test_unreadable_and_missing_files(tmp_path):
         read_structures(empty)
     garbage = tmp_path / 'garbage.cif'
     garbage.write_text('this is not a crystal\n\x00\x01')
-    with pytest.raises(StructureError, match=r'garbage\.cif: unreadable'):
+    with pytest.raises(StructureError, match=r'garbage\.cif: not a structure file that ASE or pymatgen can read'):
         read_structures(garbage)
 
 

@@ -59,7 +59,8 @@ def test_train_classifier_writes_model_metrics_and_csv(trained):
     assert confusion.shape == (4, 4) and confusion.sum() == 40 == len(report['test_indices'])
     lines = trained.csv_path.read_text().splitlines()
     header = lines[0].split(',')
-    assert {'epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc'} <= set(header)
+    assert {'epoch', 'train_loss', 'train_acc'} <= set(header)
+    assert not any(name.startswith(('test_', 'val_')) for name in header)  # the test set is never looked at in training
     epochs = {row.split(',')[header.index('epoch')] for row in lines[1:]}
     assert epochs == {'0', '1', '2', '3'}
     metadata = Classifier.load(trained.model_path).metadata
@@ -122,3 +123,44 @@ def test_command_line_exit_codes(synthetic_dataset, tmp_path, capsys):
     code = main([str(synthetic_dataset), '-o', str(tmp_path / 'b'), '--learning-rate', '1e30', '--no-progress'])
     assert code == EXIT_DIVERGED
     assert 'diverged' in capsys.readouterr().err
+
+
+def test_validation_split_is_separate_from_the_test_split(synthetic_dataset, trained, tmp_path):
+    """val_fraction carves the validation set out of the training items: the test set is the same, disjoint from both,
+    used once for the final metrics; the per-epoch log has val_* columns and no test_* column."""
+    from aiida_crystalface.ml.training import train_classifier
+
+    result = train_classifier(synthetic_dataset, tmp_path, epochs=2, batch_size=16, seed=0, val_fraction=0.2)
+    report = json.loads(result.metrics_path.read_text())
+    test, val = set(report['test_indices']), set(report['val_indices'])
+    assert report['test_indices'] == json.loads(trained.metrics_path.read_text())['test_indices']
+    assert val and not val & test
+    training = report['training']
+    assert training['n_val'] == len(val) == round(0.2 * 120) and training['n_train'] == 160 - 40 - len(val)
+    assert 'val_accuracy' in report and 'test_accuracy' in report and 'val' in report
+    header = result.csv_path.read_text().splitlines()[0].split(',')
+    assert {'val_loss', 'val_acc'} <= set(header) and not any(name.startswith('test_') for name in header)
+
+
+def test_no_validation_keeps_the_weights_of_the_earlier_protocol(synthetic_dataset, tmp_path):
+    """val_fraction=0 trains on exactly the items and random stream of the earlier protocol (one validation pass per
+    epoch, on the test set, drew from torch's generator): the weights equal a run with such a pass, bit for bit."""
+    import pytorch_lightning as pl
+    import torch
+
+    from aiida_crystalface.ml import training
+
+    plain = training.train_classifier(synthetic_dataset, tmp_path / 'a', epochs=2, batch_size=16, seed=0)
+
+    class _Draw(pl.Callback):  # what the old validation pass drew, nothing else
+        def on_train_epoch_end(self, trainer, module):
+            iter(torch.utils.data.DataLoader(torch.zeros(4), 2))
+
+    original = training._SameRandomStream
+    training._SameRandomStream = _Draw
+    try:
+        reference = training.train_classifier(synthetic_dataset, tmp_path / 'b', epochs=2, batch_size=16, seed=0)
+    finally:
+        training._SameRandomStream = original
+    for key, value in reference.classifier.net.state_dict().items():
+        torch.testing.assert_close(plain.classifier.net.state_dict()[key], value, rtol=0, atol=0)

@@ -1,1 +1,1 @@
-"""Reusable click options and parameter types of the ``aiida-crystalface`` command."""
+"""Reusable click options and parameter types of the ``aiida-crystalface`` command (as ``aiida-pseudo`` has them)."""
