@@ -254,7 +254,8 @@ class Classifier:
         - otherwise the network answers: ``'unknown'`` when an open-set model's calibrated ``p(other)`` is above its
           stored threshold, else the most probable class.
 
-        ``probabilities``: the class probabilities of :meth:`predict` (all zero where the network was not asked).
+        ``probabilities``: the class probabilities of :meth:`predict` (uniform where the network was not asked: the
+        classes say nothing about such a structure).
         ``uncertainty``: one minus the calibrated probability of the answer, i.e. the probability, as calibrated on
         held-out data, that the answer is wrong; 0 for the orientation step's own answers. A model without an
         open-set record never says ``unknown`` from the network; its uncertainty is one minus its largest class
@@ -274,7 +275,8 @@ class Classifier:
             else:
                 found, periodic = bool(entry), False
             label = None if found else UNKNOWN if periodic else AMORPHOUS
-            answers.append({'label': label, 'probabilities': dict.fromkeys(self.classes, 0.0), 'uncertainty': 0.0})
+            uniform = dict.fromkeys(self.classes, 1.0 / len(self.classes))
+            answers.append({'label': label, 'probabilities': uniform, 'uncertainty': 0.0})
         index = np.array([i for i, answer in enumerate(answers) if answer['label'] is None], dtype=int)
         if len(index) == 0:
             return answers
