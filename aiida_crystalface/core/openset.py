@@ -18,7 +18,7 @@ with half the edge; CsCl is bcc; zincblende is diamond; L1_2 is fcc) is its own 
 scatter alike its diffraction is that of the parent (KCl's X-ray pattern looks simple cubic). The honest answer for
 such a crystal is the parent or ``unknown``, never a third class: :func:`species_blind_parent` finds the parent with
 spglib on the pristine structure, and the benchmarks count it apart. So do the near-parents (:func:`near_parent`):
-superstructures whose sites lie within 0.05 nearest-neighbour distances of a class's, less than the displacements a
+superstructures whose sites lie within 0.1 nearest-neighbour distances of a class's, less than the displacements a
 member must survive; neither is used as an outsider in training or calibration.
 
 **Splits** (:func:`open_set_split`): the species of the members and the prototypes of the outsiders are each cut in
@@ -80,9 +80,10 @@ MEMBER_VARIANTS: dict[str, tuple[float, float, float, int]] = {
 PRESENTATIONS: tuple[str, ...] = ('a', 'b', 'c-a', 'c-b')
 
 #: An ordered compound whose sites lie within this many nearest-neighbour distances of a class's sites (spglib's
-#: tolerance) is a near-parent: a superstructure of the class distorted less than the displacements the classes must
-#: survive (0.15 angstrom is 0.06 nearest-neighbour distances of Cu).
-NEAR_PARENT = 0.05
+#: tolerance) is a near-parent: a superstructure of the class distorted less than the displacements its members must
+#: survive (Gaussian displacements of 0.15 angstrom per coordinate are 0.26 angstrom RMS, 0.1 nearest-neighbour
+#: distances of Cu), so that no rule can tell it from a damaged member without knowing that its distortion is static.
+NEAR_PARENT = 0.1
 
 # Space group and atoms per primitive cell of each class's species-blind structure.
 _PARENTS = {(225, 1): 'fcc', (227, 2): 'diamond', (229, 1): 'bcc', (221, 1): 'sc'}

@@ -23,7 +23,7 @@ __all__ = ('AMORPHOUS', 'OTHER', 'UNKNOWN', 'Classifier', 'ModelFileError', 'Set
 FORMAT = 'crystalface-model'
 FORMAT_VERSION = 1
 METADATA_KEY = 'crystalface'
-PRETRAINED_DEFAULT = 'pristine-4class'
+PRETRAINED_DEFAULT = 'open-4class'
 _MAX_HEADER = 100 * 1024 * 1024
 #: The extra output of an open-set model (:mod:`.openset`): "a crystal of none of the classes".
 OTHER = 'other'

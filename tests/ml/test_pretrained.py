@@ -1,4 +1,5 @@
-"""The bundled model: small, trained on pristine items only, and right on real crystals."""
+"""The bundled models: the paper's (trained on pristine items only) and the default open-set one, small, documented
+and right on real crystals."""
 
 import pytest
 from ase.build import bulk
@@ -7,9 +8,21 @@ from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprints
 from aiida_crystalface.ml import Classifier, ModelFileError
 
 
+@pytest.fixture(scope='module', params=['pristine-4class', 'open-4class'])
+def any_bundled(request):
+    return Classifier.pretrained(request.param)
+
+
 @pytest.fixture(scope='module')
 def pretrained():
-    return Classifier.pretrained()
+    return Classifier.pretrained('pristine-4class')
+
+
+def test_default_is_the_open_set_model():
+    from aiida_crystalface.ml.classifier import PRETRAINED_DEFAULT
+
+    assert PRETRAINED_DEFAULT == 'open-4class'
+    assert Classifier.pretrained().open_set['method'] == 'outlier-exposure'
 
 
 def test_bundled_model_is_small_and_documented(pretrained):
@@ -25,7 +38,8 @@ def test_bundled_model_is_small_and_documented(pretrained):
     assert pretrained.settings_hash == FingerprintSettings.from_dict(pretrained.settings).hash
 
 
-def test_bundled_model_classifies_real_crystals(pretrained):
+def test_bundled_model_classifies_real_crystals(any_bundled):
+    pretrained = any_bundled
     crystals = {
         'fcc': bulk('Cu', 'fcc', a=3.61),
         'diamond': bulk('Si', 'diamond', a=5.43),
