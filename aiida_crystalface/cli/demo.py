@@ -62,7 +62,8 @@ def cmd_demo(ctx, output_dir, model, seed):
         'Find the results again in `verdi shell`:'
     )
     click.echo(
-        "  QueryBuilder().append(DataFactory('crystalface.classification'), filters={'attributes.label': 'bcc', "
+        "  QueryBuilder().append(DataFactory('crystalface.classification'), "
+        "filters={'attributes.predicted_class': 'bcc', "
         "'attributes.max_probability': {'>=': 0.9}}, project=['uuid', 'attributes.max_probability']).all()"
     )
     click.echo(

@@ -24,7 +24,7 @@ def query_predictions(
 
     filters: dict[str, Any] = {}
     if label is not None:
-        filters['attributes.label'] = label
+        filters['attributes.predicted_class'] = label
     if min_probability > 0:
         filters['attributes.max_probability'] = {'>=': float(min_probability)}
     qb = orm.QueryBuilder()
@@ -32,7 +32,7 @@ def query_predictions(
         ClassificationData,
         tag='prediction',
         filters=filters,
-        project=['uuid', 'attributes.label', 'attributes.max_probability'],
+        project=['uuid', 'attributes.predicted_class', 'attributes.max_probability'],
     )
     qb.append(orm.CalcFunctionNode, with_outgoing='prediction', tag='predict', project=['id'], edge_project=['label'])
     if model is not None:
@@ -42,7 +42,7 @@ def query_predictions(
     predictions = [
         {
             'uuid': row['prediction']['uuid'],
-            'label': row['prediction']['attributes.label'],
+            'label': row['prediction']['attributes.predicted_class'],
             'probability': row['prediction']['attributes.max_probability'],
             'predict': row['predict']['id'],
             'name': row['prediction--predict']['label'],

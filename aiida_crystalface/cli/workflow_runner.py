@@ -60,7 +60,7 @@ def classify_structures(
         fingerprint = fingerprints.get(name)
         results.append(
             {
-                'label': prediction.label,
+                'label': prediction.predicted_class,
                 'probabilities': prediction.probabilities,
                 'uuid': prediction.uuid,
                 'image': None if fingerprint is None else fingerprint.image,

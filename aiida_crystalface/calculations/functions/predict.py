@@ -8,8 +8,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_crystalface.caching import stored_input_hashes
-from aiida_crystalface.calculations.links import linear_links
+from aiida_crystalface._internals import batched_links
 from aiida_crystalface.calculations.utils import finish_batch
 from aiida_crystalface.data.model import ConvNetModelData
 
@@ -22,8 +21,7 @@ def _classifier(uuid: str):
     return orm.load_node(uuid).load_classifier()
 
 
-@linear_links
-@stored_input_hashes
+@batched_links
 @calcfunction
 def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
     """Classify every fingerprint of the batch with the model.
@@ -52,7 +50,7 @@ def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
             errors[key] = f'{key} (Node<{node.pk}>): {no_lattice_message(lattice)}'
             continue
         keys.append(key)
-        images.append(node.get_array('image'))
+        images.append(node.image)
     outputs = {}
     if images:
         probabilities = classifier.predict(np.stack(images), settings_hash=model.settings_hash)
