@@ -60,7 +60,9 @@ def _validate_group(node: orm.Str, _port) -> str | None:
     return None
 
 
-def _validate_inputs(inputs, _namespace) -> str | None:
+def _validate_inputs(inputs, namespace) -> str | None:
+    if 'structures' not in namespace or 'group' not in namespace:
+        return None  # exposed by a WorkChain that gives the structures itself (the series experiments)
     if not inputs.get('structures') and 'group' not in inputs:
         return 'give structures or a group'
     return None
