@@ -51,7 +51,7 @@ from aiida.common.links import LinkType, validate_link_label
 from aiida.engine.processes.functions import FunctionProcess
 from aiida.engine.processes.process import Process
 
-__all__ = ('ENV_VAR', 'TESTED', 'active', 'batched_links', 'enabled', 'is_enabled', 'set_enabled')
+__all__ = ('ENV_VAR', 'TESTED', 'active', 'batched_links', 'enabled', 'is_enabled', 'set_caching_class', 'set_enabled')
 
 #: The environment variable that turns the module off: ``0``, ``false``, ``no`` or ``off``.
 ENV_VAR = 'AIIDA_CRYSTALFACE_INTERNALS'
@@ -196,3 +196,17 @@ def _update_outputs(self: FunctionProcess) -> None:
             rows.append({'input_id': node.pk, 'output_id': output.pk, 'label': label, 'type': LinkType.CREATE.value})
         if rows:
             storage.bulk_insert(EntityTypes.LINK, rows)
+
+
+def set_caching_class(node_class: type, caching_class: type) -> None:
+    """Give a Data class of the package its own hashing: aiida-core's documented hook, its ``_CLS_NODE_CACHING``.
+
+    aiida-core's caching documentation (and aiida-pseudo for its pseudopotentials) customise a node's hash by setting
+    this class attribute to a ``NodeCaching`` subclass that overrides ``get_objects_to_hash``. It is not under the
+    switch: a node's hash is part of what is stored, and must not depend on how it was stored.
+    """
+    from aiida.orm.nodes.caching import NodeCaching
+
+    if not (issubclass(node_class, orm.Data) and issubclass(caching_class, NodeCaching)):
+        raise TypeError(f'set_caching_class: {node_class!r} / {caching_class!r} is not a Data / NodeCaching pair')
+    node_class._CLS_NODE_CACHING = caching_class

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from aiida import orm
+from aiida.orm.nodes.caching import NodeCaching
 
-__all__ = ('FingerprintData',)
+from aiida_crystalface._internals import set_caching_class
+
+__all__ = ('FingerprintCaching', 'FingerprintData')
 
 ARRAY_NAME = 'image'
 
@@ -57,6 +61,7 @@ class FingerprintData(orm.ArrayData):
         # file format (get_array reads it) at a fraction of the cost, which matters at thousands of images per batch.
         buffer = io.BytesIO()
         np.save(buffer, image, allow_pickle=False)
+        self.base.attributes.set('image_sha256', hashlib.sha256(buffer.getvalue()).hexdigest())
         buffer.seek(0)
         self.base.repository.put_object_from_filelike(buffer, f'{ARRAY_NAME}.npy')
         self.base.attributes.set(f'{self.array_prefix}{ARRAY_NAME}', list(image.shape))
@@ -110,4 +115,29 @@ class FingerprintData(orm.ArrayData):
             raise ValueError(f'{self.__class__.__name__}: no image set; call set_image() before storing')
         if not self.settings_hash:
             raise ValueError(f'{self.__class__.__name__}: the settings hash is missing')
+        if not self.is_stored:
+            content = self.base.repository.get_object_content(f'{ARRAY_NAME}.npy', mode='rb')
+            if hashlib.sha256(content).hexdigest() != self.base.attributes.get('image_sha256', None):
+                raise ValueError(f'{self.__class__.__name__}: the image_sha256 attribute does not match the image file')
         return super().store(**kwargs)
+
+
+class FingerprintCaching(NodeCaching):
+    """The hash of a fingerprint node: its class and attributes, where ``image_sha256`` stands for the image file.
+
+    aiida-core's default adds the hash of the node's repository, which asks the object store whether each file exists
+    (a new connection to its index per call), every time the node is hashed: when it is stored and again for every
+    process that takes it as an input. The attribute ``image_sha256`` (checked against the file at storing) is the
+    same information, as aiida-pseudo's ``md5`` is for a pseudopotential file.
+    """
+
+    def get_objects_to_hash(self) -> dict[str, Any]:
+        node = self._node
+        return {
+            'class': str(node.__class__),
+            'attributes': dict(node.base.attributes.items()),
+            'computer_uuid': node.computer.uuid if node.computer is not None else None,
+        }
+
+
+set_caching_class(FingerprintData, FingerprintCaching)

@@ -35,13 +35,14 @@ def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
     from aiida_crystalface.data.classification import ClassificationData
 
     classifier = _classifier(model.uuid)
+    model_hash = model.settings_hash  # read once: each read of a stored node outside a transaction is a query
     keys, images, errors = [], [], {}
     for key, node in fingerprints.items():
         node_hash = node.base.attributes.get('settings_hash', None)
-        if node_hash != model.settings_hash:
+        if node_hash != model_hash:
             errors[key] = (
                 f'{key} (Node<{node.pk}>): fingerprint settings {node_hash} differ from the settings '
-                f'{model.settings_hash} the model was trained on'
+                f'{model_hash} the model was trained on'
             )
             continue
         if node.base.attributes.get('lattice_found', True) is False:
@@ -53,7 +54,7 @@ def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
         images.append(node.image)
     outputs = {}
     if images:
-        probabilities = classifier.predict(np.stack(images), settings_hash=model.settings_hash)
+        probabilities = classifier.predict(np.stack(images), settings_hash=model_hash)
         classes = classifier.classes
         for key, row in zip(keys, probabilities, strict=True):
             outputs[key] = ClassificationData(dict(zip(classes, map(float, row), strict=True)))
