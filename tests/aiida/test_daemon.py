@@ -1,4 +1,4 @@
-"""The daemon path for real: PostgreSQL + RabbitMQ, a daemon with 2 workers, 200 structures submitted.
+"""The daemon path for real: PostgreSQL + RabbitMQ, a daemon with 2 workers, workers killed in the middle of a run.
 
 Skipped (with the reason) where PostgreSQL (127.0.0.1:5432, trust auth, user postgres) or RabbitMQ (127.0.0.1:5672,
 guest/guest) is absent. Everything lives in a throwaway AIIDA_PATH and a database of a unique name, both removed
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 HOST = '127.0.0.1'
-N_STRUCTURES = 200
+N_STRUCTURES = 1000
+BATCH_SIZE = 100
 
 
 def _service_missing() -> str | None:
@@ -77,17 +78,27 @@ def daemon_profile(tmp_path):
         _admin(f'DROP DATABASE IF EXISTS {name} WITH (FORCE)')
 
 
-def test_daemon_classifies_200_structures(daemon_profile, model_file):
+def test_workers_killed_mid_run_leave_exactly_one_result_per_structure(daemon_profile, model_file):
+    """1,000 structures in 10 batches; once 2 batches are stored, both workers are killed with SIGKILL. The daemon's
+    supervisor starts new workers, RabbitMQ hands the WorkChain to one of them, which resumes from its last checkpoint:
+    it finishes, and every structure has exactly one fingerprint and one prediction, equal to the plain Python API's.
+    """
     name, env, verdi = daemon_profile
     status = subprocess.run([*verdi, 'daemon', 'status'], check=False, env=env, capture_output=True, text=True)
     assert status.returncode == 0, status.stdout + status.stderr
     driver = Path(__file__).with_name('daemon_driver.py')
     result = subprocess.run(
-        [sys.executable, str(driver), name, str(model_file), str(N_STRUCTURES)],
+        [sys.executable, str(driver), name, str(model_file), str(N_STRUCTURES), str(BATCH_SIZE), '--kill'],
         env=env, capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
+    print(report)
     assert 'error' not in report, report
-    assert report['n_predictions'] == N_STRUCTURES
+    assert len(report['killed']) == 2, report
+    assert not report['terminated_at_kill'] and 2 <= report['batches_before_kill'] < N_STRUCTURES // BATCH_SIZE
+    assert not set(report['killed']) & set(report['workers_after']), report  # new workers finished the run
+    assert report['missing_fingerprints'] == report['missing_predictions'] == 0, report
+    assert report['fingerprints_per_structure'] == {'1': N_STRUCTURES}, report
+    assert report['predictions_per_structure'] == {'1': N_STRUCTURES}, report
     assert report['worst_difference'] < 1e-4
