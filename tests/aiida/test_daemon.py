@@ -22,6 +22,19 @@ N_STRUCTURES = 1000
 BATCH_SIZE = 100
 
 
+def _connect(**kwargs):
+    """A connection to the server's ``postgres`` database: psycopg (aiida-core >= 2.7) or psycopg2 (2.6), autocommit."""
+    try:
+        import psycopg
+    except ImportError:
+        import psycopg2
+
+        connection = psycopg2.connect(host=HOST, port=5432, user='postgres', dbname='postgres', **kwargs)
+        connection.autocommit = True
+        return connection
+    return psycopg.connect(host=HOST, port=5432, user='postgres', dbname='postgres', autocommit=True, **kwargs)
+
+
 def _service_missing() -> str | None:
     for name, port in (('PostgreSQL', 5432), ('RabbitMQ', 5672)):
         try:
@@ -29,19 +42,25 @@ def _service_missing() -> str | None:
         except OSError as exception:
             return f'{name} is not reachable at {HOST}:{port} ({exception})'
     try:
-        import psycopg
-
-        psycopg.connect(host=HOST, port=5432, user='postgres', dbname='postgres', connect_timeout=3).close()
+        _connect(connect_timeout=3).close()
     except Exception as exception:
         return f'PostgreSQL refuses user postgres with trust auth at {HOST}:5432 ({exception})'
     return None
 
 
 def _admin(statement: str) -> None:
-    import psycopg
+    connection = _connect()
+    try:
+        connection.cursor().execute(statement)
+    finally:
+        connection.close()
 
-    with psycopg.connect(host=HOST, port=5432, user='postgres', dbname='postgres', autocommit=True) as connection:
-        connection.execute(statement)
+
+def _aiida_version() -> tuple[int, int]:
+    from aiida import __version__
+
+    major, minor = __version__.split('.')[:2]
+    return int(major), int(minor)
 
 
 @pytest.fixture
@@ -55,6 +74,11 @@ def daemon_profile(tmp_path):
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get('PATH', '')])
     env = {**os.environ, 'AIIDA_PATH': str(tmp_path / 'aiida-path'), 'PATH': path}
     verdi = [str(Path(sys.executable).with_name('verdi')), '-p', name]
+    # aiida-core 2.6 names the broker options differently from 2.7 and newer (both are tested in CI).
+    if _aiida_version() < (2, 7):
+        broker_options, configure_broker = ['--use-rabbitmq'], ['configure-rabbitmq']
+    else:
+        broker_options, configure_broker = ['--broker', 'core.rabbitmq'], ['configure-broker', 'core.rabbitmq']
     _admin(f'CREATE DATABASE {name}')
     try:
         subprocess.run(
@@ -62,11 +86,11 @@ def daemon_profile(tmp_path):
              '--profile-name', name, '--email', 'test@crystalface.invalid', '--first-name', 'Test', '--last-name',
              'Daemon', '--institution', 'crystalface', '--database-hostname', HOST, '--database-port', '5432',
              '--database-username', 'postgres', '--database-password', '', '--database-name', name,
-             '--repository-uri', f'file://{tmp_path / "repository"}', '--broker', 'core.rabbitmq'],
+             '--repository-uri', f'file://{tmp_path / "repository"}', *broker_options],
             env=env, check=True, capture_output=True, text=True,
         )  # fmt: skip
         subprocess.run(
-            [*verdi, 'profile', 'configure-broker', 'core.rabbitmq', '--non-interactive', '--broker-host', HOST,
+            [*verdi, 'profile', *configure_broker, '--non-interactive', '--broker-host', HOST,
              '--broker-port', '5672', '--broker-username', 'guest', '--broker-password', 'guest'],
             env=env, check=False, capture_output=True, text=True,
         )  # fmt: skip

@@ -8,7 +8,6 @@ from aiida import orm
 from aiida.common.links import LinkType
 from aiida.engine import run_get_node
 from aiida.engine.processes.process import Process
-from aiida.orm.nodes.caching import NodeCaching
 
 from aiida_crystalface import _internals
 from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
@@ -35,7 +34,7 @@ def _graph(workchain: orm.WorkflowNode) -> dict:
         outputs = {}
         for out in calc.base.links.get_outgoing(link_type=LinkType.CREATE).all():
             node = orm.load_node(out.node.pk)
-            assert NodeCaching(node).compute_hash() == node.base.caching.get_hash()  # aiida-core's own hash
+            assert node.base.caching.compute_hash() == node.base.caching.get_hash()  # hashed again, from the database
             files = {
                 name: node.base.repository.get_object_content(name, mode='rb')
                 for name in node.base.repository.list_object_names()
