@@ -20,7 +20,9 @@ What it uses of aiida-core beyond its documented API (the only place in the pack
 - ``Process._setup_inputs`` and ``Process.update_outputs``, replaced on the process class that ``@calcfunction``
   builds for one of the package's functions (never on aiida-core's classes);
 - ``StorageBackend.bulk_insert`` for the link rows (public on the storage backend, not a front-end API: #1875, #3382);
-- ``NodeLinks.incoming_cache`` and ``LinkTriple``, to add the input links to the new node as aiida-core does.
+- ``NodeLinks.incoming_cache`` and ``LinkTriple``, to add the input links to the new node as aiida-core does;
+- ``Node._CLS_NODE_CACHING``, the documented hook through which a Data class chooses how it is hashed
+  (:func:`set_caching_class`; aiida-pseudo uses it the same way). Not under the switch: it defines what is stored.
 
 Guards:
 
@@ -34,7 +36,9 @@ The upstream change that would remove this module: a batch link API in aiida-cor
 validating all links of a new process node in one pass (no cycle query for an unstored target, uniqueness against a
 set rather than a scan of the cache) and ``update_outputs`` storing the new outputs of a process and their links in
 one transaction with one bulk insert of the links (the front-end bulk storage asked for in aiida-core #1875 and
-#3382). With both, the decorator below can be dropped and the calcfunctions are plain ``@calcfunction``.
+#3382). With both, the decorator below can be dropped and the calcfunctions are plain ``@calcfunction``. A public
+name for the caching hook (e.g. a ``Node.caching_class`` class attribute or registration function) would remove
+:func:`set_caching_class`.
 """
 
 from __future__ import annotations
