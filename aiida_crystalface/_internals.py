@@ -55,13 +55,26 @@ from aiida.common.links import LinkType, validate_link_label
 from aiida.engine.processes.functions import FunctionProcess
 from aiida.engine.processes.process import Process
 
-__all__ = ('ENV_VAR', 'TESTED', 'active', 'batched_links', 'enabled', 'is_enabled', 'set_caching_class', 'set_enabled')
+__all__ = (
+    'ENV_VAR',
+    'REPLACED_METHODS',
+    'TESTED',
+    'active',
+    'batched_links',
+    'enabled',
+    'is_enabled',
+    'set_caching_class',
+    'set_enabled',
+)
 
 #: The environment variable that turns the module off: ``0``, ``false``, ``no`` or ``off``.
 ENV_VAR = 'AIIDA_CRYSTALFACE_INTERNALS'
 
 #: The oldest and newest aiida-core (major, minor) that CI tests with this module on and off (.ci/run).
 TESTED = ((2, 6), (2, 9))
+
+#: The engine methods replaced on the process classes of the package's calcfunctions (with aiida-core's as fallback).
+REPLACED_METHODS = ('_setup_inputs', 'update_outputs')
 
 _override: bool | None = None
 

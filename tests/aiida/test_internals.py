@@ -53,13 +53,14 @@ def _graph(workchain: orm.WorkflowNode) -> dict:
 
 def test_on_and_off_give_the_same_graph(structures, model_node, monkeypatch):
     calls = []
-    original = Process._setup_inputs
+    method = _internals.REPLACED_METHODS[0]  # the input links
+    original = getattr(Process, method)
 
     def spy(self):
         calls.append(self.node.process_label)
         original(self)
 
-    monkeypatch.setattr(Process, '_setup_inputs', spy)
+    monkeypatch.setattr(Process, method, spy)
     graphs = {}
     for value in (True, False):
         calls.clear()
