@@ -24,9 +24,10 @@ __all__ = (
 
 
 def structures_by_class(
-    label: str, min_probability: float = 0.0, model: ConvNetModelData | None = None
+    predicted_class: str, min_probability: float = 0.0, model: ConvNetModelData | None = None
 ) -> list[tuple[orm.StructureData, ClassificationData]]:
-    """Structures predicted as ``label`` with probability >= ``min_probability`` (by ``model`` when given).
+    """Structures predicted as ``predicted_class`` (a class name, ``'unknown'`` or ``'amorphous'``) with
+    ``max_probability`` >= ``min_probability`` (by ``model`` when given).
 
     Returns (structure, prediction) pairs. The chain prediction <- predict <- fingerprint <- compute_fingerprints <-
     structure is followed through the link labels (a batched calcfunction names each output after its input): one
@@ -37,7 +38,10 @@ def structures_by_class(
     builder.append(
         ClassificationData,
         tag='prediction',
-        filters={'attributes.label': label, 'attributes.max_probability': {'>=': float(min_probability)}},
+        filters={
+            'attributes.predicted_class': predicted_class,
+            'attributes.max_probability': {'>=': float(min_probability)},
+        },
         project='*',
     )
     builder.append(orm.CalcFunctionNode, with_outgoing='prediction', tag='predict', project='id', edge_project='label')

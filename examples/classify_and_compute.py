@@ -51,7 +51,9 @@ for name, structure in structures.items():
     results, node = run_get_node(ClassifyAndComputeWorkChain, structure=structure, **inputs)
     classification = results.get('classification')
     prototype = results.get('prototype')
-    label = f'{classification.label:<8} {classification.max_probability:6.3f}' if classification else f'{"-":<15}'
+    label = (
+        f'{classification.predicted_class:<8} {classification.max_probability:6.3f}' if classification else f'{"-":<15}'
+    )
     energy = '-'
     if 'dft' in results:
         energy = f'{results["dft"]["output_parameters"]["energy"] / len(prototype.sites):12.4f}'

@@ -34,4 +34,7 @@ print(f'{"structure":<12} {"label":<8} {"p":>6}  prediction node -> fingerprint 
 for name in structures:
     prediction = results['predictions'][name]
     fingerprint = results['fingerprints'][name]
-    print(f'{name:<12} {prediction.label:<8} {prediction.max_probability:6.3f}  {prediction.pk} -> {fingerprint.pk}')
+    print(
+        f'{name:<12} {prediction.predicted_class:<8} {prediction.max_probability:6.3f}  '
+        f'{prediction.pk} -> {fingerprint.pk}'
+    )

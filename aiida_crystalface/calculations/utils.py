@@ -9,8 +9,6 @@ import numpy as np
 from aiida import orm
 from aiida.engine import ExitCode, Process
 
-from aiida_crystalface.caching import fast_storing
-
 __all__ = (
     'EXIT_SOME_FAILED',
     'derive_seed',
@@ -28,9 +26,7 @@ def structure_data(structure: Any) -> orm.StructureData:
     """Build an unstored StructureData from an ``AtomicStructure`` without the per-atom ``append_atom`` calls.
 
     ``append_atom`` validates every site against every kind (quadratic in the atom count); writing the ``kinds`` and
-    ``sites`` attributes in one go gives the same node content far faster. Storing it cleans and hashes the sites
-    with :func:`aiida_crystalface.caching.fast_storing` (the same attributes and hash as aiida-core, about half the
-    cost of storing a 128-atom structure).
+    ``sites`` attributes in one go gives the same node content far faster.
     """
     from aiida_crystalface.core.structures import chemical_symbol
 
@@ -42,7 +38,7 @@ def structure_data(structure: Any) -> orm.StructureData:
     ]
     node.base.attributes.set_many({'kinds': kinds, 'sites': sites})
     node.label = str(structure.label)[:255]
-    return fast_storing(node)
+    return node
 
 
 def _mass(symbol: str) -> float:

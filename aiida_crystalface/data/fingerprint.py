@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from aiida import orm
+from aiida.orm.nodes.caching import NodeCaching
 
-from aiida_crystalface.caching import BatchNodeCaching
-from aiida_crystalface.data.links import OutputNodeLinks
+from aiida_crystalface._internals import set_caching_class
 
-__all__ = ('FingerprintData',)
+__all__ = ('FingerprintCaching', 'FingerprintData')
 
 ARRAY_NAME = 'image'
 
@@ -35,30 +36,6 @@ def settings_as_dict(settings: Any) -> tuple[dict, str]:
     raise TypeError(f'settings: expected FingerprintSettings, a mapping or a Dict node, not {type(settings).__name__}')
 
 
-def put_in_object_store(node: orm.Node, path: str, handle: io.BytesIO) -> bool:
-    """Write the only file of an unstored node straight into the profile's object store; ``False`` where it cannot.
-
-    aiida-core writes the files of a new node into a sandbox folder (a folder, a file and their removal per node) and
-    copies them into the object store when the node is stored. Here the file is written once, where it ends up: the
-    node's repository becomes an ``aiida.repository.Repository`` on the profile's repository backend holding the
-    file, which is how aiida-core itself gives a node stored from the cache its files (``NodeRepository._copy``).
-    Storing the node then records the file's key as usual; its content, key and hash are the ones the sandbox path
-    gives (the tests compare them). The one internal detail is the ``NodeRepository._repository`` property that
-    holds a node's repository: where it is missing, or the node is stored or already has files, nothing is written
-    and ``False`` sends the caller to the public path (``node.base.repository.put_object_from_filelike``).
-    """
-    from aiida.repository import Repository
-
-    interface = node.base.repository
-    holder = getattr(type(interface), '_repository', None)
-    if node.is_stored or not isinstance(holder, property) or holder.fset is None or interface.list_object_names():
-        return False
-    repository = Repository(backend=node.backend.get_repository())
-    repository.put_object_from_filelike(handle, path)
-    interface._repository = repository
-    return True
-
-
 class FingerprintData(orm.ArrayData):
     """A two-dimensional diffraction fingerprint (float32, values in [0, 1]).
 
@@ -68,22 +45,14 @@ class FingerprintData(orm.ArrayData):
     repository).
     """
 
-    _CLS_NODE_LINKS = OutputNodeLinks
-    _CLS_NODE_CACHING = BatchNodeCaching  # aiida-core's hash, computed faster (aiida_crystalface.caching)
-
     def __init__(self, image: np.ndarray | None = None, settings: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
+        self._image: np.ndarray | None = None
         if image is not None:
             self.set_image(image, settings)
 
-    def set_image(self, image: np.ndarray, settings: Any = None, *, to_object_store: bool = False) -> None:
-        """Set the image and the settings it was computed with.
-
-        :param to_object_store: write the image file straight into the profile's object store instead of a sandbox
-            folder that is copied there when the node is stored (see :func:`put_in_object_store`). For nodes that
-            will be stored, such as the outputs of a calcfunction: a node never stored leaves an unreferenced
-            object behind, which ``verdi storage maintain`` deletes.
-        """
+    def set_image(self, image: np.ndarray, settings: Any = None) -> None:
+        """Set the image and the settings it was computed with."""
         image = np.ascontiguousarray(image, dtype=np.float32)
         if image.ndim not in (2, 3):
             raise ValueError(f'image: expected a 2D (H, W) or 3D (C, H, W) array, got shape {image.shape}')
@@ -92,14 +61,17 @@ class FingerprintData(orm.ArrayData):
         # file format (get_array reads it) at a fraction of the cost, which matters at thousands of images per batch.
         buffer = io.BytesIO()
         np.save(buffer, image, allow_pickle=False)
+        self.base.attributes.set('image_sha256', hashlib.sha256(buffer.getvalue()).hexdigest())
         buffer.seek(0)
-        if not (to_object_store and put_in_object_store(self, f'{ARRAY_NAME}.npy', buffer)):
-            self.base.repository.put_object_from_filelike(buffer, f'{ARRAY_NAME}.npy')
+        self.base.repository.put_object_from_filelike(buffer, f'{ARRAY_NAME}.npy')
         self.base.attributes.set(f'{self.array_prefix}{ARRAY_NAME}', list(image.shape))
         self.base.attributes.set('image_shape', list(image.shape))
         self.base.attributes.set('settings', settings_dict)
         self.base.attributes.set('settings_hash', settings_hash)
-        self._written_image = image.copy()  # the caller may change its array before the node is stored
+        # Kept in memory, read-only: the same content as the file (the caller's array may change, this copy cannot),
+        # so that ``predict`` right after ``compute_fingerprints`` in the same process reads no file back.
+        self._image = image.copy()
+        self._image.setflags(write=False)
 
     def set_lattice(self, lattice: Mapping[str, Any] | None) -> None:
         """Record what the orientation step found (:meth:`aiida_crystalface.core.orientation.Lattice.to_dict`).
@@ -125,8 +97,9 @@ class FingerprintData(orm.ArrayData):
 
     @property
     def image(self) -> np.ndarray:
-        """The fingerprint image as a float32 array."""
-        return self.get_array(ARRAY_NAME)
+        """The fingerprint image as a float32 array (read-only where it is the copy kept in memory)."""
+        image = getattr(self, '_image', None)
+        return image if image is not None else self.get_array(ARRAY_NAME)
 
     @property
     def settings(self) -> dict:
@@ -142,12 +115,29 @@ class FingerprintData(orm.ArrayData):
             raise ValueError(f'{self.__class__.__name__}: no image set; call set_image() before storing')
         if not self.settings_hash:
             raise ValueError(f'{self.__class__.__name__}: the settings hash is missing')
-        super().store(**kwargs)
-        # ArrayData caches an array once it has read it back from the stored file; the array just written is that
-        # content, so seed the cache with it: the predict step that follows in the same process then reads nothing
-        # back from the repository (a file open per image otherwise).
-        written = getattr(self, '_written_image', None)
-        if written is not None:
-            self._cached_arrays[ARRAY_NAME] = written
-            self._written_image = None
-        return self
+        if not self.is_stored:
+            content = self.base.repository.get_object_content(f'{ARRAY_NAME}.npy', mode='rb')
+            if hashlib.sha256(content).hexdigest() != self.base.attributes.get('image_sha256', None):
+                raise ValueError(f'{self.__class__.__name__}: the image_sha256 attribute does not match the image file')
+        return super().store(**kwargs)
+
+
+class FingerprintCaching(NodeCaching):
+    """The hash of a fingerprint node: its class and attributes, where ``image_sha256`` stands for the image file.
+
+    aiida-core's default adds the hash of the node's repository, which asks the object store whether each file exists
+    (a new connection to its index per call), every time the node is hashed: when it is stored and again for every
+    process that takes it as an input. The attribute ``image_sha256`` (checked against the file at storing) is the
+    same information, as aiida-pseudo's ``md5`` is for a pseudopotential file.
+    """
+
+    def get_objects_to_hash(self) -> dict[str, Any]:
+        node = self._node
+        return {
+            'class': str(node.__class__),
+            'attributes': dict(node.base.attributes.items()),
+            'computer_uuid': node.computer.uuid if node.computer is not None else None,
+        }
+
+
+set_caching_class(FingerprintData, FingerprintCaching)

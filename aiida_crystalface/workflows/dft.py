@@ -17,8 +17,9 @@ from aiida_quantumespresso.workflows.pw.relax import PwRelaxWorkChain
 
 from aiida_crystalface.calculations.functions.make_prototype import CELLS, make_prototype
 from aiida_crystalface.data.classification import ClassificationData
+from aiida_crystalface.data.model import ConvNetModelData
 from aiida_crystalface.dft_setup import DEFAULT_FAMILY, INSTALL_HINT
-from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
+from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain, validate_model
 
 __all__ = ('ClassifyAndComputeWorkChain',)
 
@@ -67,8 +68,9 @@ class ClassifyAndComputeWorkChain(WorkChain):
         spec.input('structure', valid_type=orm.StructureData, help='The structure to classify and compute.')
         spec.input(
             'model',
-            valid_type=orm.Data,
+            valid_type=ConvNetModelData,
             required=False,
+            validator=validate_model,
             help='The trained model (a crystalface.model node); by default the bundled model.',
         )
         spec.input(
@@ -200,9 +202,11 @@ class ClassifyAndComputeWorkChain(WorkChain):
         self.out('classification', classification)
         threshold = self.inputs.min_probability.value
         if classification.max_probability < threshold:
-            self.report(f'refused: {classification.label} at p = {classification.max_probability:.3f} < {threshold}')
+            self.report(
+                f'refused: {classification.predicted_class} at p = {classification.max_probability:.3f} < {threshold}'
+            )
             return self.exit_codes.ERROR_PROBABILITY_TOO_LOW.format(
-                label=classification.label, probability=classification.max_probability, threshold=threshold
+                label=classification.predicted_class, probability=classification.max_probability, threshold=threshold
             )
         self.ctx.classification_node = classification
         return None
@@ -212,9 +216,9 @@ class ClassifyAndComputeWorkChain(WorkChain):
         from aiida_crystalface.core.prototypes import CLASSES
 
         classification = self.ctx.classification_node
-        if classification.label not in CLASSES:
+        if classification.predicted_class not in CLASSES:
             return self.exit_codes.ERROR_NO_PROTOTYPE.format(
-                detail=f'class {classification.label!r} (prototypes exist for {list(CLASSES)})'
+                detail=f'class {classification.predicted_class!r} (prototypes exist for {list(CLASSES)})'
             )
         prototype = make_prototype(classification, self.inputs.structure, self.inputs.cell)
         self.out('prototype', prototype)

@@ -1,21 +1,22 @@
 """The paper's robustness experiments as WorkChains: bcc -> sc (Fig. 4) and Lindemann disorder.
 
-Each builds a pristine supercell, makes ``samples`` defective copies at every level of the series, classifies them all
-with :class:`~aiida_crystalface.workflows.classify.ClassifyStructuresWorkChain` and summarises the probabilities per
-step in a Dict (``summarize_series``).
+Each builds a pristine supercell, makes ``samples`` defective copies at every level of the series (one level per step,
+so a restarted worker resumes at the next level not yet made), classifies them all with
+:class:`~aiida_crystalface.workflows.classify.ClassifyStructuresWorkChain` and summarises the probabilities per step in
+a Dict (``summarize_series``).
 """
 
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import ToContext, WorkChain
+from aiida.engine import ToContext, WorkChain, while_
 
 from aiida_crystalface.calculations.functions.make_defective_structures import make_defective_structures
 from aiida_crystalface.calculations.functions.make_prototypes import make_prototypes
 from aiida_crystalface.calculations.functions.summarize_series import summarize_series
 from aiida_crystalface.core.orientation import NO_LATTICE
 from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
-from aiida_crystalface.workflows.utils import one_transaction
+from aiida_crystalface.workflows.utils import batch_label, called, load_nodes, run_batch
 
 __all__ = ('BccToScWorkChain', 'LindemannWorkChain', 'SeriesWorkChain')
 
@@ -47,7 +48,14 @@ class SeriesWorkChain(WorkChain):
         spec.input('supercell_atoms', valid_type=orm.Int, default=lambda: orm.Int(128), help='Supercell size.')
         spec.input('seed', valid_type=orm.Int, default=lambda: orm.Int(0), help='Seed of the series.')
         spec.expose_inputs(ClassifyStructuresWorkChain, namespace='classify', exclude=('structures', 'group'))
-        spec.outline(cls.make_pristine, cls.make_series, cls.classify, cls.summarize)
+        spec.outline(
+            cls.make_pristine,
+            while_(cls.has_next_level)(
+                cls.make_level,
+            ),
+            cls.classify,
+            cls.summarize,
+        )
         spec.output(
             'summary', valid_type=orm.Dict, help='Mean / std of the probabilities and label fractions per step.'
         )
@@ -56,39 +64,59 @@ class SeriesWorkChain(WorkChain):
         spec.exit_code(301, 'ERROR_CLASSIFICATION_FAILED', message='Classification failed: {detail}')
 
     def make_pristine(self):
-        parameters = orm.Dict(
-            {
-                'species': [self.inputs.species.value],
-                'classes': [self.inputs.prototype.value],
-                'representations': ['conventional'],
-                'targets': [self.inputs.supercell_atoms.value],
-                'scale_range': [1.0, 1.0],
-                'supercell_atoms': self.inputs.supercell_atoms.value,
-            }
-        )
-        result = make_prototypes(parameters, self.inputs.seed)
-        if not result['structures']:
+        """Build the pristine supercell (reused, when a restarted worker runs this step again)."""
+        label = 'pristine'
+        done = [c for c in called(self.node, label) if c.is_finished_ok]
+        if done:
+            node = done[-1]
+        else:
+            parameters = orm.Dict(
+                {
+                    'species': [self.inputs.species.value],
+                    'classes': [self.inputs.prototype.value],
+                    'representations': ['conventional'],
+                    'targets': [self.inputs.supercell_atoms.value],
+                    'scale_range': [1.0, 1.0],
+                    'supercell_atoms': self.inputs.supercell_atoms.value,
+                }
+            )
+            _, node = make_prototypes.run_get_node(parameters, self.inputs.seed, metadata={'call_link_label': label})
+        structures = node.outputs.structures if 'structures' in node.outputs else {}
+        if not structures:
             return self.exit_codes.ERROR_SERIES_FAILED.format(detail='no pristine structure was made')
-        self.ctx.pristine = next(iter(result['structures'].values()))
+        self.ctx.pristine = structures[sorted(structures)[0]].pk
+        self.ctx.level = 0
+        self.ctx.series = {}
         return None
 
-    def make_series(self):
-        samples = {f'sample_{j}': self.ctx.pristine for j in range(self.inputs.samples.value)}
-        self.ctx.series = {}
-        for step, level in enumerate(self.inputs.levels.get_list()):
-            seed = orm.Int(self.inputs.seed.value * 1000 + step)
-            with one_transaction():
-                result, node = make_defective_structures.run_get_node(
-                    kind=orm.Str(self._DEFECT_KIND), amount=orm.Float(level), seed=seed, **samples
-                )
-            if not node.is_finished_ok:
-                return self.exit_codes.ERROR_SERIES_FAILED.format(detail=f'level {level}: {node.exit_message}')
-            self.ctx.series.update({f'step_{step}_{key}': structure for key, structure in result.items()})
+    def has_next_level(self) -> bool:
+        return self.ctx.level < len(self.inputs.levels.get_list())
+
+    def make_level(self):
+        """The ``samples`` defective copies of one level (one calcfunction; what an earlier try made is kept)."""
+        step = self.ctx.level
+        level = self.inputs.levels.get_list()[step]
+        pristine = orm.load_node(self.ctx.pristine)
+        samples = {f'sample_{j}': pristine for j in range(self.inputs.samples.value)}
+        batch = run_batch(
+            self,
+            make_defective_structures,
+            batch_label('level', step),
+            samples,
+            kind=orm.Str(self._DEFECT_KIND),
+            amount=orm.Float(level),
+            seed=orm.Int(self.inputs.seed.value * 1000 + step),
+        )
+        if batch.message or batch.failures:
+            detail = batch.message or '; '.join(f'{k}: {v}' for k, v in sorted(batch.failures.items()))
+            return self.exit_codes.ERROR_SERIES_FAILED.format(detail=f'level {level}: {detail}')
+        self.ctx.series.update({f'step_{step}_{key}': node.pk for key, node in batch.outputs.items()})
+        self.ctx.level = step + 1
         return None
 
     def classify(self):
         inputs = self.exposed_inputs(ClassifyStructuresWorkChain, namespace='classify')
-        inputs['structures'] = self.ctx.series
+        inputs['structures'] = load_nodes(self.ctx.series)
         return ToContext(classification=self.submit(ClassifyStructuresWorkChain, **inputs))
 
     def summarize(self):

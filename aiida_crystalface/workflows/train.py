@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiida import orm
-from aiida.engine import ToContext, WorkChain, if_
+from aiida.engine import ToContext, WorkChain, if_, while_
 
 from aiida_crystalface.calculations.functions.build_dataset import build_dataset
 from aiida_crystalface.calculations.functions.compute_fingerprints import compute_fingerprints
@@ -11,7 +11,14 @@ from aiida_crystalface.calculations.functions.make_defective_structures import m
 from aiida_crystalface.calculations.functions.make_prototypes import make_prototypes
 from aiida_crystalface.calculations.train import TrainClassifierCalculation
 from aiida_crystalface.data.dataset import FingerprintDatasetData
-from aiida_crystalface.workflows.utils import format_failures, run_batched
+from aiida_crystalface.workflows.utils import (
+    batch_label,
+    batch_names,
+    called,
+    format_failures,
+    load_nodes,
+    run_batch,
+)
 
 __all__ = ('TrainClassifierWorkChain',)
 
@@ -52,8 +59,16 @@ class TrainClassifierWorkChain(WorkChain):
         spec.outline(
             if_(cls.needs_dataset)(
                 cls.make_prototypes,
-                if_(cls.with_defects)(cls.make_defects),
-                cls.fingerprint,
+                if_(cls.with_defects)(
+                    cls.check_defects,
+                    while_(cls.has_next_batch)(
+                        cls.make_defects_batch,
+                    ),
+                ),
+                cls.setup_fingerprints,
+                while_(cls.has_next_batch)(
+                    cls.fingerprint_batch,
+                ),
                 cls.build_dataset,
             ),
             cls.train,
@@ -76,46 +91,86 @@ class TrainClassifierWorkChain(WorkChain):
         return 'kind' in self.inputs.get('defects', {})
 
     def make_prototypes(self):
-        result = make_prototypes(self.inputs.prototypes.parameters, self.inputs.prototypes.seed)
-        self.ctx.prototype_items = result['items']
-        self.ctx.structures = dict(result['structures'])
+        """The pristine items (reused, when a restarted worker runs this step again)."""
+        label = 'prototypes'
+        done = [c for c in called(self.node, label) if c.is_finished_ok]
+        if done:
+            node = done[-1]
+        else:
+            _, node = make_prototypes.run_get_node(
+                self.inputs.prototypes.parameters, self.inputs.prototypes.seed, metadata={'call_link_label': label}
+            )
+        if not node.is_finished_ok:
+            return self.exit_codes.ERROR_INPUTS_FAILED.format(detail=f'make_prototypes<{node.pk}>: {node.exit_message}')
+        self.ctx.prototype_items = node.outputs['items']
+        self.ctx.structures = {key: n.pk for key, n in node.outputs.structures.items()}
+        self.ctx.batch = 0
+        return None
 
-    def make_defects(self):
+    def has_next_batch(self) -> bool:
+        """Whether the loop in progress (defects, then fingerprints) has a batch left."""
+        return self.ctx.batch * self.inputs.batch_size.value < len(self.ctx.pending)
+
+    def check_defects(self):
         if 'amount' not in self.inputs.defects:
             return self.exit_codes.ERROR_INPUTS_FAILED.format(detail='defects.kind given without defects.amount')
-        outputs, failures, _ = run_batched(
+        self.ctx.pending = sorted(self.ctx.structures)
+        self.ctx.defects = {}
+        return None
+
+    def make_defects_batch(self):
+        """One batch of defective copies (one calcfunction; what an earlier try made is kept)."""
+        index = self.ctx.batch
+        names = batch_names(self.ctx.pending, index, self.inputs.batch_size.value)
+        batch = run_batch(
+            self,
             make_defective_structures,
-            self.ctx.structures,
-            self.inputs.batch_size.value,
+            batch_label('defects', index),
+            {name: self.ctx.structures[name] for name in names},
             kind=self.inputs.defects.kind,
             amount=self.inputs.defects.amount,
             seed=self.inputs.defects.seed,
         )
-        if failures:
-            return self.exit_codes.ERROR_INPUTS_FAILED.format(detail=format_failures(failures))
-        self.ctx.structures.update({f'defect_{key}': node for key, node in outputs.items()})
+        if batch.message or batch.failures:
+            return self.exit_codes.ERROR_INPUTS_FAILED.format(detail=batch.message or format_failures(batch.failures))
+        self.ctx.defects.update({f'defect_{key}': node.pk for key, node in batch.outputs.items()})
+        self.ctx.batch = index + 1
         return None
 
-    def fingerprint(self):
+    def setup_fingerprints(self):
+        self.ctx.structures.update(self.ctx.get('defects', {}))
         if 'settings' in self.inputs:
-            settings = self.inputs.settings
+            self.ctx.settings = self.inputs.settings
         else:
             from aiida_crystalface.core.diffraction import FingerprintSettings
 
-            settings = orm.Dict(FingerprintSettings().to_dict()).store()
-        outputs, failures, _ = run_batched(
-            compute_fingerprints, self.ctx.structures, self.inputs.batch_size.value, settings=settings
+            self.ctx.settings = orm.Dict(FingerprintSettings().to_dict()).store()
+        self.ctx.pending = sorted(self.ctx.structures)
+        self.ctx.fingerprints = {}
+        self.ctx.batch = 0
+
+    def fingerprint_batch(self):
+        """One batch of fingerprints (one calcfunction; what an earlier try made is kept)."""
+        index = self.ctx.batch
+        names = batch_names(self.ctx.pending, index, self.inputs.batch_size.value)
+        batch = run_batch(
+            self,
+            compute_fingerprints,
+            batch_label('fingerprints', index),
+            {name: self.ctx.structures[name] for name in names},
+            settings=self.ctx.settings,
         )
-        if failures:
-            return self.exit_codes.ERROR_INPUTS_FAILED.format(detail=format_failures(failures))
-        self.ctx.fingerprints = outputs
+        if batch.message or batch.failures:
+            return self.exit_codes.ERROR_INPUTS_FAILED.format(detail=batch.message or format_failures(batch.failures))
+        self.ctx.fingerprints.update({key: node.pk for key, node in batch.outputs.items()})
+        self.ctx.batch = index + 1
         return None
 
     def build_dataset(self):
         classes = self.inputs.prototypes.parameters.get('classes', CLASSES)
         kwargs = {'defect_kind': self.inputs.defects.kind} if self.with_defects() else {}
         self.ctx.dataset = build_dataset(
-            orm.List(list(classes)), self.ctx.prototype_items, **kwargs, **self.ctx.fingerprints
+            orm.List(list(classes)), self.ctx.prototype_items, **kwargs, **load_nodes(self.ctx.fingerprints)
         )
 
     def train(self):

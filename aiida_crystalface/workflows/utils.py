@@ -1,114 +1,182 @@
-"""Helpers of the WorkChains: batching, one storage transaction per batch, the bundled model node."""
+"""Helpers of the WorkChains: batches that a restarted worker resumes, the bundled model node.
+
+A WorkChain that loops over structures runs one batch per step (a ``while_`` loop), so its context is checkpointed
+after each batch. The batch step is idempotent: :func:`run_batch` first looks for what the calcfunctions called
+under the batch's call link label already made (``CALL_CALC`` links of the WorkChain's node, see
+:func:`batch_label`) and runs the calcfunction only on the items that have no output and no recorded failure yet.
+A worker that dies in the middle of a batch therefore costs that batch at most, and no item gets a second output.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from aiida import orm
+from aiida.common.links import LinkType
 from aiida.manage import get_manager
 
 __all__ = (
     'BatchResult',
+    'batch_label',
+    'batch_names',
     'batches',
     'bundled_model',
+    'called',
     'format_failures',
     'load_nodes',
     'one_transaction',
     'run_batch',
-    'run_batched',
 )
+
+FAILURES = 'failures'
 
 
 def batches(items: Mapping[str, Any], size: int) -> Iterator[dict[str, Any]]:
     """Split a mapping into dicts of at most ``size`` items, in a stable (sorted) order."""
     keys = sorted(items)
-    for start in range(0, len(keys), max(1, int(size))):
+    size = max(1, int(size))
+    for start in range(0, len(keys), size):
         yield {key: items[key] for key in keys[start : start + size]}
+
+
+def batch_names(names: Sequence[str], index: int, size: int) -> list[str]:
+    """The names of batch ``index`` (0-based) when the sorted ``names`` are cut into batches of ``size``."""
+    size = max(1, int(size))
+    return list(names[index * size : (index + 1) * size])
+
+
+def batch_label(step: str, index: int) -> str:
+    """The call link label of batch ``index`` of ``step``: how a restarted WorkChain finds what a batch made."""
+    return f'{step}_{index:05d}'
 
 
 @contextlib.contextmanager
 def one_transaction() -> Iterator[None]:
     """Store everything created inside in one database transaction (one commit instead of one per node).
 
-    A batched calcfunction stores hundreds of nodes and links; on SQLite each separate commit costs an fsync.
+    For storing finished nodes in bulk (structures of a large set, say); never around a process, whose node must
+    stay in the database when it fails.
     """
     with get_manager().get_profile_storage().transaction():
         yield
 
 
 def load_nodes(pks: Mapping[str, int]) -> dict[str, orm.Node]:
-    """Load the nodes of ``{name: pk}`` in one query; ``{name: node}`` in the same order.
-
-    Node objects of these rows that are already in memory are the same database rows, brought up to date by the query.
-    Call it inside :func:`one_transaction`: a query run outside any transaction commits when it ends (aiida-core's
-    ``QueryBuilder`` opens a transaction of its own), and a commit expires every row the session holds, so each node
-    would be read again, one query per node, at its next use.
-    """
+    """Load the nodes of ``{name: pk}`` in one query; ``{name: node}`` in the same order."""
     if not pks:
         return {}
-    query = orm.QueryBuilder().append(orm.Node, filters={'id': {'in': list(pks.values())}}, project=['id', '*'])
+    query = orm.QueryBuilder().append(orm.Node, filters={'id': {'in': list(set(pks.values()))}}, project=['id', '*'])
     by_pk = dict(query.all())
     return {name: by_pk[pk] for name, pk in pks.items()}
 
 
 @dataclasses.dataclass
 class BatchResult:
-    """What one batched calcfunction made: outputs by item name (and their pks), failures, the ``failures`` node."""
+    """What a batch made, over every calcfunction called under its label (an earlier, interrupted one included).
+
+    :param outputs: output node by item name.
+    :param failures: failure message by item name.
+    :param failure_nodes: the ``failures`` Dict outputs of the batch's calcfunctions.
+    :param reused: how many outputs were found from an earlier call (a restarted worker) rather than made now.
+    :param excepted: the calcfunction that raised, if one did (the exception message in ``message``).
+    """
 
     outputs: dict[str, orm.Data]
-    pks: dict[str, int]
     failures: dict[str, str]
-    failure_node: orm.Dict | None
+    failure_nodes: list[orm.Dict]
+    reused: int = 0
+    excepted: orm.ProcessNode | None = None
+    message: str = ''
+
+
+def called(workchain: orm.ProcessNode, label: str) -> list[orm.CalcFunctionNode]:
+    """The calcfunctions ``workchain`` called under the call link label ``label``, oldest first."""
+    builder = orm.QueryBuilder()
+    builder.append(orm.WorkflowNode, filters={'id': workchain.pk}, tag='workchain')
+    builder.append(
+        orm.CalcFunctionNode,
+        with_incoming='workchain',
+        edge_filters={'type': LinkType.CALL_CALC.value, 'label': label},
+        project='*',
+    )
+    return sorted(builder.all(flat=True), key=lambda node: node.pk)
+
+
+def _made(calls: list[orm.CalcFunctionNode]) -> tuple[dict[str, orm.Data], dict[str, str], list[orm.Dict]]:
+    """Outputs by name, failures by name and the ``failures`` nodes of ``calls`` (one query for the outputs)."""
+    if not calls:
+        return {}, {}, []
+    builder = orm.QueryBuilder()
+    builder.append(orm.CalcFunctionNode, filters={'id': {'in': [c.pk for c in calls]}}, tag='calc')
+    builder.append(
+        orm.Data,
+        with_incoming='calc',
+        edge_filters={'type': LinkType.CREATE.value},
+        edge_project='label',
+        edge_tag='link',
+        project='*',
+        tag='node',
+    )
+    outputs: dict[str, orm.Data] = {}
+    failure_nodes: list[orm.Dict] = []
+    for row in builder.iterdict():
+        label, node = row['link']['label'], row['node']['*']
+        if label == FAILURES:
+            failure_nodes.append(node)
+        else:
+            outputs[label] = node
+    failures: dict[str, str] = {}
+    for node in sorted(failure_nodes, key=lambda n: n.pk):
+        failures.update({key: str(message) for key, message in node.get_dict().items() if key not in outputs})
+    return outputs, failures, failure_nodes
 
 
 def run_batch(
-    function: Any, items: Mapping[str, orm.Data | int], refresh: Mapping[str, int] | None = None, **fixed: orm.Data
+    process: Any, function: Any, label: str, items: Mapping[str, orm.Data | int], **fixed: orm.Data
 ) -> BatchResult:
-    """Run a batched calcfunction on ``items`` in one storage transaction.
+    """Run one batch of a batched calcfunction from a WorkChain step, idempotently.
 
-    :param items: the inputs by name: nodes, or pks (loaded in one query inside the transaction).
-    :param refresh: pks of node ``items`` that an earlier commit expired; their rows are read back in one query
-        (otherwise each is read on its own when the calcfunction first touches it).
+    :param process: the running WorkChain (the calcfunction's caller).
+    :param function: the batched calcfunction.
+    :param label: the batch's call link label (:func:`batch_label`): the same on every try of the batch.
+    :param items: the batch's items by name: nodes, or pks (loaded in one query).
+    :param fixed: the inputs every item shares (settings, model, seed...).
 
-    Everything read from the new nodes (pks, the failures, the exit status) is read before the commit: afterwards
-    every row is expired, and each node would be read again from the database, one query per node, at its next use.
+    What earlier calls under ``label`` made (a worker stopped in the middle of the batch) is kept: the calcfunction
+    runs only on the items with neither an output nor a recorded failure. A calcfunction that raises stays in the
+    graph as an EXCEPTED node with its traceback; it is returned as ``excepted`` and the exception is not re-raised.
     """
-    with one_transaction():
-        pks = {key: item for key, item in items.items() if isinstance(item, int)}
-        load_nodes(dict(refresh or {}))
-        batch = {**items, **load_nodes(pks)}
-        result, node = function.run_get_node(**fixed, **batch)
-        failure_node = result.pop('failures', None)
-        if failure_node is not None:
-            failures = dict(failure_node.get_dict())
-        elif not node.is_finished_ok:
-            failures = {key: node.exit_message or f'exit status {node.exit_status}' for key in batch}
-        else:
-            failures = {}
-        output_pks = {key: output.pk for key, output in result.items()}
-    return BatchResult(dict(result), output_pks, failures, failure_node)
-
-
-def run_batched(
-    function: Any, items: Mapping[str, orm.Data | int], size: int, **fixed: orm.Data
-) -> tuple[dict, dict, list]:
-    """Run a batched calcfunction over ``items`` (nodes, or pks loaded one batch at a time) in batches.
-
-    :returns: outputs by item name, failure messages by item name, and the ``failures`` Dict nodes of the batches.
-    """
-    outputs: dict[str, orm.Data] = {}
-    failures: dict[str, str] = {}
-    failure_nodes: list[orm.Dict] = []
-    for names in batches(items, size):
-        batch = run_batch(function, names, **fixed)
-        outputs.update(batch.outputs)
-        failures.update(batch.failures)
-        if batch.failure_node is not None:
-            failure_nodes.append(batch.failure_node)
-    return outputs, failures, failure_nodes
+    calls = called(process.node, label)
+    outputs, failures, failure_nodes = _made(calls)
+    reused = len(outputs)
+    todo = {name: item for name, item in items.items() if name not in outputs and name not in failures}
+    if calls and todo:
+        process.report(
+            f'{label}: {len(outputs)} output(s) of earlier calls {[c.pk for c in calls]} kept; '
+            f'running the {len(todo)} item(s) left'
+        )
+    if not todo:
+        return BatchResult(outputs, failures, failure_nodes, reused)
+    pks = {name: item for name, item in todo.items() if isinstance(item, int)}
+    inputs = {**todo, **load_nodes(pks)}
+    try:
+        result, node = function.run_get_node(**fixed, **inputs, metadata={'call_link_label': label})
+    except Exception as exception:
+        excepted = [c for c in called(process.node, label) if c.is_excepted]
+        message = f'{type(exception).__name__}: {exception}'
+        return BatchResult(outputs, failures, failure_nodes, reused, excepted[-1] if excepted else None, message)
+    result = dict(result)
+    failure_node = result.pop(FAILURES, None)
+    if failure_node is not None:
+        failure_nodes.append(failure_node)
+        failures.update({key: str(message) for key, message in failure_node.get_dict().items()})
+    elif not node.is_finished_ok:
+        failures.update({key: node.exit_message or f'exit status {node.exit_status}' for key in inputs})
+    outputs.update(result)
+    return BatchResult(outputs, failures, failure_nodes, reused)
 
 
 def bundled_model(name: str | None = None) -> orm.Data:

@@ -51,7 +51,7 @@ def test_every_prediction_links_to_fingerprint_structure_and_model(good_structur
         expected = classifier.predict(fingerprint(structure)[None])[0]
         got = [prediction.probabilities[c] for c in classifier.classes]
         np.testing.assert_allclose(got, expected, atol=1e-5)
-        assert prediction.label == classifier.classes[int(np.argmax(expected))]
+        assert prediction.predicted_class == classifier.classes[int(np.argmax(expected))]
     # Batches of two: three calcfunctions of each kind, called by the WorkChain.
     called = [c.process_label for c in node.called]
     assert called.count('compute_fingerprints') == 3 and called.count('predict') == 3
@@ -82,13 +82,27 @@ def test_nan_coordinates_are_refused_before_anything_runs(good_structures, model
         run_get_node(ClassifyStructuresWorkChain, structures={**good_structures, 'nan': nan}, model=model_node)
 
 
-def test_a_node_that_is_not_a_model(good_structures):
-    not_a_model = orm.Int(3).store()
-    results, node = run_get_node(ClassifyStructuresWorkChain, structures=good_structures, model=not_a_model)
-    assert node.exit_status == ClassifyStructuresWorkChain.exit_codes.ERROR_INVALID_MODEL.status
-    assert f'Int<{not_a_model.pk}>' in node.exit_message
-    assert set(results['fingerprints']) == set(good_structures)
-    assert 'predictions' not in results or not results['predictions']
+def _count(cls) -> int:
+    return orm.QueryBuilder().append(cls).count()
+
+
+def test_wrong_inputs_fail_before_any_work(good_structures, model_node):
+    """The spec refuses a node that is not a model, a model with unreadable settings, a bad batch size, a missing
+    group and no structures at all: nothing is run, no process node is made."""
+    processes = _count(orm.ProcessNode)
+    broken = orm.load_node(model_node.pk).clone()
+    broken.base.attributes.set('settings_hash', '0' * 16)
+    cases = [
+        ({'structures': good_structures, 'model': orm.Int(3)}, 'model'),
+        ({'structures': good_structures, 'model': broken.store()}, 'settings_hash'),
+        ({'structures': good_structures, 'model': model_node, 'batch_size': orm.Int(0)}, 'batch_size'),
+        ({'group': orm.Str('no-such-group'), 'model': model_node}, 'no-such-group'),
+        ({'model': model_node}, 'give structures or a group'),
+    ]
+    for inputs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            run_get_node(ClassifyStructuresWorkChain, **inputs)
+    assert _count(orm.ProcessNode) == processes
 
 
 def test_group_input_and_chaining(good_structures, model_node):
@@ -103,8 +117,6 @@ def test_group_input_and_chaining(good_structures, model_node):
         ClassifyStructuresWorkChain, structures={first: good_structures[first]}, model=results['model']
     )
     assert node.is_finished_ok
-    _missing, node = run_get_node(ClassifyStructuresWorkChain, group=orm.Str('no-such-group'), model=model_node)
-    assert node.exit_status == ClassifyStructuresWorkChain.exit_codes.ERROR_INVALID_GROUP.status
 
 
 def test_query_by_class_and_probability(good_structures, model_node):
@@ -112,10 +124,12 @@ def test_query_by_class_and_probability(good_structures, model_node):
 
     results, _node = run_get_node(ClassifyStructuresWorkChain, structures=good_structures, model=model_node)
     predictions = results['predictions']
-    label, best = max(((p.label, p.max_probability) for p in predictions.values()), key=lambda x: x[1])
+    label, best = max(((p.predicted_class, p.max_probability) for p in predictions.values()), key=lambda x: x[1])
     found = provenance.structures_by_class(label, min_probability=best - 1e-6, model=model_node)
     expected = {
-        good_structures[k].uuid for k, p in predictions.items() if p.label == label and p.max_probability >= best - 1e-6
+        good_structures[k].uuid
+        for k, p in predictions.items()
+        if p.predicted_class == label and p.max_probability >= best - 1e-6
     }
     assert {s.uuid for s, _ in found} >= expected
     key = next(iter(predictions))

@@ -43,14 +43,21 @@ def test_fingerprint_invariants(aiida_profile):
 
 
 def test_classification_attributes_are_queryable(aiida_profile):
-    node = ClassificationData({'fcc': 0.1, 'bcc': 0.85, 'sc': 0.05}).store()
-    assert node.label == 'bcc'
+    node = ClassificationData({'fcc': 0.1, 'bcc': 0.85, 'sc': 0.05})
+    node.label = 'my sample'  # Node.label is the user's, as on any node
+    node.store()
+    assert node.predicted_class == 'bcc' and node.uncertainty is None
     assert node.max_probability == pytest.approx(0.85)
     builder = orm.QueryBuilder().append(
         ClassificationData,
-        filters={'id': node.pk, 'attributes.label': 'bcc', 'attributes.max_probability': {'>': 0.8}},
+        filters={'id': node.pk, 'attributes.predicted_class': 'bcc', 'attributes.max_probability': {'>': 0.8}},
+        project=['label', 'attributes.predicted_class', 'attributes.uncertainty'],
     )
-    assert builder.count() == 1
+    assert builder.all() == [['my sample', 'bcc', None]]
+    loaded = orm.load_node(node.pk)
+    assert loaded.label == 'my sample' and loaded.predicted_class == 'bcc'
+    loaded.label = 'renamed'  # a stored node's label can change
+    assert orm.load_node(node.pk).label == 'renamed'
     builder = orm.QueryBuilder().append(
         ClassificationData, filters={'id': node.pk, 'attributes.probabilities.fcc': {'>': 0.5}}
     )
@@ -61,6 +68,25 @@ def test_classification_attributes_are_queryable(aiida_profile):
 def test_classification_rejects_bad_probabilities(aiida_profile, probabilities):
     with pytest.raises(ValueError, match='probabilities'):
         ClassificationData(probabilities)
+
+
+def test_classification_open_set_answer_and_uncertainty(aiida_profile):
+    probabilities = {'fcc': 0.4, 'bcc': 0.35, 'sc': 0.25}
+    node = ClassificationData(probabilities, predicted_class='unknown', uncertainty=0.9).store()
+    assert (node.predicted_class, node.max_probability, node.uncertainty) == ('unknown', 0.4, 0.9)
+    found = orm.QueryBuilder().append(
+        ClassificationData, filters={'id': node.pk, 'attributes.uncertainty': {'>': 0.5}}, project='attributes'
+    )
+    assert found.one()[0]['predicted_class'] == 'unknown'
+    assert ClassificationData(probabilities, predicted_class='amorphous').predicted_class == 'amorphous'
+    with pytest.raises(ValueError, match='predicted_class'):
+        ClassificationData(probabilities, predicted_class='hcp')
+    with pytest.raises(ValueError, match='uncertainty'):
+        ClassificationData(probabilities, uncertainty=float('inf'))
+    tampered = ClassificationData(probabilities)
+    tampered.base.attributes.set('predicted_class', 'nonsense')
+    with pytest.raises(ValueError, match='predicted_class'):
+        tampered.store()
 
 
 def test_model_get_or_create_stores_once(aiida_profile, model_file):

@@ -171,7 +171,7 @@ def test_refused_below_min_probability(pw_setup, generate_structure, model_node)
     classification = results['classification']
     assert classification.max_probability < 1.0  # the seeded random-weight model is never certain
     assert node.exit_status == workchain.exit_codes.ERROR_PROBABILITY_TOO_LOW.status
-    assert classification.label in node.exit_message and 'below min_probability 1.000' in node.exit_message
+    assert classification.predicted_class in node.exit_message and 'below min_probability 1.000' in node.exit_message
     assert 'prototype' not in results and 'dft' not in results
     assert [c.process_label for c in node.called] == ['ClassifyStructuresWorkChain']
 
@@ -215,7 +215,7 @@ def test_defective_structure_to_total_energy(pw_setup, case):
     assert node.is_finished_ok, node.exit_message
     # structure -> classification: through the fingerprint, by the bundled model
     classification = results['classification']
-    assert classification.label == label and classification.max_probability >= 0.9
+    assert classification.predicted_class == label and classification.max_probability >= 0.9
     predict = classification.base.links.get_incoming(link_type=LinkType.CREATE).one().node
     fingerprint = predict.base.links.get_incoming(link_type=LinkType.INPUT_CALC, link_label_filter='structure')
     fingerprint_creator = fingerprint.one().node.base.links.get_incoming(link_type=LinkType.CREATE).one().node
@@ -238,7 +238,7 @@ def test_defective_structure_to_total_energy(pw_setup, case):
     energy = parameters['energy']
     assert parameters['energy_units'] == 'eV'
     per_atom = energy / len(prototype_node.sites)
-    print(f'{case}: {classification.label} p={classification.max_probability:.3f}, {prototype_node.label}')
+    print(f'{case}: {classification.predicted_class} p={classification.max_probability:.3f}, {prototype_node.label}')
     print(f'{case}: total energy {energy:.4f} eV ({per_atom:.4f} eV/atom)')
     assert energy_range[0] < per_atom < energy_range[1], per_atom
     # the DFT inputs: the family's pseudopotential and the low cutoffs asked for

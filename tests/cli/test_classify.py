@@ -88,7 +88,7 @@ def test_store_mixed_inputs(good_files, bad_files, model_file):
     for entry in good:
         prediction = orm.load_node(entry['uuid'])
         assert isinstance(prediction, ClassificationData)
-        assert prediction.label == entry['label']
+        assert prediction.predicted_class == entry['label']
         assert prediction.probabilities == pytest.approx(entry['probabilities'])
         # exact links: the prediction's own fingerprint, the structure stored for exactly this input, the model
         origin = prediction_provenance(prediction)

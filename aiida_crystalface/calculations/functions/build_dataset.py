@@ -9,12 +9,12 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_crystalface.calculations.links import linear_links
+from aiida_crystalface._internals import batched_links
 
 __all__ = ('build_dataset',)
 
 
-@linear_links
+@batched_links
 @calcfunction
 def build_dataset(
     classes: orm.List, items: orm.Dict, defect_kind: orm.Str | None = None, **fingerprints: orm.ArrayData
@@ -46,7 +46,7 @@ def build_dataset(
     if len(hashes) != 1:
         raise ValueError(f'fingerprints: they were computed with different settings {sorted(map(str, hashes))}')
     settings = dict(fingerprints[keys[0]].base.attributes.get('settings'), hash=hashes.pop())
-    images = np.stack([fingerprints[key].get_array('image') for key in keys])
+    images = np.stack([fingerprints[key].image for key in keys])
     labels = [class_names.index(table[key]['label']) for key in keys]
     meta = {
         'source': [fingerprints[key].uuid for key in keys],

@@ -5,15 +5,13 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_crystalface.caching import stored_input_hashes
-from aiida_crystalface.calculations.links import linear_links
+from aiida_crystalface._internals import batched_links
 from aiida_crystalface.calculations.utils import finish_batch, to_atomic
 
 __all__ = ('compute_fingerprints',)
 
 
-@linear_links
-@stored_input_hashes
+@batched_links
 @calcfunction
 def compute_fingerprints(settings: orm.Dict, **structures: orm.StructureData):
     """Compute the diffraction fingerprint of every structure of the batch.
@@ -39,7 +37,7 @@ def compute_fingerprints(settings: orm.Dict, **structures: orm.StructureData):
             errors[keys[index]] = str(message)
         for image, index, lattice in zip(result.images, result.ok, result.lattices, strict=True):
             node = FingerprintData()
-            node.set_image(image, fingerprint_settings, to_object_store=True)  # an output: it will be stored
+            node.set_image(image, fingerprint_settings)
             node.set_lattice(lattice)
             outputs[keys[index]] = node
     return finish_batch(outputs, errors, 'structures')

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_crystalface.calculations.links import linear_links
+from aiida_crystalface._internals import batched_links
 from aiida_crystalface.calculations.utils import derive_seed, finish_batch, structure_data, to_atomic
 
 __all__ = ('DEFECT_KINDS', 'make_defective_structures')
@@ -20,7 +20,7 @@ DEFECT_KINDS = {
 }
 
 
-@linear_links
+@batched_links
 @calcfunction
 def make_defective_structures(kind: orm.Str, amount: orm.Float, seed: orm.Int, **structures: orm.StructureData):
     """Apply one kind of defect to every structure; structure ``i`` (in name order) uses a seed derived from

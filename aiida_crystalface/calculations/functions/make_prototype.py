@@ -31,10 +31,10 @@ def majority_species(numbers) -> int:
 
 @calcfunction
 def make_prototype(classification: ClassificationData, structure: orm.StructureData, cell: orm.Str):
-    """Build the ideal prototype of ``classification.label`` for ``structure``.
+    """Build the ideal prototype of ``classification.predicted_class`` for ``structure``.
 
-    :param classification: the prediction for ``structure`` (its ``label`` is one of ``fcc``, ``diamond``, ``bcc``,
-        ``sc``).
+    :param classification: the prediction for ``structure`` (its ``predicted_class`` is one of ``fcc``,
+        ``diamond``, ``bcc``, ``sc``).
     :param structure: the classified structure: it gives the species (the majority one; every class here is
         elemental) and the volume per atom (cell volume / number of atoms, so vacancies enlarge it and the
         prototype's lattice constant with it).
@@ -47,7 +47,7 @@ def make_prototype(classification: ClassificationData, structure: orm.StructureD
 
     if cell.value not in CELLS:
         raise ValueError(f'cell: {cell.value!r} is not one of {list(CELLS)}')
-    label = classification.label
+    label = classification.predicted_class
     if label not in CLASSES:
         raise ValueError(
             f'classification: the class {label!r} of ClassificationData<{classification.pk}> has no prototype '

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_crystalface.calculations.links import linear_links
+from aiida_crystalface._internals import batched_links
 from aiida_crystalface.calculations.utils import structure_data
 
 __all__ = ('make_prototypes',)
@@ -13,7 +13,7 @@ __all__ = ('make_prototypes',)
 _ALLOWED = {'species', 'classes', 'representations', 'targets', 'scale_range', 'symprec', 'supercell_atoms'}
 
 
-@linear_links
+@batched_links
 @calcfunction
 def make_prototypes(parameters: orm.Dict, seed: orm.Int):
     """Build the pristine set with :func:`aiida_crystalface.core.prototypes.pristine_items`.

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_crystalface.calculations.links import linear_links
+from aiida_crystalface._internals import batched_links
 
 __all__ = ('merge_failures',)
 
 
-@linear_links
+@batched_links
 @calcfunction
 def merge_failures(**failures: orm.Dict) -> orm.Dict:
     """Merge {input name: message} Dicts; a name reported twice keeps every message.

@@ -8,8 +8,7 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_crystalface.caching import stored_input_hashes
-from aiida_crystalface.calculations.links import linear_links
+from aiida_crystalface._internals import batched_links
 from aiida_crystalface.calculations.utils import finish_batch
 from aiida_crystalface.data.model import ConvNetModelData
 
@@ -22,8 +21,7 @@ def _classifier(uuid: str):
     return orm.load_node(uuid).load_classifier()
 
 
-@linear_links
-@stored_input_hashes
+@batched_links
 @calcfunction
 def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
     """Classify every fingerprint of the batch with the model.
@@ -37,13 +35,14 @@ def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
     from aiida_crystalface.data.classification import ClassificationData
 
     classifier = _classifier(model.uuid)
+    model_hash = model.settings_hash  # read once: each read of a stored node outside a transaction is a query
     keys, images, errors = [], [], {}
     for key, node in fingerprints.items():
         node_hash = node.base.attributes.get('settings_hash', None)
-        if node_hash != model.settings_hash:
+        if node_hash != model_hash:
             errors[key] = (
                 f'{key} (Node<{node.pk}>): fingerprint settings {node_hash} differ from the settings '
-                f'{model.settings_hash} the model was trained on'
+                f'{model_hash} the model was trained on'
             )
             continue
         if node.base.attributes.get('lattice_found', True) is False:
@@ -52,10 +51,10 @@ def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
             errors[key] = f'{key} (Node<{node.pk}>): {no_lattice_message(lattice)}'
             continue
         keys.append(key)
-        images.append(node.get_array('image'))
+        images.append(node.image)
     outputs = {}
     if images:
-        probabilities = classifier.predict(np.stack(images), settings_hash=model.settings_hash)
+        probabilities = classifier.predict(np.stack(images), settings_hash=model_hash)
         classes = classifier.classes
         for key, row in zip(keys, probabilities, strict=True):
             outputs[key] = ClassificationData(dict(zip(classes, map(float, row), strict=True)))

@@ -8,14 +8,14 @@ import numpy as np
 from aiida import orm
 from aiida.engine import calcfunction
 
-from aiida_crystalface.calculations.links import linear_links
+from aiida_crystalface._internals import batched_links
 
 __all__ = ('summarize_series',)
 
 _KEY = re.compile(r'^step_(\d+)_sample_(\d+)$')
 
 
-@linear_links
+@batched_links
 @calcfunction
 def summarize_series(levels: orm.List, no_lattice: orm.List | None = None, **predictions: orm.Data) -> orm.Dict:
     """Average the classifications of each step of a series (bcc -> sc, Lindemann).
@@ -47,7 +47,7 @@ def summarize_series(levels: orm.List, no_lattice: orm.List | None = None, **pre
         classes = classes or list(node.base.attributes.get('classes'))
         probabilities = node.base.attributes.get('probabilities')
         rows[step].append([probabilities[c] for c in classes])
-        labels[step].append(node.base.attributes.get('label'))
+        labels[step].append(node.base.attributes.get('predicted_class'))
     classes = classes or []
     result = {
         'levels': values,
