@@ -101,28 +101,15 @@ def _classify_stored(ctx, structures: list, model: str | None, *, force: bool, b
 
 
 def _classify_in_memory(structures: list, model: str | None) -> list[dict[str, Any]]:
-    """Fingerprint and predict in memory: no profile is loaded and nothing is written."""
-    from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
-    from aiida_crystalface.core.orientation import no_lattice_message
-
+    """Classify in memory (:meth:`Classifier.classify`): no profile is loaded and nothing is written."""
     from .utils import load_classifier
 
     classifier = load_classifier(model, use_profile=False)
-    settings = FingerprintSettings.from_dict(classifier.settings)
-    batch = fingerprint_batch(structures, settings, progress=True)
-    outcome: list[dict[str, Any]] = [
-        {'error': _strip_index(batch.errors.get(i, 'not fingerprinted'), i)} for i in range(len(structures))
+    answers = classifier.classify(structures, progress=True)
+    return [
+        {'error': _strip_index(answer['error'], i)} if 'error' in answer else {**answer, 'uuid': None}
+        for i, answer in enumerate(answers)
     ]
-    if len(batch.ok):
-        probabilities = classifier.predict(batch.images, settings_hash=settings.hash)
-        for row, index, lattice in zip(probabilities, batch.ok, batch.lattices, strict=True):
-            if lattice is not None and not lattice['lattice_found']:
-                # Never a confident crystal class for a structure with no lattice (amorphous, gas, molecule).
-                outcome[int(index)] = {'error': no_lattice_message(lattice)}
-            else:
-                values = {str(name): float(p) for name, p in zip(classifier.classes, row, strict=True)}
-                outcome[int(index)] = {'label': max(values, key=values.get), 'probabilities': values, 'uuid': None}
-    return outcome
 
 
 def _strip_index(message: str, index: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
@@ -59,7 +60,8 @@ def cmd_query(ctx, label, min_probability, model, limit, as_json, wide):  # noqa
         for row in rows:
             cells = [
                 str(row['structure_pk']),
-                row['structure_label'] or '-',
+                # the file's name: the whole path is in --json (a folded path would be hard to read)
+                os.path.basename(row['structure_label']) if row['structure_label'] else '-',
                 row['formula'],
                 format_label(row['label']),
                 f'{row["probability"]:.3f}',

@@ -12,7 +12,7 @@ from aiida_crystalface.data import FingerprintData
 from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
 
 
-def test_lattice_attributes_and_no_class_without_a_lattice(aiida_profile_clean, model_node):
+def test_lattice_attributes_and_amorphous_without_a_lattice(aiida_profile_clean, model_node):
     presentations = defective_presentations('Cu', 'fcc', 3, 0.3, 0.05, seed=4)
     structures = {
         'conventional': structure_data(presentations['a']).store(),
@@ -20,7 +20,7 @@ def test_lattice_attributes_and_no_class_without_a_lattice(aiida_profile_clean, 
         'amorphous': structure_data(amorphous(128, 0.07, seed=1)).store(),
     }
     results, node = run_get_node(ClassifyStructuresWorkChain, structures=structures, model=model_node)
-    assert node.exit_status == ClassifyStructuresWorkChain.exit_codes.ERROR_SOME_STRUCTURES_FAILED.status
+    assert node.is_finished_ok, node.exit_message
     fingerprints = results['fingerprints']
     # Every structure has its fingerprint, with what the orientation step found in its attributes.
     assert set(fingerprints) == set(structures)
@@ -32,11 +32,14 @@ def test_lattice_attributes_and_no_class_without_a_lattice(aiida_profile_clean, 
     assert fingerprints['conventional'].lattice_score == pytest.approx(fingerprints['primitive_rotated'].lattice_score)
     amorphous_fingerprint = fingerprints['amorphous']
     assert amorphous_fingerprint.lattice_found is False and amorphous_fingerprint.lattice_score == 0.0
-    # No class for the amorphous structure: no prediction, and a failure that says why.
-    assert set(results['predictions']) == {'conventional', 'primitive_rotated'}
-    failures = results['failures'].get_dict()
-    assert set(failures) == {'amorphous'} and 'no lattice found' in failures['amorphous']
-    assert 'no lattice found' in node.exit_message
+    # No crystal class for the amorphous structure: a classification node that says 'amorphous', not a failure.
+    assert set(results['predictions']) == set(structures)
+    assert 'failures' not in results
+    assert results['predictions']['amorphous'].predicted_class == 'amorphous'
+    assert results['predictions']['amorphous'].uncertainty == 0.0
+    assert results['predictions']['conventional'].predicted_class in ('fcc', 'diamond', 'bcc', 'sc', 'unknown')
+    query = orm.QueryBuilder().append(orm.Data, filters={'attributes.predicted_class': 'amorphous'}, project='uuid')
+    assert query.all(flat=True) == [results['predictions']['amorphous'].uuid]
     # QueryBuilder finds the fingerprints with no lattice by their attribute.
     query = orm.QueryBuilder().append(FingerprintData, filters={'attributes.lattice_found': False}, project='uuid')
     assert query.all(flat=True) == [amorphous_fingerprint.uuid]

@@ -191,17 +191,30 @@ def test_table_fits_80_columns_and_never_cuts_an_id(good_files, model_file):
 
 
 @pytest.mark.usefixtures('aiida_profile_clean')
-def test_a_failed_structure_is_not_stored_twice(bad_files, model_file):
-    """An input that failed (no lattice) is classified again on the next run, on the structure stored the first time."""
+def test_amorphous_is_an_answer_stored_once(amorphous_file, model_file):
+    """A structure with no long-range order gets a classification node 'amorphous' (not a failure), stored once."""
     from aiida import orm
 
-    amorphous = next(str(p) for p in bad_files if p.name == 'amorphous.extxyz')
-    args = ['classify', '--json', '--model', str(model_file), amorphous]
+    from aiida_crystalface.data.classification import ClassificationData
+
+    args = ['classify', '--json', '--model', str(model_file), str(amorphous_file)]
     first = CliRunner().invoke(cmd_root, args)
     second = CliRunner().invoke(cmd_root, args)
-    assert first.exit_code == second.exit_code == 1
-    assert 'no lattice found' in json.loads(second.stdout)[0]['error']
+    assert first.exit_code == second.exit_code == 0, first.output
+    [answer] = json.loads(second.stdout)
+    assert answer['label'] == 'amorphous' and answer['uncertainty'] == 0.0
     assert orm.QueryBuilder().append(orm.StructureData).count() == 1
+    query = orm.QueryBuilder().append(ClassificationData, filters={'attributes.predicted_class': 'amorphous'})
+    assert query.count() == 1
+
+
+def test_no_store_amorphous(amorphous_file, model_file, fresh_aiida_path):
+    result = run_subprocess(['classify', '--no-store', '--json', '--model', model_file, amorphous_file],
+                            fresh_aiida_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [answer] = parse_json(result.stdout)
+    assert answer['label'] == 'amorphous'
+    check_contract([answer], [str(amorphous_file)], stored=False)
 
 
 def test_table_shows_uncertainty_and_sets_no_class_answers_apart(capsys):

@@ -24,38 +24,38 @@ def _classifier(uuid: str):
 @batched_links
 @calcfunction
 def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
-    """Classify every fingerprint of the batch with the model.
+    """Classify every fingerprint of the batch with the model: a class, ``unknown`` or ``amorphous`` for each.
 
     :param model: the trained ConvNet (a ``crystalface.model`` node).
     :param fingerprints: fingerprint images (``crystalface.fingerprint`` nodes), by name; each output has the name
-        of its fingerprint. A fingerprint in which the orientation step found no lattice gets no classification: it
-        is reported as failed, with the reason.
+        of its fingerprint. The answer is :meth:`Classifier.decide`'s: a fingerprint in which the orientation step
+        found no long-range order gets a classification ``amorphous`` (a result, not a failure); one whose settings
+        differ from the model's is reported as failed, with the reason.
     """
-    from aiida_crystalface.core.orientation import no_lattice_message
     from aiida_crystalface.data.classification import ClassificationData
 
     classifier = _classifier(model.uuid)
     model_hash = model.settings_hash  # read once: each read of a stored node outside a transaction is a query
-    keys, images, errors = [], [], {}
+    keys, images, lattices, errors = [], [], [], {}
     for key, node in fingerprints.items():
-        node_hash = node.base.attributes.get('settings_hash', None)
+        attributes = node.base.attributes
+        node_hash = attributes.get('settings_hash', None)
         if node_hash != model_hash:
             errors[key] = (
                 f'{key} (Node<{node.pk}>): fingerprint settings {node_hash} differ from the settings '
                 f'{model_hash} the model was trained on'
             )
             continue
-        if node.base.attributes.get('lattice_found', True) is False:
-            # Never a confident crystal class for a structure with no lattice (amorphous, gas, molecule, melt).
-            lattice = node.base.attributes.get('lattice', {})
-            errors[key] = f'{key} (Node<{node.pk}>): {no_lattice_message(lattice)}'
-            continue
+        lattice = attributes.get('lattice', None)
         keys.append(key)
         images.append(node.image)
+        lattices.append(dict(lattice) if lattice else attributes.get('lattice_found', True) is not False)
     outputs = {}
     if images:
-        probabilities = classifier.predict(np.stack(images), settings_hash=model_hash)
-        classes = classifier.classes
-        for key, row in zip(keys, probabilities, strict=True):
-            outputs[key] = ClassificationData(dict(zip(classes, map(float, row), strict=True)))
+        classifier.check_settings(model_hash)
+        answers = classifier.decide(np.stack(images), lattices)
+        for key, answer in zip(keys, answers, strict=True):
+            outputs[key] = ClassificationData(
+                answer['probabilities'], predicted_class=answer['label'], uncertainty=answer['uncertainty']
+            )
     return finish_batch(outputs, errors, 'fingerprints')

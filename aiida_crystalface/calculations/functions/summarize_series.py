@@ -26,7 +26,8 @@ def summarize_series(levels: orm.List, no_lattice: orm.List | None = None, **pre
     :param predictions: classifications named ``step_<i>_sample_<j>``.
     :returns: a Dict with ``levels``, ``classes``, ``n`` (samples per step), ``mean`` and ``std`` ({class: [per
         step]}) of the probabilities of the classified samples, ``fraction`` ({class: [per step]}) of the samples given
-        each label and ``no_lattice`` ([per step]) the fraction of samples with no lattice.
+        each label, ``no_lattice`` ([per step]) the fraction of samples with no lattice (no failure record, or a
+        classification ``amorphous``) and ``unknown`` ([per step]) the fraction answered ``unknown``.
     """
     values = list(levels.get_list())
     classes: list[str] | None = None
@@ -41,13 +42,14 @@ def summarize_series(levels: orm.List, no_lattice: orm.List | None = None, **pre
                 f'predictions: unexpected name {key!r}; expected step_<i>_sample_<j> with i < {len(values)}'
             )
         step = int(match.group(1))
-        if node is None:
+        label = None if node is None else node.base.attributes.get('predicted_class')
+        if node is None or label == 'amorphous':  # no long-range order: a sample with no lattice, out of the means
             labels[step].append(None)
             continue
         classes = classes or list(node.base.attributes.get('classes'))
         probabilities = node.base.attributes.get('probabilities')
         rows[step].append([probabilities[c] for c in classes])
-        labels[step].append(node.base.attributes.get('predicted_class'))
+        labels[step].append(label)
     classes = classes or []
     result = {
         'levels': values,
@@ -57,6 +59,7 @@ def summarize_series(levels: orm.List, no_lattice: orm.List | None = None, **pre
         'std': {},
         'fraction': {},
         'no_lattice': [step.count(None) / max(1, len(step)) for step in labels],
+        'unknown': [step.count('unknown') / max(1, len(step)) for step in labels],
     }
     for index, name in enumerate(classes):
         # A step without classified samples gets None (JSON has no NaN).
