@@ -238,9 +238,25 @@ def main() -> None:
     from sklearn.metrics import roc_auc_score
 
     auc = roc_auc_score(np.array(is_outsider), np.array(uncert))
+    auc_wrong = roc_auc_score(1 - correct, np.array(uncert))
+    # The open-set score itself: calibrated p(other) of every test member and outsider the network saw.
+    from aiida_crystalface.core.diffraction import fingerprint_batch
+
+    rows_scored = [r for r in groups if r.startswith(('members', 'outsiders: AFLOW', 'outsiders: pyxtal'))]
+    pairs = [pair for r in rows_scored for pair in groups[r]]
+    batch = fingerprint_batch([s for s, _ in pairs])
+    seen = [i for i, lattice in zip(batch.ok, batch.lattices, strict=True) if lattice and lattice['lattice_found']]
+    keep = [k for k, lattice in enumerate(batch.lattices) if lattice and lattice['lattice_found']]
+    p_other = model.output_probabilities(batch.images[keep])[:, -1]
+    auc_other = roc_auc_score([pairs[i][1] == 'unknown' for i in seen], p_other)
     print()
     print(f'expected calibration error (10 bins, {len(confidence)} test answers): {100 * ece:.2f} %')
-    print(f'ROC AUC of the uncertainty, test members against test outsiders: {auc:.4f}')
+    print(f'ROC AUC of p(other), test members against test outsiders ({len(seen)} structures): {auc_other:.4f}')
+    print(f'ROC AUC of the uncertainty, wrong answers against right ones: {auc_wrong:.4f}')
+    print(
+        f'ROC AUC of the uncertainty, test members against test outsiders: {auc:.4f} (an outsider answered '
+        "'unknown' with confidence has a low uncertainty: the number is how likely the answer is wrong)"
+    )
     print(f'reliability diagram: {out / "open_set_reliability.png"}')
 
     sample = [s for s, _ in groups['members: vacancies 25 %']][:256]

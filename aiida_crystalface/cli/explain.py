@@ -47,7 +47,18 @@ def cmd_explain(file, output, model, top_k, frame):
         image = fingerprint(frames[frame], FingerprintSettings.from_dict(classifier.settings))
     except StructureError as exception:
         raise click.ClickException(str(exception)) from None
+    [answer] = classifier.classify([frames[frame]])
+    label = answer.get('label', 'error')
     maps = attentive_response_maps(classifier, image, top_k=top_k)
     output.parent.mkdir(parents=True, exist_ok=True)
-    save_attentive_response_png(image, maps, output, title=frames[frame].label)
+    save_attentive_response_png(image, maps, output, title=f'{frames[frame].label}: {label}')
     click.echo(f'Wrote the attentive response maps of {frames[frame].label} to {output}', err=True)
+    if label in ('unknown', 'amorphous'):
+        meaning = 'a crystal of none of the classes' if label == 'unknown' else 'no long-range order'
+        click.echo(
+            f'The answer is {label!r} ({meaning}), not a class: the maps show where the network looks, not evidence '
+            f'for any class.',
+            err=True,
+        )
+    elif 'uncertainty' in answer:
+        click.echo(f'The answer is {label!r} (uncertainty {answer["uncertainty"]:.3f}).', err=True)

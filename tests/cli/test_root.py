@@ -111,3 +111,15 @@ def test_profile_falls_back_to_the_zeromq_broker(fresh_aiida_path, monkeypatch):
     assert 'ZeroMQ broker' in result.stderr
     config = json.loads((fresh_aiida_path / '.aiida' / 'config.json').read_text())
     assert config['profiles'][config['default_profile']]['process_control']['backend'] == 'core.zeromq'
+
+
+def test_explain_says_when_the_answer_is_not_a_class(tmp_path, fresh_aiida_path):
+    """hcp Mg with the default (open-set) model: the answer is 'unknown', and explain says so."""
+    from ase.build import bulk
+    from ase.io import write
+
+    path = tmp_path / 'Mg.extxyz'
+    write(path, bulk('Mg', 'hcp').repeat((5, 5, 3)))
+    result = run_subprocess(['explain', path, '-o', tmp_path / 'maps.png'], fresh_aiida_path)
+    assert result.returncode == 0, result.stderr
+    assert "The answer is 'unknown'" in result.stderr and 'not a class' in result.stderr
