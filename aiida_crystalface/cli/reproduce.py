@@ -93,7 +93,7 @@ class _StepStatus:
 
 
 def failure_summary(results: dict) -> list[str]:
-    """One line per series in which some samples had no lattice (they get no class), with where the full list is."""
+    """One line per series in which some samples had no lattice (answered ``amorphous``), with where to find them."""
     lines = []
     for name, value in (results.get('series') or {}).items():
         pooled = value.get('pooled') or {}
@@ -103,8 +103,8 @@ def failure_summary(results: dict) -> list[str]:
             continue
         pks = ', '.join(str(run['workchain']['pk']) for run in value.get('runs', []) if 'workchain' in run)
         lines.append(
-            f'{name}: {missing} of {sum(int(n) for n in counts)} samples had no lattice found and got no class '
-            f'(expected at high disorder; counted per level in report.md); every one is listed by '
-            f'`verdi process report PK` for the series WorkChains {pks}.'
+            f'{name}: {missing} of {sum(int(n) for n in counts)} samples had no lattice found and were answered '
+            f"'amorphous' (expected at high disorder; counted per level in report.md); their classification nodes "
+            f'are in the series WorkChains {pks}.'
         )
     return lines
