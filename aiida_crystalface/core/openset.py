@@ -107,14 +107,23 @@ def species_blind_parent(structure: Any, symprec: float = 1e-3) -> str | None:
     spglib on the pristine structure (all atomic numbers set to one value): space group 225 with one site per
     primitive cell is fcc, 227 with two is diamond, 229 with one is bcc, 221 with one is sc.
     """
+    import warnings
+
     import spglib
 
+    from .prototypes import symmetry_dataset
+
     atomic = to_atomic_structure(structure)
-    cell = (atomic.cell, atomic.scaled_positions, np.ones(len(atomic), dtype=int))
-    dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+    blind = atomic.replace(numbers=np.ones(len(atomic), dtype=int))
+    dataset = symmetry_dataset(blind, symprec)
     if dataset is None:
         return None
-    primitive = spglib.find_primitive(cell, symprec=symprec)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)  # spglib's notice about its old error handling
+        try:
+            primitive = spglib.find_primitive((blind.cell, blind.scaled_positions, blind.numbers), symprec=symprec)
+        except spglib.error.SpglibError:
+            primitive = None
     n_primitive = len(primitive[2]) if primitive is not None else len(atomic)
     return _PARENTS.get((int(dataset.number), n_primitive))
 
@@ -247,6 +256,8 @@ def molten_snapshot(seed: int, species: str = 'Cu', repeats: int = 3, temperatur
     Langevin dynamics (ASE, time step 2 fs, friction 0.02 / fs) for ``steps`` steps at ``temperature`` kelvin from a
     ``repeats``-fold conventional fcc supercell (4 repeats^3 atoms) at fixed volume, from velocities seeded by ``seed``.
     """
+    import warnings
+
     from ase import units
     from ase.build import bulk
     from ase.calculators.emt import EMT
@@ -256,7 +267,9 @@ def molten_snapshot(seed: int, species: str = 'Cu', repeats: int = 3, temperatur
     atoms = bulk(species, 'fcc', cubic=True).repeat(repeats)
     atoms.calc = EMT()
     rng = np.random.default_rng(_seed(seed, 'melt'))
-    MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)  # ASE 3.29 points to thermalize_momenta; same draw
+        MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
     dynamics = Langevin(atoms, 2 * units.fs, temperature_K=temperature, friction=0.02 / units.fs, rng=rng, fixcm=False)
     dynamics.run(steps)
     structure = to_atomic_structure(atoms, label=f'molten-{species}-{seed}')
