@@ -56,6 +56,10 @@ def test_process_reports_are_held_back_from_the_terminal_but_kept_for_the_databa
         def emit(self, record):
             self.records.append(record)
 
+    from aiida.manage import get_manager
+
+    if get_manager().get_profile() is not None:
+        get_manager().get_profile_storage()  # loading it configures logging anew: before the handlers are added
     logger = logging.getLogger('aiida')
     terminal, database, level = logging.StreamHandler(), Collect(), logger.level
     logger.addHandler(terminal)
