@@ -18,9 +18,10 @@ surface (the generators' ``depth``), where the truth is not in doubt.
 
 A second table times both methods and the whole-structure fingerprint on noisy fcc crystals of 10^4, 10^5 and 10^6
 atoms (``--quick``: 10^4 and 10^5), each call in a fresh spawned process (after a warm-up call on a small crystal
-there, so Numba's compilation and the model's loading are not counted), with the increase of the process's peak
-resident memory over the call (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the call minus before it: the
-memory the call needed above what the process already held).
+there, so Numba's compilation and the model's loading are not counted), with the peak resident memory of the call
+above the process's resident memory before it (Linux: the peak ``VmHWM`` is reset through ``/proc/self/clear_refs``
+just before the call and read after it; elsewhere ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after minus before,
+which reads 0 for a call that stays below the process's earlier peak).
 """
 
 from __future__ import annotations
@@ -210,12 +211,24 @@ def _measure(method: str, n_atoms: int, seed: int) -> tuple[int, float, float]:
     classifier = crystalface_classifier() if method == 'crystalface' else None
     call(microstructures.noisy_crystal(500, seed=seed).atoms)
     atoms = microstructures.noisy_crystal(n_atoms, seed=seed).atoms
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:  # Linux: reset the peak (VmHWM) to the current RSS, so the peak after the call is the call's own
+        Path('/proc/self/clear_refs').write_text('5')
+        before = _status_kib('VmRSS')
+        peak = lambda: _status_kib('VmHWM')  # noqa: E731
+    except OSError:  # elsewhere: the process's peak so far (the call's rise above it; 0 if below)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # noqa: E731
     started = time.perf_counter()
     call(atoms)
     seconds = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return len(atoms), seconds, (after - before) / 1024  # ru_maxrss is in KiB on Linux
+    return len(atoms), seconds, (peak() - before) / 1024
+
+
+def _status_kib(field: str) -> int:
+    for line in Path('/proc/self/status').read_text().splitlines():
+        if line.startswith(field + ':'):
+            return int(line.split()[1])
+    raise OSError(f'no {field} in /proc/self/status')
 
 
 def scaling_table(args) -> None:
@@ -227,9 +240,10 @@ def scaling_table(args) -> None:
     have_crystalface = crystalface_classifier() is not None
     print()
     print('Scaling on noisy fcc Cu crystals (0.1 angstrom). Columns: method; atoms; seconds of one call (wall clock,')
-    print('after a warm-up call in the same fresh process); atoms/s; peak-RSS increase over the call in MiB')
-    print('(getrusage RUSAGE_SELF ru_maxrss after minus before, in a fresh spawned process per call).')
-    print("'fingerprint' is core.diffraction.fingerprint(atoms): one image of the whole structure.")
+    print('after a warm-up call in the same fresh process); atoms/s; peak RSS of the call above the RSS before it,')
+    print('in MiB (Linux VmHWM reset by /proc/self/clear_refs; a fresh spawned process per call).')
+    print("'fingerprint' is core.diffraction.fingerprint(atoms): one image of the whole structure; PTM's seconds")
+    print("include the conversion of the ase.Atoms to OVITO's data (the first table's atoms/s exclude it).")
     print()
     print(f'{"method":<12} | {"atoms":>8} | {"seconds":>8} | {"atoms/s":>9} | {"peak MiB":>8}')
     print('-' * 57)
