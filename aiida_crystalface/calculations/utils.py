@@ -22,6 +22,30 @@ __all__ = (
 EXIT_SOME_FAILED = 410
 
 
+def _cell_for_aiida(structure: Any) -> np.ndarray:
+    """The structure's cell, with a box around the atoms where a non-periodic direction has no cell vector.
+
+    StructureData wants three independent cell vectors even along non-periodic directions (a finite cluster built
+    with no cell, such as ASE's ``Octahedron``): those get the edge of the atoms' bounding box plus 10 angstrom,
+    along the Cartesian axis that completes the periodic vectors.
+    """
+    cell = np.array(structure.cell, dtype=float)
+    if abs(np.linalg.det(cell)) > 1e-6 or all(structure.pbc):
+        return cell
+    positions = np.asarray(structure.positions, dtype=float).reshape(-1, 3)
+    extent = (positions.max(axis=0) - positions.min(axis=0)) if len(positions) else np.zeros(3)
+    for axis in range(3):
+        if structure.pbc[axis] or abs(np.linalg.det(cell)) > 1e-6:
+            continue
+        others = cell[[i for i in range(3) if i != axis]]
+        for candidate in np.eye(3)[np.argsort(-extent)]:
+            rank = np.linalg.matrix_rank(np.vstack([others, candidate]), tol=1e-6)
+            if rank > np.linalg.matrix_rank(others, tol=1e-6):
+                cell[axis] = candidate * (float(np.dot(extent, np.abs(candidate))) + 10.0)
+                break
+    return cell
+
+
 def structure_data(structure: Any) -> orm.StructureData:
     """Build an unstored StructureData from an ``AtomicStructure`` without the per-atom ``append_atom`` calls.
 
@@ -30,7 +54,7 @@ def structure_data(structure: Any) -> orm.StructureData:
     """
     from aiida_crystalface.core.structures import chemical_symbol
 
-    node = orm.StructureData(cell=np.asarray(structure.cell, dtype=float).tolist(), pbc=(True, True, True))
+    node = orm.StructureData(cell=_cell_for_aiida(structure).tolist(), pbc=tuple(bool(p) for p in structure.pbc))
     symbols = [chemical_symbol(int(z)) for z in structure.numbers]
     kinds = [{'name': s, 'symbols': [s], 'weights': [1.0], 'mass': float(_mass(s))} for s in dict.fromkeys(symbols)]
     sites = [

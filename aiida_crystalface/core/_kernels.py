@@ -343,3 +343,66 @@ def closest_pair(frac, cell):
             if d2 < best:
                 best, bi, bj = d2, i, j
     return best, bi, bj
+
+
+@nb.njit(cache=True, fastmath=True)
+def match_scores(vectors, lengths, candidates, templates, counts, nns, reach, radius, out):  # noqa: PLR0917
+    """Share of each atom's neighbour vectors that match one of a candidate window's crystal vectors.
+
+    ``vectors`` (n, k, 3) and ``lengths`` (n, k): each atom's k nearest neighbours; ``candidates`` (n, w): window
+    indices; ``templates`` (W, T, 3) with ``counts`` (W,) rows used and ``nns`` (W,) the crystals' nearest-neighbour
+    distances. Neighbours within ``reach * nns[c]`` are compared; one matches when within ``radius * nns[c]`` of a
+    template vector. Fewer than three neighbours compared, or a window with no crystal: 0.
+    (:func:`aiida_crystalface.core.local.assign`).
+    """
+    n, k = lengths.shape
+    w = candidates.shape[1]
+    for a in range(n):
+        for c in range(w):
+            window = candidates[a, c]
+            t_count = counts[window]
+            out[a, c] = 0.0
+            if t_count == 0:
+                continue
+            cutoff = reach * nns[window]
+            tolerance = (radius * nns[window]) ** 2
+            compared, matched = 0, 0
+            for b in range(k):
+                if lengths[a, b] >= cutoff:
+                    continue
+                compared += 1
+                vx, vy, vz = vectors[a, b, 0], vectors[a, b, 1], vectors[a, b, 2]
+                for t in range(t_count):
+                    dx = vx - templates[window, t, 0]
+                    dy = vy - templates[window, t, 1]
+                    dz = vz - templates[window, t, 2]
+                    if dx * dx + dy * dy + dz * dz < tolerance:
+                        matched += 1
+                        break
+            if compared >= 3:
+                out[a, c] = matched / compared
+
+
+@nb.njit(cache=True)
+def greedy_modes(candidates, radius):
+    """Keep each candidate (fullest first) unless it lies within ``radius`` of one kept before it."""
+    n = candidates.shape[0]
+    keep = np.zeros(n, dtype=np.bool_)
+    kept = np.empty(n, dtype=np.int64)
+    count = 0
+    r2 = radius * radius
+    for i in range(n):
+        near = False
+        for j in range(count):
+            k = kept[j]
+            dx = candidates[i, 0] - candidates[k, 0]
+            dy = candidates[i, 1] - candidates[k, 1]
+            dz = candidates[i, 2] - candidates[k, 2]
+            if dx * dx + dy * dy + dz * dz < r2:
+                near = True
+                break
+        if not near:
+            keep[i] = True
+            kept[count] = i
+            count += 1
+    return keep

@@ -32,7 +32,10 @@ The rule (paper, Methods; ``docs/fingerprint.md``):
    cut a defective crystal (an atom whose neighbours are all vacant would count its second shell).
 
 Every structure is validated first (:meth:`AtomicStructure.validate`): empty, NaN, zero volume, unknown elements and
-overlapping atoms raise :class:`StructureError` naming the structure.
+overlapping atoms raise :class:`StructureError` naming the structure. A structure that is not one periodic bulk cell
+(a finite cluster with ``pbc`` False, a slab, anything with vacuum across its cell) is fingerprinted from the
+neighbourhood of its centre instead (:func:`.local.whole_cluster`: the same block, cut from the atoms around the
+centre, in the orientation of the lattice found there).
 """
 
 from __future__ import annotations
@@ -254,6 +257,15 @@ def build_cluster(
         raise ValueError(f'orientation must be one of {ORIENTATIONS}, not {orientation!r}')
     structure = to_atomic_structure(structure).validate()
     spacegroup, lattice = None, None
+    from .local import is_bulk, whole_cluster
+
+    if not is_bulk(structure):
+        if orientation != 'lattice':
+            raise StructureError(
+                f'{structure.label}: a structure that is not one periodic bulk cell (pbc {list(structure.pbc)}, or '
+                f"vacuum in the cell) needs the orientation 'lattice', not {orientation!r}"
+            )
+        return whole_cluster(structure, target_atoms, seed)
     if orientation == 'lattice':
         lattice = lattice_of(structure, seed)
         if lattice.found:

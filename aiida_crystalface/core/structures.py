@@ -71,10 +71,12 @@ def chemical_symbol(number: int) -> str:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class AtomicStructure:
-    """A periodic structure: ``cell`` rows are lattice vectors (angstrom), ``positions`` Cartesian (angstrom).
+    """A structure: ``cell`` rows are lattice vectors (angstrom), ``positions`` Cartesian (angstrom).
 
     ``label`` names the structure in error messages (a file name, a node's uuid, a dataset item).
     ``info`` carries free metadata (source, defect kind, seed, ...); it never affects the physics.
+    ``pbc``: along which cell vectors the structure is periodic (default: all three, a bulk crystal). A finite
+    cluster (a nanoparticle, a molecule) has ``pbc`` all False and may have a zero cell; a slab is periodic along two.
     """
 
     cell: np.ndarray
@@ -82,8 +84,11 @@ class AtomicStructure:
     numbers: np.ndarray
     label: str = 'structure'
     info: dict = dataclasses.field(default_factory=dict)
+    pbc: tuple[bool, bool, bool] = (True, True, True)
 
     def __post_init__(self):
+        pbc = np.broadcast_to(np.asarray(self.pbc, dtype=bool), (3,))
+        object.__setattr__(self, 'pbc', tuple(bool(p) for p in pbc))
         object.__setattr__(self, 'cell', np.ascontiguousarray(self.cell, dtype=np.float64).reshape(3, 3))
         object.__setattr__(self, 'positions', np.ascontiguousarray(self.positions, dtype=np.float64).reshape(-1, 3))
         object.__setattr__(self, 'numbers', np.ascontiguousarray(self.numbers, dtype=np.int64).reshape(-1))
@@ -101,6 +106,11 @@ class AtomicStructure:
     @property
     def volume(self) -> float:
         return float(abs(np.linalg.det(self.cell)))
+
+    @property
+    def periodic(self) -> bool:
+        """Whether the structure is periodic along all three cell vectors (a bulk crystal's cell)."""
+        return all(self.pbc)
 
     @property
     def symbols(self) -> list[str]:
@@ -125,8 +135,10 @@ class AtomicStructure:
     def validate(self, min_atoms: int = 1) -> AtomicStructure:
         """Check that the structure can be fingerprinted; raise :class:`StructureError` naming the problem.
 
-        Checks: at least ``min_atoms`` atoms, finite cell and positions, a cell of non-zero volume, known
-        elements, no two atoms closer than ``MIN_INTERATOMIC_DISTANCE`` (periodic images included).
+        Checks: at least ``min_atoms`` atoms, finite cell and positions, cell vectors that span the periodic
+        directions (a non-zero volume for a bulk crystal), known elements, no two atoms closer than
+        ``MIN_INTERATOMIC_DISTANCE`` (periodic images included). A finite cluster (``pbc`` all False) needs at least
+        two atoms and no cell.
         """
         name = self.label
         if len(self) == 0:
@@ -135,22 +147,33 @@ class AtomicStructure:
             raise StructureError(f'{name}: atomic positions contain NaN or infinite values')
         if not np.all(np.isfinite(self.cell)):
             raise StructureError(f'{name}: the cell contains NaN or infinite values')
-        if self.volume < 1e-6:
+        pbc = np.array(self.pbc)
+        if self.periodic and self.volume < 1e-6:
             if len(self) == 1:
                 raise StructureError(
                     f'{name}: a single isolated atom (no periodic cell) has no crystal structure to fingerprint'
                 )
             raise StructureError(f'{name}: the cell has zero volume (degenerate or missing lattice vectors)')
+        if pbc.any() and not self.periodic:
+            periodic = self.cell[pbc]
+            if np.linalg.matrix_rank(periodic, tol=1e-6 * max(1.0, float(np.abs(periodic).max()))) < pbc.sum():
+                raise StructureError(
+                    f'{name}: the cell vectors of the periodic directions {np.flatnonzero(pbc).tolist()} are zero or '
+                    'parallel'
+                )
+        if not pbc.any() and len(self) == 1:
+            raise StructureError(f'{name}: a single isolated atom has no crystal structure to fingerprint')
         bad = [int(z) for z in np.unique(self.numbers) if not 1 <= z <= MAX_ATOMIC_NUMBER]
         if bad:
             raise StructureError(f'{name}: unknown element(s) with atomic number {bad} (known: 1..{MAX_ATOMIC_NUMBER})')
         if len(self) < min_atoms:
             raise StructureError(f'{name}: {len(self)} atom(s), but at least {min_atoms} are needed here')
-        width = float(_perpendicular_widths(self.cell).min())
-        if width < 2 * MIN_INTERATOMIC_DISTANCE:
-            raise StructureError(
-                f'{name}: the cell is only {width:.3g} A thick, so atoms overlap their own periodic images'
-            )
+        if self.periodic:
+            width = float(_perpendicular_widths(self.cell).min())
+            if width < 2 * MIN_INTERATOMIC_DISTANCE:
+                raise StructureError(
+                    f'{name}: the cell is only {width:.3g} A thick, so atoms overlap their own periodic images'
+                )
         distance, i, j = _closest_pair(self)
         if distance < MIN_INTERATOMIC_DISTANCE:
             raise StructureError(
@@ -160,20 +183,17 @@ class AtomicStructure:
 
 
 def _closest_pair(structure: AtomicStructure) -> tuple[float, int, int]:
-    """Return the smallest minimum-image interatomic distance and its pair.
+    """Return the closest pair of atoms closer than ``MIN_INTERATOMIC_DISTANCE``, or (inf, 0, 0) when none is.
 
-    The fractional difference of each pair is wrapped into [-0.5, 0.5) (the minimum image in fractional
-    coordinates): one pass over the N (N - 1) / 2 pairs (a Numba loop) instead of 27 N^2. That is the exact periodic
-    distance of any pair closer than half the smallest perpendicular width of the cell, which is all the overlap test
-    needs, since :meth:`AtomicStructure.validate` rejects cells thinner than twice the overlap distance first.
+    Linear in the number of atoms (:func:`.neighbours.overlapping_pair`: a k-d tree over the atoms and their periodic
+    images within that distance of the cell), where an all-pairs loop grew as N^2.
     """
-    from . import _kernels  # Numba: here, so that importing the package compiles nothing
+    from .neighbours import overlapping_pair
 
-    if len(structure) < 2:
+    if len(structure) < 2 and not any(structure.pbc):
         return (np.inf, 0, 0)
-    frac = np.ascontiguousarray(structure.scaled_positions)
-    d2, i, j = _kernels.closest_pair(frac, np.ascontiguousarray(structure.cell))
-    return (float(np.sqrt(d2)), int(i), int(j))
+    pair = overlapping_pair(structure, MIN_INTERATOMIC_DISTANCE)
+    return (np.inf, 0, 0) if pair is None else pair
 
 
 def supercell(structure: AtomicStructure, matrix: Any) -> AtomicStructure:
@@ -237,7 +257,14 @@ def to_atomic_structure(obj: Any, label: str | None = None) -> AtomicStructure:
         numbers = obj.get('numbers')
         if numbers is None:
             numbers = [atomic_number(s) for s in obj['symbols']]
-        return AtomicStructure(obj['cell'], obj['positions'], numbers, label or obj.get('label', 'structure'))
+        cell = obj.get('cell')
+        return AtomicStructure(
+            np.zeros((3, 3)) if cell is None else cell,
+            obj['positions'],
+            numbers,
+            label or obj.get('label', 'structure'),
+            pbc=obj.get('pbc', (True, True, True) if cell is not None else (False, False, False)),
+        )
     if module.startswith('pymatgen'):
         return _from_pymatgen(obj, label)
     if module.startswith('ase'):
@@ -251,6 +278,7 @@ def to_atomic_structure(obj: Any, label: str | None = None) -> AtomicStructure:
 
 
 def _from_pymatgen(structure: Any, label: str | None) -> AtomicStructure:
+    """A pymatgen ``Structure`` (periodic) or ``Molecule`` (a finite cluster: no cell, ``pbc`` all False)."""
     numbers = []
     for site in structure:
         if not site.is_ordered:
@@ -258,9 +286,11 @@ def _from_pymatgen(structure: Any, label: str | None) -> AtomicStructure:
                 f'{label or structure.formula}: disordered (partially occupied) sites are not supported'
             )
         numbers.append(atomic_number(site.specie.Z if hasattr(site.specie, 'Z') else str(site.specie)))
-    return AtomicStructure(
-        structure.lattice.matrix, structure.cart_coords, numbers, label or structure.composition.reduced_formula
-    )
+    name = label or structure.composition.reduced_formula
+    if not hasattr(structure, 'lattice'):  # a Molecule
+        return AtomicStructure(np.zeros((3, 3)), structure.cart_coords, numbers, name, pbc=(False, False, False))
+    pbc = getattr(structure.lattice, 'pbc', (True, True, True))
+    return AtomicStructure(structure.lattice.matrix, structure.cart_coords, numbers, name, pbc=pbc)
 
 
 def _from_ase(atoms: Any, label: str | None) -> AtomicStructure:
@@ -269,7 +299,11 @@ def _from_ase(atoms: Any, label: str | None) -> AtomicStructure:
         bad = sorted({int(z) for z in numbers if not 1 <= z <= MAX_ATOMIC_NUMBER})
         raise StructureError(f'{label or atoms.get_chemical_formula()}: unknown element(s) with atomic number {bad}')
     return AtomicStructure(
-        np.array(atoms.get_cell()), atoms.get_positions(), numbers, label or atoms.get_chemical_formula() or 'atoms'
+        np.array(atoms.get_cell()),
+        atoms.get_positions(),
+        numbers,
+        label or atoms.get_chemical_formula() or 'atoms',
+        pbc=tuple(bool(p) for p in atoms.get_pbc()),
     )
 
 
@@ -286,7 +320,8 @@ def _from_aiida(node: Any, label: str | None) -> AtomicStructure:
     sites = attributes.get('sites', [])
     numbers = [numbers_of_kind[site['kind_name']] for site in sites]
     positions = np.array([site['position'] for site in sites], dtype=float).reshape(-1, 3)
-    return AtomicStructure(np.array(attributes['cell'], dtype=float), positions, numbers, name)
+    pbc = tuple(bool(attributes.get(f'pbc{i}', True)) for i in (1, 2, 3))
+    return AtomicStructure(np.array(attributes['cell'], dtype=float), positions, numbers, name, pbc=pbc)
 
 
 def read_structures(path: str | os.PathLike, fmt: str | None = None) -> list[AtomicStructure]:

@@ -335,6 +335,89 @@ class Classifier:
         slots = iter(range(len(items)))
         return [answer if answer is not None else by_item[next(slots)] for answer in answers]
 
+    def classify_atoms(
+        self,
+        structure: Any,
+        *,
+        stride: float | None = None,
+        seed: int = 0,
+        progress: bool = False,
+        batch_size: int = 512,
+    ) -> dict[str, Any]:
+        """Classify every atom of one structure from the windows around it (:mod:`aiida_crystalface.core.local`).
+
+        Windows are centred on atoms ``stride`` nearest-neighbour distances apart (default
+        :data:`~aiida_crystalface.core.local.STRIDE`); each gets its local lattice, cluster, fingerprint and answer
+        (:meth:`decide`, in batches), and every atom the answer of the window whose crystal it belongs to, or
+        ``'unknown'`` (``'amorphous'`` where the nearest window is amorphous) when it belongs to none.
+
+        :param structure: anything :func:`~aiida_crystalface.core.structures.to_atomic_structure` converts, periodic
+            or not (a free nanoparticle, a slab, an MD snapshot), or the path of a one-frame structure file.
+        :returns: ``{'labels': list[str] (one per atom), 'probabilities': ndarray (N, C) over :attr:`classes`,
+            'uncertainty': ndarray (N,), 'windows': int, 'settings': dict}``; ``settings`` holds the stride, seed and
+            method, to be stored with the result.
+        :raises StructureError: naming the structure, when it cannot be read or validated.
+        """
+        from aiida_crystalface.core import local
+        from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_clusters
+        from aiida_crystalface.core.structures import StructureError, read_structures, to_atomic_structure
+
+        if isinstance(structure, (str, os.PathLike)):
+            frames = read_structures(structure)
+            if len(frames) != 1:
+                raise StructureError(f'{structure}: {len(frames)} frames; classify_atoms takes one structure')
+            structure = frames[0]
+        structure = to_atomic_structure(structure).validate()
+        stride = float(local.STRIDE if stride is None else stride)
+        if not stride > 0:
+            raise ValueError(f'stride must be positive, not {stride}')
+        settings = FingerprintSettings.from_dict(self.settings) if self.settings else FingerprintSettings()
+        hood, found, nn = local.windows(
+            structure, stride=stride, target_atoms=settings.target_atoms, seed=seed, progress=progress
+        )
+        with_cluster = [i for i, window in enumerate(found) if window.cluster is not None]
+        images = np.zeros((len(found), *settings.image_shape), dtype=np.float32)
+        for start in range(0, len(with_cluster), 1024):
+            chosen = with_cluster[start : start + 1024]
+            images[chosen] = fingerprint_clusters([found[i].cluster for i in chosen], settings)
+        records = [
+            {
+                'lattice_found': window.cluster is not None,
+                'lattice_periodic': window.lattice.periodic or window.lattice.found,
+            }
+            for window in found
+        ]
+        answers = self.decide(images, records, batch_size=batch_size)
+        member, nearest = local.assign(hood, found, answers)
+        n = len(structure)
+        window_labels = np.array([answer['label'] for answer in answers] + [UNKNOWN, AMORPHOUS], dtype=object)
+        window_probabilities = np.array(
+            [[answer['probabilities'][c] for c in self.classes] for answer in answers], dtype=np.float64
+        ).reshape(len(answers), len(self.classes))
+        window_uncertainty = np.array([answer['uncertainty'] for answer in answers], dtype=np.float64)
+        orphan = member < 0
+        fallback = np.where(window_labels[nearest] == AMORPHOUS, len(answers) + 1, len(answers))
+        labels = window_labels[np.where(orphan, fallback, member)]
+        probabilities = np.full((n, len(self.classes)), 1.0 / len(self.classes))
+        probabilities[~orphan] = window_probabilities[member[~orphan]]
+        uncertainty = np.zeros(n)
+        uncertainty[~orphan] = window_uncertainty[member[~orphan]]
+        return {
+            'labels': [str(label) for label in labels],
+            'probabilities': probabilities,
+            'uncertainty': uncertainty,
+            'windows': len(found),
+            'settings': {
+                'stride': stride,
+                'stride_angstrom': round(stride * nn, 6),
+                'lattice_atoms': local.LATTICE_ATOMS,
+                'match_radius': local.MATCH_RADIUS,
+                'match_share': local.MATCH_SHARE,
+                'seed': int(seed),
+                'method': local.METHOD,
+            },
+        }
+
     # -- files -----------------------------------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike, *, weights_dtype: str = 'float32') -> Path:
