@@ -2,7 +2,8 @@
 
 Every helper follows exact links of the graph (calcfunction inputs and outputs), never heuristics: a prediction is
 joined to its fingerprint through the ``predict`` calcfunction that created it, a fingerprint to its structure
-through ``compute_fingerprints`` with the same link label.
+through ``compute_fingerprints`` with the same link label; a per-atom classification to its structure through the
+``classify_atoms`` calcfunction (or to its trajectory through ``classify_trajectory``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from typing import Any
 from aiida import orm
 from aiida.common.links import LinkType
 
-from aiida_crystalface.data import ClassificationData, ConvNetModelData, FingerprintData, FingerprintDatasetData
+from aiida_crystalface.data import (
+    ClassificationData,
+    ConvNetModelData,
+    FingerprintData,
+    FingerprintDatasetData,
+    LocalClassificationData,
+)
 
 __all__ = (
     'classification_results',
+    'local_results',
     'prediction_provenance',
     'predictions_of_model',
     'structures_by_class',
@@ -58,6 +66,73 @@ def structures_by_class(
         structure = structures.get(creators.get(fingerprints.get((calc, name))))
         if structure is not None:
             pairs.append((structure, prediction))
+    return pairs
+
+
+def local_results(
+    label: str | None = None, min_fraction: float | None = None, model: ConvNetModelData | None = None
+) -> list[tuple[orm.Data, LocalClassificationData]]:
+    """Per-atom classifications whose fraction of atoms labelled ``label`` exceeds ``min_fraction``, with the
+    structure (or trajectory) each was made from; by ``model`` when given.
+
+    :param label: a class name of the model, ``'unknown'`` or ``'amorphous'``; None: every per-atom classification.
+    :param min_fraction: the fraction that ``label`` must exceed (strictly); by default 0 (at least one atom).
+    :param model: only the classifications made with this model.
+    :returns: ``(source, classification)`` pairs, oldest first: ``source`` is the StructureData, or the
+        TrajectoryData of a frame (its index is ``classification.frame``).
+
+    The recipe, for a query of one's own (every label is in ``fractions``, 0.0 where absent, so no existence test is
+    needed)::
+
+        builder = orm.QueryBuilder()
+        builder.append(LocalClassificationData, filters={'attributes.fractions.bcc': {'>': 0.2}}, tag='local')
+        builder.append(orm.CalcFunctionNode, with_outgoing='local', edge_project='label', tag='calc')
+        builder.append(ConvNetModelData, with_outgoing='calc', filters={'id': model.pk})  # optional
+
+    The structure is the input of that calcfunction linked under the output's label (``classify_atoms`` names each
+    output after its structure); the trajectory, its input ``trajectory`` (``classify_trajectory``).
+    """
+    if label is None and min_fraction is not None:
+        raise ValueError('min_fraction: give the label whose fraction it bounds')
+    filters: dict[str, Any] = {}
+    if label is not None:
+        if not label.isidentifier():
+            raise ValueError(f'label: a class name such as bcc, not {label!r}')
+        filters[f'attributes.fractions.{label}'] = {'>': float(min_fraction or 0.0)}
+    builder = orm.QueryBuilder()
+    builder.append(LocalClassificationData, filters=filters, project='*', tag='local')
+    builder.append(
+        orm.CalcFunctionNode,
+        with_outgoing='local',
+        edge_filters={'type': LinkType.CREATE.value},
+        edge_project='label',
+        project='id',
+        tag='calc',
+    )
+    if model is not None:
+        builder.append(ConvNetModelData, with_outgoing='calc', filters={'id': model.pk})
+    rows = [(r['local']['*'], r['calc']['id'], r['local--calc']['label']) for r in builder.iterdict()]
+    if not rows:
+        return []
+    sources = orm.QueryBuilder()
+    sources.append(orm.CalcFunctionNode, filters={'id': {'in': sorted({c for _, c, _ in rows})}}, project='id', tag='c')
+    sources.append(
+        (orm.StructureData, orm.TrajectoryData),
+        with_outgoing='c',
+        edge_filters={
+            'type': LinkType.INPUT_CALC.value,
+            'label': {'in': sorted({n for _, _, n in rows} | {'trajectory'})},
+        },
+        edge_project='label',
+        project='*',
+        tag='source',
+    )
+    by_link = {(r['c']['id'], r['c--source']['label']): r['source']['*'] for r in sources.iterdict()}
+    pairs = []
+    for node, calc, name in sorted(rows, key=lambda row: row[0].pk):
+        source = by_link.get((calc, name), by_link.get((calc, 'trajectory')))
+        if source is not None:
+            pairs.append((source, node))
     return pairs
 
 
