@@ -21,10 +21,11 @@ CLASSES = ['fcc', 'diamond', 'bcc', 'sc']
 FE, AU = 26, 79
 
 
-# --- FAKE Classifier.classify_atoms ---------------------------------------------------------------------------------
-# Strictly a test double, until the real ``Classifier.classify_atoms`` (issue 16, aiida_crystalface/ml/classifier.py)
-# is merged. To switch to the real one, drop the monkeypatch below; the tests that rely on the fake's rules (which
-# atoms are 'bcc', that gold raises) are marked with ``uses_fake_rules`` in their docstrings.
+# --- A test double of Classifier.classify_atoms ---------------------------------------------------------------------
+# The AiiDA plumbing (links, batches, idempotency, failures) is tested with a classifier whose answers the tests know
+# in advance and that can be made to raise; the tests that rely on its rules (which atoms are 'bcc', that gold raises)
+# say ``uses_fake_rules`` in their docstrings. The real classifier and the bundled model are tested end to end at the
+# end of this file (``test_the_real_classifier_...``).
 @pytest.fixture
 def fake_classify_atoms(monkeypatch):
     """Patch ``Classifier.classify_atoms`` with a fake that returns its contract; returns the atom count per call.
@@ -413,3 +414,25 @@ def test_invalid_inputs_are_refused(five_structures, model_node, fake_classify_a
     bad = _trajectory(frames=2, atoms=2, symbols=['Cu', 'Xx'])
     _, node = run_get_node(ClassifyAtomsWorkChain, trajectory=bad, model=model_node)
     assert node.exit_status == ClassifyAtomsWorkChain.exit_codes.ERROR_INVALID_INPUT.status
+
+
+def test_the_real_classifier_in_the_workchain_labels_a_bicrystal(aiida_profile):
+    """The bundled model, unpatched, through ClassifyAtomsWorkChain: a pristine bcc Fe crystal and an fcc Cu / bcc Fe
+    stack; the stored fractions are the counts of the stored labels, and the query helper finds the bcc-rich one."""
+    from ase.build import bulk
+
+    from aiida_crystalface.provenance import local_results
+
+    fe = orm.StructureData(ase=bulk('Fe', 'bcc', a=2.87, cubic=True) * (5, 5, 5)).store()
+    cu = bulk('Cu', 'fcc', a=3.61, cubic=True) * (5, 5, 5)
+    cu_node = orm.StructureData(ase=cu).store()
+    result, node = run_get_node(ClassifyAtomsWorkChain, structures={'fe': fe, 'cu': cu_node})
+    assert node.is_finished_ok, node.exit_message
+    fe_result, cu_result = result['classifications']['fe'], result['classifications']['cu']
+    assert fe_result.fractions['bcc'] == 1.0 and cu_result.fractions['fcc'] == 1.0
+    for local in (fe_result, cu_result):
+        labels = np.array(local.labels)
+        assert local.n_atoms == len(labels) == (250 if local is fe_result else 500)
+        assert all(local.counts[name] == int(np.sum(labels == name)) for name in local.counts)
+    found = {classification.uuid for _, classification in local_results('bcc', 0.5)}
+    assert fe_result.uuid in found and cu_result.uuid not in found
