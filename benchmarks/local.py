@@ -79,8 +79,6 @@ def _row(case: str, method: str, count: str, percents, rate: float | None) -> st
 def crystalface_classifier():
     from aiida_crystalface.ml import Classifier
 
-    if not hasattr(Classifier, 'classify_atoms'):
-        return None
     return Classifier.pretrained()
 
 
@@ -155,9 +153,7 @@ def accuracy_table(args) -> None:
             rows.append(('PTM', *scores(truth, labels[interior]), rate))
         else:
             rows.append(('PTM', 'ovito not installed'))
-        if classifier is None:
-            rows.append(('crystalface', 'not available'))
-        elif 'hcp' in set(structure.labels) and 'hcp' not in classifier.classes:
+        if 'hcp' in set(structure.labels) and 'hcp' not in classifier.classes:
             rows.append(('crystalface', 'no hcp class in the model'))
         else:
             labels, rate = run_crystalface(classifier, structure.atoms)
@@ -237,7 +233,6 @@ def scaling_table(args) -> None:
     if importlib.util.find_spec('ovito') is not None:
         methods.append('PTM')
     methods.append('crystalface')
-    have_crystalface = crystalface_classifier() is not None
     print()
     print('Scaling on noisy fcc Cu crystals (0.1 angstrom). Columns: method; atoms; seconds of one call (wall clock,')
     print('after a warm-up call in the same fresh process); atoms/s; peak RSS of the call above the RSS before it,')
@@ -250,9 +245,6 @@ def scaling_table(args) -> None:
     context = multiprocessing.get_context('spawn')
     for method in methods:
         for n in sizes:
-            if method == 'crystalface' and not have_crystalface:
-                print(f'{method:<12} | {n:>8} | not available')
-                continue
             with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
                 future = pool.submit(_measure, method, n, args.seed)
                 try:

@@ -37,10 +37,34 @@ MAX_ERROR_LINES = 20
     show_default=True,
     help='Structures per storage transaction and per calcfunction.',
 )
+@click.option(
+    '--per-atom',
+    is_flag=True,
+    help='A class for every atom, from windows around it (Classifier.classify_atoms): for polycrystals, interfaces, '
+    'nanoparticles, slabs and MD snapshots. Stored as one LocalClassificationData node per structure.',
+)
+@click.option(
+    '-o',
+    '--output',
+    type=click.Path(dir_okay=False, writable=True),
+    help='With --per-atom: write the structures (one frame each) to this extxyz file with the per-atom columns '
+    'crystalface_label, crystalface_p and crystalface_uncertainty, which OVITO and ASE read.',
+)
+@click.option(
+    '--plot',
+    type=click.Path(dir_okay=False, writable=True),
+    help='With --per-atom: a PNG of a slice through the structure coloured by label (one structure), or of the '
+    'fraction of each label against the frame (several).',
+)
+@click.option(
+    '--stride',
+    type=click.FloatRange(min=0.5),
+    help="With --per-atom: window spacing in nearest-neighbour distances (default: the method's, 4).",
+)
 @options.JSON()
 @options.WIDE()
 @click.pass_context
-def cmd_classify(ctx, files, model, store, force, batch_size, as_json, wide):  # noqa: PLR0917
+def cmd_classify(ctx, files, model, store, force, batch_size, per_atom, output, plot, stride, as_json, wide):  # noqa: PLR0917
     """Classify the crystal structures in structure files.
 
     FILES: one or more structure files.
@@ -48,12 +72,34 @@ def cmd_classify(ctx, files, model, store, force, batch_size, as_json, wide):  #
     FILES: CIF, POSCAR, extxyz, or any format ASE or pymatgen reads. A file holding several frames (an extxyz
     trajectory) is classified frame by frame, each named FILE@i. A structure identical to one this model classified
     already (same cell, positions and elements, whatever the file name) is not stored again: its stored prediction is
-    reported, unless --force. Exit status: 0 when every input was classified, 1 when any was not (every good input is
-    still classified and stored).
+    reported, unless --force. With --per-atom, every atom is classified instead (see that option). Exit status: 0
+    when every input was classified, 1 when any was not (every good input is still classified and stored).
     """
     from .utils import read_inputs
 
+    if not per_atom and (output or plot or stride):
+        raise click.UsageError('--output, --plot and --stride go with --per-atom')
     records = read_inputs(files)
+    if per_atom:
+        from .per_atom import classify_per_atom
+
+        results = classify_per_atom(
+            ctx,
+            records,
+            model,
+            store=store,
+            output=output,
+            plot=plot,
+            stride=stride,
+            as_json=as_json,
+            batch_size=min(batch_size, 10),
+        )
+        if as_json:
+            click.echo(json.dumps(results))
+        else:
+            _print_per_atom(results, wide=wide)
+        _print_summary(results, [False] * len(results), as_json=as_json)
+        ctx.exit(0 if all('error' not in result for result in results) else 1)
     good = [i for i, record in enumerate(records) if record.ok]
     results: list[dict[str, Any]] = [{'file': r.file, 'error': r.error} for r in records]
     reused: list[bool] = [False] * len(records)
@@ -142,6 +188,20 @@ def _print_table(results: Sequence[dict[str, Any]], reused: Sequence[bool], *, w
         if stored:
             row += [short_id(result['uuid'], wide), 'found' if again else 'new']
         rows.add_row(*row)
+    console(wide=wide).print(rows)
+
+
+def _print_per_atom(results: Sequence[dict[str, Any]], *, wide: bool) -> None:
+    """Per input: the atom count and the share of each label, on standard output."""
+    from .utils import console, table
+
+    classified = [r for r in results if 'error' not in r]
+    if not classified:
+        return
+    rows = table(None, [('file', {'overflow': 'fold', 'ratio': 1}), ('atoms', {'justify': 'right'}), ('labels', {})])
+    for result in classified:
+        shares = ', '.join(f'{name} {100 * share:.1f}%' for name, share in result['fractions'].items())
+        rows.add_row(result['file'], str(result['atoms']), shares)
     console(wide=wide).print(rows)
 
 

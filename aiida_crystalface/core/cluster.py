@@ -194,6 +194,12 @@ def _block_origin(structure: AtomicStructure, lattice: Lattice) -> np.ndarray:
     return site + np.round(frac) @ lattice.primitive - 0.125 * lattice.conventional.sum(axis=0)
 
 
+def _heights(cell: np.ndarray) -> np.ndarray:
+    """Distances between opposite faces of the cell."""
+    areas = np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
+    return abs(np.linalg.det(cell)) / areas
+
+
 def _sites_per_cell(lattice: Lattice) -> int:
     """Sites per conventional cell: lattice points times sites per point of the average crystal.
 
@@ -216,6 +222,23 @@ def cut_block(structure: AtomicStructure, lattice: Lattice, target_atoms: int = 
     origin = _block_origin(structure, lattice)
     corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) * np.array(repeats)
     inverse_cell = np.linalg.inv(structure.cell)
+    middle = origin + 0.5 * (np.array(repeats)[:, None] * conventional).sum(axis=0)
+    radius = float(np.linalg.norm(corners @ conventional + origin - middle, axis=1).max())
+    if np.all(_heights(structure.cell) > 2.0 * radius):
+        # A cell wider than the block: every atom's image nearest the block's centre is the only one that can be in
+        # it, so one image per atom, not every image of every atom in the block's reach (linear, not N times more).
+        frac = structure.scaled_positions
+        frac = frac - np.round(frac - middle @ inverse_cell)
+        candidates = frac @ structure.cell
+        inside = (candidates - origin) @ np.linalg.inv(conventional)
+        keep = np.all((inside >= 0) & (inside < np.array(repeats)), axis=1)
+        return AtomicStructure(
+            (conventional * np.array(repeats)[:, None]) @ lattice.rotation.T,
+            (candidates[keep] - origin) @ lattice.rotation.T,
+            structure.numbers[keep],
+            structure.label,
+            dict(structure.info, repeats=repeats),
+        )
     reach = (origin + corners @ conventional) @ inverse_cell
     low, high = np.floor(reach.min(axis=0)).astype(int) - 1, np.ceil(reach.max(axis=0)).astype(int)
     grid = np.stack(np.meshgrid(*(np.arange(lo, hi + 1) for lo, hi in zip(low, high, strict=True)), indexing='ij'), -1)

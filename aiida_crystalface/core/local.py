@@ -92,7 +92,7 @@ MODE_RADIUS = 0.3
 #: translation (bonds between the two sites of a lattice point, diamond's and hcp's, hold half and are not).
 POPULATION = 0.75
 #: Window centres one per cube of this edge, in nearest-neighbour distances (``docs/local.md``: how it was chosen).
-STRIDE = 2.5
+STRIDE = 4.0
 #: An atom's neighbour vector matches a crystal's when within this many nearest-neighbour distances of one of its.
 MATCH_RADIUS = 0.35
 #: Share of an atom's neighbour vectors that must match for the atom to belong to the crystal: above 0.75, the share

@@ -57,6 +57,8 @@ __all__ = (
 
 #: Atoms that enter the coherence sums at most (a seeded random subset of larger structures).
 MAX_ATOMS = 512
+#: Atoms whose scattering off the lattice estimates the diffuse part of the score, at most (a seeded random subset).
+DIFFUSE_ATOMS = 16384
 #: Reflections up to this many times 2 pi / d_nn: the two or three lowest shells of the four cubic classes.
 G_MAX = 1.5
 #: A reflection whose coherence reaches this belongs to the lattice.
@@ -317,7 +319,14 @@ def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
         off = np.flatnonzero(~on_lattice)
         sample = np.sort(rng.choice(off, size=min(len(off), 1024), replace=False))
         bragg = float(_power(frac, hkl[on_lattice]).sum())
-        diffuse = float(_power(frac, hkl[sample]).mean() * len(off)) if len(off) else 0.0
+        # Off the lattice the scattering is incoherent: its power is proportional to the number of atoms, so above
+        # DIFFUSE_ATOMS a seeded random subset of them, scaled up, estimates it without bias at a cost that no longer
+        # grows with the atoms times the reflections (both grow with the cell).
+        scatterers = frac
+        if n > DIFFUSE_ATOMS:
+            scatterers = frac[np.sort(rng.choice(n, size=DIFFUSE_ATOMS, replace=False))]
+        scale = n / len(scatterers)
+        diffuse = float(_power(scatterers, hkl[sample]).mean() * len(off) * scale) if len(off) else 0.0
     else:
         bragg, diffuse = float(power[on_lattice].sum()), float(power[~on_lattice].sum())
     score = bragg / (bragg + diffuse) if bragg + diffuse > 0 else 1.0
