@@ -82,9 +82,9 @@ def crystalface_classifier():
     return Classifier.pretrained()
 
 
-def run_crystalface(classifier, atoms) -> tuple[np.ndarray, float]:
+def run_crystalface(classifier, atoms, precision: str = 'float32') -> tuple[np.ndarray, float]:
     started = time.perf_counter()
-    result = classifier.classify_atoms(atoms)
+    result = classifier.classify_atoms(atoms, precision=precision)
     seconds = time.perf_counter() - started
     return np.asarray(result['labels'], dtype=str), len(atoms) / seconds
 
@@ -126,7 +126,9 @@ def accuracy_table(args) -> None:
         ('% unkn.', 7, "interior atoms labelled 'unknown'"),
         ('atoms/s', 9, 'all atoms of the structure per second of the method (wall clock, conversion excluded)'),
     ]
-    print('Per-atom classification, interior atoms only. Columns:')
+    print('Per-atom classification, interior atoms only. Methods: PTM (OVITO), crystalface (the bundled model,')
+    print('Classifier.classify_atoms, default stride chosen on seed 1 by benchmarks/local_stride.py), cf bf16 (the')
+    print('same with the network in bfloat16). Columns:')
     for name, _, meaning in columns:
         print(f'  {name:9} {meaning}')
     print()
@@ -159,6 +161,8 @@ def accuracy_table(args) -> None:
             labels, rate = run_crystalface(classifier, structure.atoms)
             predictions['crystalface'] = labels
             rows.append(('crystalface', *scores(truth, labels[interior]), rate))
+            labels, rate = run_crystalface(classifier, structure.atoms, 'bfloat16')
+            rows.append(('cf bf16', *scores(truth, labels[interior]), rate))
         count = f'{int(interior.sum())}/{len(structure)}'
         kinds = sorted(set(truth))
         for row in rows:

@@ -343,6 +343,7 @@ class Classifier:
         seed: int = 0,
         progress: bool = False,
         batch_size: int = 512,
+        precision: str = 'float32',
     ) -> dict[str, Any]:
         """Classify every atom of one structure from the windows around it (:mod:`aiida_crystalface.core.local`).
 
@@ -353,6 +354,8 @@ class Classifier:
 
         :param structure: anything :func:`~aiida_crystalface.core.structures.to_atomic_structure` converts, periodic
             or not (a free nanoparticle, a slab, an MD snapshot), or the path of a one-frame structure file.
+        :param precision: of the network (:meth:`logits`): ``'bfloat16'`` is about 1.7 times as fast on a CPU with
+            native bf16; ``benchmarks/local.py`` measures what it costs in accuracy.
         :returns: ``{'labels': list[str] (one per atom), 'probabilities': ndarray (N, C) over :attr:`classes`,
             'uncertainty': ndarray (N,), 'windows': int, 'settings': dict}``; ``settings`` holds the stride, seed and
             method, to be stored with the result.
@@ -375,11 +378,6 @@ class Classifier:
         hood, found, nn = local.windows(
             structure, stride=stride, target_atoms=settings.target_atoms, seed=seed, progress=progress
         )
-        with_cluster = [i for i, window in enumerate(found) if window.cluster is not None]
-        images = np.zeros((len(found), *settings.image_shape), dtype=np.float32)
-        for start in range(0, len(with_cluster), 1024):
-            chosen = with_cluster[start : start + 1024]
-            images[chosen] = fingerprint_clusters([found[i].cluster for i in chosen], settings)
         records = [
             {
                 'lattice_found': window.cluster is not None,
@@ -387,7 +385,17 @@ class Classifier:
             }
             for window in found
         ]
-        answers = self.decide(images, records, batch_size=batch_size)
+        # In chunks of windows, so that the images in memory stay bounded however large the structure.
+        answers: list[dict[str, Any]] = []
+        for start in range(0, len(found), 1024):
+            chunk = found[start : start + 1024]
+            images = np.zeros((len(chunk), *settings.image_shape), dtype=np.float32)
+            chosen = [i for i, window in enumerate(chunk) if window.cluster is not None]
+            if chosen:
+                images[chosen] = fingerprint_clusters([chunk[i].cluster for i in chosen], settings)
+            answers += self.decide(
+                images, records[start : start + len(chunk)], batch_size=batch_size, precision=precision
+            )
         member, nearest = local.assign(hood, found, answers)
         n = len(structure)
         window_labels = np.array([answer['label'] for answer in answers] + [UNKNOWN, AMORPHOUS], dtype=object)
@@ -414,6 +422,7 @@ class Classifier:
                 'match_radius': local.MATCH_RADIUS,
                 'match_share': local.MATCH_SHARE,
                 'seed': int(seed),
+                'precision': precision,
                 'method': local.METHOD,
             },
         }
