@@ -141,6 +141,11 @@ def accuracy_table(args) -> None:
     if out:
         out.mkdir(parents=True, exist_ok=True)
     notes = []
+    # Compile the Numba kernels and warm the network up outside the timings (both precisions).
+    from aiida_crystalface.core import microstructures as _warm
+
+    for precision in ('float32', 'bfloat16'):
+        run_crystalface(classifier, _warm.noisy_crystal(500, seed=args.seed).atoms, precision)
     for key, build in cases(args.seed).items():
         started = time.perf_counter()
         structure = build()
@@ -162,6 +167,7 @@ def accuracy_table(args) -> None:
             predictions['crystalface'] = labels
             rows.append(('crystalface', *scores(truth, labels[interior]), rate))
             labels, rate = run_crystalface(classifier, structure.atoms, 'bfloat16')
+            predictions['cf bf16'] = labels
             rows.append(('cf bf16', *scores(truth, labels[interior]), rate))
         count = f'{int(interior.sum())}/{len(structure)}'
         kinds = sorted(set(truth))

@@ -35,7 +35,8 @@ Every structure is validated first (:meth:`AtomicStructure.validate`): empty, Na
 overlapping atoms raise :class:`StructureError` naming the structure. A structure that is not one periodic bulk cell
 (a finite cluster with ``pbc`` False, a slab, anything with vacuum across its cell) is fingerprinted from the
 neighbourhood of its centre instead (:func:`.local.whole_cluster`: the same block, cut from the atoms around the
-centre, in the orientation of the lattice found there).
+centre, in the orientation of the lattice found there). So is a bulk cell of more than :data:`LOCAL_ABOVE` atoms
+(an MD snapshot), where the reflections of the whole cell would cost time and memory that grow faster than the atoms.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ __all__ = (
 )
 
 CUBIC_SPACE_GROUPS = range(195, 231)
+#: Above this many atoms (an MD snapshot), the lattice is found from the 512 atoms around the centre of the cell
+#: (:func:`.local.whole_cluster`) rather than from the reflections of the whole cell: linear time, bounded memory.
+LOCAL_ABOVE = 16384
 #: The orientation rules (see the module docstring); the first is the default.
 ORIENTATIONS = ('lattice', 'spglib', 'none')
 
@@ -289,6 +293,10 @@ def build_cluster(
                 f"vacuum in the cell) needs the orientation 'lattice', not {orientation!r}"
             )
         return whole_cluster(structure, target_atoms, seed)
+    if orientation == 'lattice' and len(structure) > LOCAL_ABOVE:
+        # The reflections of a cell grow with its atoms, so the periodic search costs atoms x atoms' worth of
+        # memory and time in a big cell; the cluster is cut at the centre anyway: find the lattice there.
+        return whole_cluster(structure, target_atoms, seed, atoms=512)
     if orientation == 'lattice':
         lattice = lattice_of(structure, seed)
         if lattice.found:

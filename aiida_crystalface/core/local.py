@@ -309,10 +309,12 @@ def _nn_estimate(structure: AtomicStructure) -> float:
     return float(np.median(distances[:, 1]))
 
 
-def whole_cluster(structure: AtomicStructure, target_atoms: int = 128, seed: int = 0) -> Cluster:
+def whole_cluster(
+    structure: AtomicStructure, target_atoms: int = 128, seed: int = 0, *, atoms: int = 2 * LATTICE_ATOMS
+) -> Cluster:
     """The cluster of a structure that is not one bulk cell (finite, a slab, vacuum around it), from its centre.
 
-    The lattice is found from the ``2 * LATTICE_ATOMS`` atoms nearest the atom closest to the centre of the atoms
+    The lattice is found from the ``atoms`` atoms (default ``2 * LATTICE_ATOMS``) nearest the atom closest to the centre
     (:func:`local_lattice`), and the cluster is the block around that atom (:func:`cut_cluster`). Where no lattice is
     found, the atoms nearest the centre (``target_atoms`` of them) are the cluster, as they are, and
     ``cluster.lattice.found`` says so.
@@ -322,10 +324,10 @@ def whole_cluster(structure: AtomicStructure, target_atoms: int = 128, seed: int
         raise StructureError(f'{structure.label}: no nearest-neighbour distance (is it one isolated atom?)')
     pbc = np.array(structure.pbc) & ~vacuum_axes(structure, nn)
     hood = neighbourhood(structure.replace(pbc=tuple(pbc)), _skin(nn))
-    atoms = hood.points[: hood.n_atoms]
-    _, middle = hood.tree.query(atoms.mean(axis=0))
+    own = hood.points[: hood.n_atoms]
+    _, middle = hood.tree.query(own.mean(axis=0))
     centre = hood.points[middle]
-    lattice = local_lattice(hood, centre, atoms=2 * LATTICE_ATOMS, seed=seed)
+    lattice = local_lattice(hood, centre, atoms=atoms, seed=seed)
     if lattice.found:
         return cut_cluster(hood, lattice, centre, target_atoms, structure.label)
     _, chosen = hood.tree.query(centre, k=min(int(target_atoms), len(hood.points)))

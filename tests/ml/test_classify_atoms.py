@@ -109,3 +109,19 @@ def test_finite_inputs_are_accepted_and_bad_ones_named():
         to_atomic_structure(Atoms('Cu', positions=[[0, 0, 0]])).validate()
     with pytest.raises(StructureError, match='overlap'):
         to_atomic_structure(Atoms('Cu2', positions=[[0, 0, 0], [0, 0, 0.05]])).validate()
+
+
+def test_an_md_sized_cell_is_fingerprinted_like_a_small_one(classifier):
+    """Above core.cluster.LOCAL_ABOVE atoms the lattice is found around the centre: same fingerprint, same answer."""
+    from aiida_crystalface.core.cluster import LOCAL_ABOVE
+    from aiida_crystalface.core.diffraction import fingerprint
+
+    big = bulk('Fe', 'bcc', a=2.87, cubic=True) * (22, 22, 22)
+    assert len(big) > LOCAL_ABOVE
+    big.positions += np.random.default_rng(0).normal(0.0, 0.05, big.positions.shape)
+    big.rotate(37, (1, 2, 3), rotate_cell=True)
+    small = bulk('Fe', 'bcc', a=2.87, cubic=True) * (4, 4, 4)
+    a, b = fingerprint(big).ravel(), fingerprint(small).ravel()
+    assert np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b) > 0.97
+    [answer] = classifier.classify([big])
+    assert answer['label'] == 'bcc', answer
