@@ -111,6 +111,8 @@ def write_slices(out: Path, key: str, structure: ms.Microstructure, predictions:
 
     centre = float(max(centres, key=mixing))
     for method, labels in {'truth': structure.labels, **predictions}.items():
+        if method == 'cf bf16':  # the same picture as crystalface's, to the atom on every case measured
+            continue
         plot_slice(positions, labels, out / f'{name}_{method}.png', axis=0, centre=centre, title=f'{key}: {method}')
 
 

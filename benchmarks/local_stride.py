@@ -33,11 +33,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--strides', type=float, nargs='+', default=[2.0, 2.5, 3.0, 3.5, 4.0])
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--candidates', type=int, default=None, help='windows an atom may join (core.local)')
     args = parser.parse_args()
+    if args.candidates is not None:
+        from aiida_crystalface.core import local
+
+        local.CANDIDATES = args.candidates
     classifier = Classifier.pretrained()
     structures = cases(args.seed)
     classifier.classify_atoms(structures['fcc poly 0.1A'].atoms)  # compile the kernels outside the timings
-    print(f'seed {args.seed}; per case: % of interior atoms right / % given a wrong class; atoms/s over all cases')
+    from aiida_crystalface.core import local
+
+    print(f'candidates {local.CANDIDATES}; seed {args.seed}; per case: % of interior atoms right / % given a wrong')
+    print('class; atoms/s over all cases')
     print(f'{"stride":>6} | ' + ' | '.join(f'{name:>15}' for name in structures) + ' |   atoms/s')
     for stride in args.strides:
         cells, atoms, seconds = [], 0, 0.0

@@ -101,6 +101,8 @@ MATCH_SHARE = 0.85
 #: Neighbours of an atom compared (the first shell of the densest classes) and their reach (nearest-neighbour
 #: distances: bcc's second shell at 1.15 d is in, fcc's at 1.41 d is out).
 NEIGHBOURS, NEIGHBOUR_REACH = 14, 1.25
+#: Windows an atom may join: this many nearest it.
+CANDIDATES = 8
 #: Version of the method, stored with every result.
 METHOD = 'local-patterson-coherence-1'
 
@@ -481,7 +483,7 @@ def assign(
     nearest = np.zeros(n, dtype=np.int64)
     if tree is None:
         return member, nearest
-    k_windows = int(min(8, len(centre_points)))
+    k_windows = int(min(CANDIDATES, len(centre_points)))
     for start in range(0, n, chunk):
         atoms = hood.points[start : min(n, start + chunk)]
         distances, neighbours = hood.tree.query(atoms, k=min(NEIGHBOURS + 1, len(hood.points)))
