@@ -32,12 +32,13 @@ near a free surface it holds fewer atoms (a nanoparticle smaller than the block 
 
 **Per-atom answers** (:func:`windows` and :func:`assign`): windows are centred on atoms spread ``stride``
 nearest-neighbour distances apart (one per cube of that edge); each window's lattice, cluster and answer are found
-as above, in batches. Every atom then joins the window it belongs to: among the windows near it whose crystal's
-nearest-neighbour vectors its own neighbour vectors match (at least ``MATCH_SHARE`` of them within ``MATCH_RADIUS``
-nearest-neighbour distances of one of the crystal's), one that names a class if any does (the others are windows
-whose cluster reaches beyond the crystal), the surest of those, and takes that window's answer, probabilities and
-uncertainty. An atom that matches none (a grain-boundary atom, an atom of a liquid)
-takes ``amorphous`` when the nearest window is amorphous, else ``unknown``. The cost is linear in the number of atoms:
+as above, in batches. Every atom then finds the windows near it (the ``CANDIDATES`` nearest) whose crystal it
+belongs to: its own neighbour vectors match the crystal's nearest-neighbour vectors (at least ``MATCH_SHARE`` of them
+within ``MATCH_RADIUS`` nearest-neighbour distances of one of the crystal's). It takes the answer most of them name,
+each weighted by one minus its uncertainty (``unknown`` only where none names a class: those are windows whose
+cluster reaches beyond the crystal), with the probabilities and uncertainty of the surest window that names it. An
+atom that matches none (a grain-boundary atom, an atom of a liquid) takes ``amorphous`` when the nearest window is
+amorphous, else ``unknown``. The cost is linear in the number of atoms:
 a k-d tree (:mod:`.neighbours`), a fixed number of windows per volume, a fixed amount of work per atom.
 """
 
@@ -101,8 +102,9 @@ MATCH_SHARE = 0.85
 #: Neighbours of an atom compared (the first shell of the densest classes) and their reach (nearest-neighbour
 #: distances: bcc's second shell at 1.15 d is in, fcc's at 1.41 d is out).
 NEIGHBOURS, NEIGHBOUR_REACH = 14, 1.25
-#: Windows an atom may join: this many nearest it.
-CANDIDATES = 8
+#: Windows an atom may join: this many nearest it (the windows of the 3 x 3 x 3 stride cubes around it; chosen on
+#: seed 1 with benchmarks/local_stride.py --candidates, docs/local.md).
+CANDIDATES = 27
 #: Version of the method, stored with every result.
 METHOD = 'local-patterson-coherence-1'
 
@@ -153,7 +155,10 @@ def _modes(vectors: np.ndarray, owners: np.ndarray, radius: float, seeds: int = 
     keep = _kernels.greedy_modes(np.ascontiguousarray(candidates[order]), 0.5)
     modes = candidates[order][keep]
     members = tree.query_ball_point(modes, radius)
-    centres = np.array([vectors[m].mean(axis=0) for m in members]).reshape(-1, 3)
+    sizes = np.array([len(m) for m in members], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    sums = np.add.reduceat(vectors[np.concatenate(members).astype(np.int64)], starts, axis=0)
+    centres = (sums / sizes[:, None]).reshape(-1, 3)
     # Counted again around the centres: a candidate displaced by noise catches fewer vectors than its mode holds.
     populations = tree.query_ball_point(centres, radius, return_length=True)
     order = np.argsort(-populations, kind='stable')
@@ -473,11 +478,18 @@ def assign(
     centre_points = np.flatnonzero(owner >= 0)
     tree = cKDTree(hood.points[centre_points]) if len(centre_points) else None
     templates, counts, nns = _templates(found)
-    # Among the windows of the crystal an atom belongs to, those that name a class come first (the others are the
-    # windows whose cluster reaches beyond the crystal, which the open-set model calls unknown), then the surest.
+    # Among the windows of the crystal an atom belongs to, the class that most of them name (each weighted by one
+    # minus its uncertainty) wins: a window whose cluster reaches beyond the crystal may name another class, or be
+    # called unknown by the open-set model, but it is outvoted by the windows inside. Unknown answers count only
+    # where no eligible window names a class. The atom then joins the surest window of the winning answer.
+    names = sorted({str(answer['label']) for answer in answers})
+    code = np.array([names.index(str(answer['label'])) for answer in answers], dtype=np.int64).reshape(-1)
     opens = {'unknown', 'amorphous'}
-    priority = np.array(
-        [(2.0 if answer['label'] not in opens else 1.0) - float(answer['uncertainty']) for answer in answers]
+    weight = np.array(
+        [
+            (1.0 if answer['label'] not in opens else 1e-3) * (1.0 - float(answer['uncertainty'])) + 1e-9
+            for answer in answers
+        ]
     ).reshape(-1)
     member = np.full(n, -1, dtype=np.int64)
     nearest = np.zeros(n, dtype=np.int64)
@@ -505,7 +517,11 @@ def assign(
             scores,
         )
         eligible = (scores >= MATCH_SHARE) & (counts[candidates] > 0)
-        key = np.where(eligible, priority[candidates], -np.inf)
+        votes = np.zeros((len(atoms), len(names)))
+        rows = np.repeat(np.arange(len(atoms)), k_windows).reshape(len(atoms), k_windows)
+        np.add.at(votes, (rows[eligible], code[candidates][eligible]), weight[candidates][eligible])
+        winner = np.argmax(votes, axis=1)
+        key = np.where(eligible & (code[candidates] == winner[:, None]), weight[candidates], -np.inf)
         best = np.argmax(key, axis=1)
         chosen = candidates[np.arange(len(atoms)), best]
         member[start : start + len(atoms)] = np.where(eligible.any(axis=1), chosen, -1)
