@@ -286,13 +286,18 @@ def build_cluster(
     spacegroup, lattice = None, None
     from .local import is_bulk, whole_cluster
 
-    if not is_bulk(structure):
+    if not structure.periodic or (orientation == 'lattice' and not is_bulk(structure)):
         if orientation != 'lattice':
             raise StructureError(
-                f'{structure.label}: a structure that is not one periodic bulk cell (pbc {list(structure.pbc)}, or '
-                f"vacuum in the cell) needs the orientation 'lattice', not {orientation!r}"
+                f'{structure.label}: a structure that is not periodic along all three axes (pbc '
+                f"{list(structure.pbc)}) needs the orientation 'lattice', not {orientation!r}"
             )
-        return whole_cluster(structure, target_atoms, seed)
+        cluster = whole_cluster(structure, target_atoms, seed)
+        # A cell periodic along all three axes with an empty slab across it: a slab in vacuum, or a sparse bulk
+        # crystal (a random crystal of low density can hold such a gap). The latter has no lattice around its centre
+        # at the slab's scale; the periodic step below finds the lattice of its cell.
+        if cluster.lattice.found or not structure.periodic:
+            return cluster
     if orientation == 'lattice' and len(structure) > LOCAL_ABOVE:
         # The reflections of a cell grow with its atoms, so the periodic search costs atoms x atoms' worth of
         # memory and time in a big cell; the cluster is cut at the centre anyway: find the lattice there.

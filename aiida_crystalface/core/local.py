@@ -7,8 +7,8 @@ crystalline (``docs/local.md`` has the derivation and the measurements behind ev
 
 **The local lattice** (:func:`local_lattice`), with no cell to lean on:
 
-1. The ``LATTICE_ATOMS`` atoms nearest the point, and every vector from one of them to any atom within
-   ``PAIR_REACH`` nearest-neighbour distances (the real-space twin of the diffraction pattern: the Patterson
+1. The ``LATTICE_ATOMS`` atoms nearest the point, and every vector from one of the ``PAIR_ATOMS`` nearest to any
+   atom within ``PAIR_REACH`` nearest-neighbour distances (the real-space twin of the diffraction pattern: the Patterson
    function). In a crystal these vectors pile up on the short lattice translations: a translation t maps every atom
    onto an atom, so its pile holds (1 - vacancies) vectors per atom; diamond's and hcp's bonds between their two
    sites hold half as many, and a liquid's vectors spread over the sphere.
@@ -84,9 +84,12 @@ __all__ = (
 
 #: Atoms nearest the point whose pair vectors and coherence find its lattice.
 LATTICE_ATOMS = 64
-#: Pair vectors up to this many nearest-neighbour distances: the first three shells of fcc, two of bcc and sc, and
-#: diamond's lattice translations (1.63 d).
-PAIR_REACH = 1.8
+#: Atoms (the nearest of the ``LATTICE_ATOMS``) whose pair vectors give the candidate translations.
+PAIR_ATOMS = 64
+#: Pair vectors up to this many nearest-neighbour distances: four shells of fcc, three of bcc and sc, and diamond's
+#: lattice translations (1.63 d) with room to spare: displacements shorten the median nearest-neighbour distance
+#: (the nearest of four noisy neighbours), and at 1.8 d diamond's translations at 0.15 angstrom were half cut off.
+PAIR_REACH = 2.0
 #: Width of a pile of pair vectors, in nearest-neighbour distances.
 MODE_RADIUS = 0.3
 #: A pile holding at least this share of the typical full pile (the median of the six fullest) is a candidate lattice
@@ -213,10 +216,11 @@ def local_lattice(hood: Neighbourhood, centre: np.ndarray, *, atoms: int = LATTI
     near = hood.points[np.atleast_1d(nearest)]
     first, _ = hood.tree.query(near, k=2)
     nn = float(np.median(first[:, 1]))
-    distances, neighbours = hood.tree.query(near, k=48, distance_upper_bound=PAIR_REACH * nn)
+    pairs = near[:PAIR_ATOMS]  # the nearest first: the pair vectors need fewer atoms than the coherence test
+    distances, neighbours = hood.tree.query(pairs, k=48, distance_upper_bound=PAIR_REACH * nn)
     valid = np.isfinite(distances) & (distances > 0.5 * nn)
     owners = np.nonzero(valid)[0]
-    vectors = hood.points[neighbours[valid]] - near[owners]
+    vectors = hood.points[neighbours[valid]] - pairs[owners]
     if len(vectors) < 3:
         return _not_found(nn, k, seed, 'too few neighbours for a lattice')
     centres, populations = _modes(vectors / nn, owners, MODE_RADIUS)
