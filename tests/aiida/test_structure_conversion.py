@@ -31,3 +31,23 @@ def test_alloy_kind_is_refused(aiida_profile):
     node.append_atom(position=(0, 0, 0), symbols=('Cu', 'Au'), weights=(0.5, 0.5), name='CuAu')
     with pytest.raises(StructureError, match='alloy or vacancy kinds'):
         to_atomic_structure(node)
+
+
+def test_a_finite_cluster_round_trips_through_structure_data(aiida_profile):
+    """A nanoparticle with no cell: stored (with a box cell, pbc False), read back finite, classified fcc."""
+    from aiida import orm
+    from ase.cluster import Octahedron
+
+    from aiida_crystalface.calculations.utils import structure_data
+    from aiida_crystalface.core.structures import to_atomic_structure
+    from aiida_crystalface.ml import Classifier
+
+    particle = to_atomic_structure(Octahedron('Cu', 7))
+    assert particle.pbc == (False, False, False) and particle.volume == 0.0
+    node = structure_data(particle).store()
+    assert node.pbc == (False, False, False)
+    back = to_atomic_structure(orm.load_node(node.pk))
+    assert back.pbc == (False, False, False)
+    assert np.allclose(back.positions, particle.positions)
+    [answer] = Classifier.pretrained().classify([back])
+    assert answer['label'] == 'fcc', answer

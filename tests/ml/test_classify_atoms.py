@@ -125,3 +125,14 @@ def test_an_md_sized_cell_is_fingerprinted_like_a_small_one(classifier):
     assert np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b) > 0.97
     [answer] = classifier.classify([big])
     assert answer['label'] == 'bcc', answer
+
+
+def test_a_pymatgen_molecule_is_a_finite_cluster(classifier):
+    from pymatgen.core import Molecule
+
+    particle = Octahedron('Cu', 7)
+    molecule = Molecule(particle.get_chemical_symbols(), particle.positions)
+    structure = to_atomic_structure(molecule)
+    assert structure.pbc == (False, False, False)
+    [answer] = classifier.classify([molecule])
+    assert answer['label'] == 'fcc', answer
