@@ -66,6 +66,9 @@ from .orientation import (
     _rotation,
     _site_nn_distance,
 )
+from .orientation import (
+    _not_found as _orientation_not_found,
+)
 from .structures import AtomicStructure, StructureError
 
 __all__ = (
@@ -122,20 +125,8 @@ def is_bulk(structure: AtomicStructure) -> bool:
 
 
 def _not_found(nn: float, n: int, seed: int, reason: str, periodic: bool = False) -> Lattice:
-    return Lattice(
-        found=False,
-        score=0.0,
-        primitive=np.eye(3),
-        conventional=np.eye(3),
-        rotation=np.eye(3),
-        atoms_per_point=float(n),
-        sites=n,
-        reflections=0,
-        nn_distance=nn,
-        seed=seed,
-        reason=reason,
-        periodic=periodic,
-    )
+    """No lattice around the point: the periodic step's own record, with no cell."""
+    return _orientation_not_found(np.eye(3), n, nn, seed, reason, periodic=periodic)
 
 
 def _modes(vectors: np.ndarray, owners: np.ndarray, radius: float, seeds: int = 8) -> tuple[np.ndarray, np.ndarray]:
