@@ -198,12 +198,6 @@ def _block_origin(structure: AtomicStructure, lattice: Lattice) -> np.ndarray:
     return site + np.round(frac) @ lattice.primitive - 0.125 * lattice.conventional.sum(axis=0)
 
 
-def _heights(cell: np.ndarray) -> np.ndarray:
-    """Distances between opposite faces of the cell."""
-    areas = np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-    return abs(np.linalg.det(cell)) / areas
-
-
 def _sites_per_cell(lattice: Lattice) -> int:
     """Sites per conventional cell: lattice points times sites per point of the average crystal.
 
@@ -228,6 +222,8 @@ def cut_block(structure: AtomicStructure, lattice: Lattice, target_atoms: int = 
     inverse_cell = np.linalg.inv(structure.cell)
     middle = origin + 0.5 * (np.array(repeats)[:, None] * conventional).sum(axis=0)
     radius = float(np.linalg.norm(corners @ conventional + origin - middle, axis=1).max())
+    from .neighbours import _heights
+
     if np.all(_heights(structure.cell) > 2.0 * radius):
         # A cell wider than the block: every atom's image nearest the block's centre is the only one that can be in
         # it, so one image per atom, not every image of every atom in the block's reach (linear, not N times more).

@@ -313,6 +313,15 @@ def _nn_estimate(structure: AtomicStructure) -> float:
     return float(np.median(distances[:, 1]))
 
 
+def _prepared(structure: AtomicStructure) -> tuple[AtomicStructure, Neighbourhood, float]:
+    """The structure periodic only along axes with no vacuum, its neighbourhood (images within the skin) and d_nn."""
+    nn = _nn_estimate(structure)
+    if not np.isfinite(nn) or nn <= 0:
+        raise StructureError(f'{structure.label}: no nearest-neighbour distance (is it one isolated atom?)')
+    structure = structure.replace(pbc=tuple(np.array(structure.pbc) & ~vacuum_axes(structure, nn)))
+    return structure, neighbourhood(structure, _skin(nn)), nn
+
+
 def whole_cluster(
     structure: AtomicStructure, target_atoms: int = 128, seed: int = 0, *, atoms: int = 2 * LATTICE_ATOMS
 ) -> Cluster:
@@ -323,11 +332,7 @@ def whole_cluster(
     found, the atoms nearest the centre (``target_atoms`` of them) are the cluster, as they are, and
     ``cluster.lattice.found`` says so.
     """
-    nn = _nn_estimate(structure)
-    if not np.isfinite(nn) or nn <= 0:
-        raise StructureError(f'{structure.label}: no nearest-neighbour distance (is it one isolated atom?)')
-    pbc = np.array(structure.pbc) & ~vacuum_axes(structure, nn)
-    hood = neighbourhood(structure.replace(pbc=tuple(pbc)), _skin(nn))
+    structure, hood, nn = _prepared(structure)
     own = hood.points[: hood.n_atoms]
     _, middle = hood.tree.query(own.mean(axis=0))
     centre = hood.points[middle]
@@ -401,12 +406,7 @@ def windows(
     """Find the lattice and cut the cluster of every window of ``structure`` (``stride`` in nearest-neighbour
     distances). Returns the neighbourhood (periodic images included), the windows and the nearest-neighbour distance.
     """
-    nn = _nn_estimate(structure)
-    if not np.isfinite(nn) or nn <= 0:
-        raise StructureError(f'{structure.label}: no nearest-neighbour distance (is it one isolated atom?)')
-    pbc = np.array(structure.pbc) & ~vacuum_axes(structure, nn)
-    structure = structure.replace(pbc=tuple(pbc))
-    hood = neighbourhood(structure, _skin(nn))
+    structure, hood, nn = _prepared(structure)
     centres = window_centres(structure.replace(positions=hood.points[: hood.n_atoms]), stride * nn)
     iterator = centres
     if progress:
