@@ -43,6 +43,8 @@ __all__ = (
     'CLASS_PROTOTYPES',
     'MEMBER_VARIANTS',
     'aflow_prototypes',
+    'class_lattice',
+    'lattice_admits',
     'member',
     'molten_snapshot',
     'near_parent',
@@ -87,6 +89,45 @@ NEAR_PARENT = 0.1
 
 # Space group and atoms per primitive cell of each class's species-blind structure.
 _PARENTS = {(225, 1): 'fcc', (227, 2): 'diamond', (229, 1): 'bcc', (221, 1): 'sc'}
+
+
+#: Lattice points per conventional cell of each centring letter of a Pearson symbol.
+_CENTRING_POINTS = {'P': 1, 'I': 2, 'F': 4, 'C': 2, 'A': 2, 'B': 2, 'S': 2, 'R': 3}
+
+
+def class_lattice(aflow: str) -> tuple[str, int]:
+    """The Bravais lattice and the sites per lattice point of a prototype, from its AFLOW label's Pearson symbol.
+
+    ``'A_cF4_225_a'`` (fcc): ``('cF', 1)``; ``'A_cF8_227_a'`` (diamond): ``('cF', 2)``; ``'A_hP2_194_c'`` (hcp):
+    ``('hP', 2)``. The Pearson symbol counts the atoms of the conventional cell (of a hexagonal cell for ``hR``).
+    """
+    try:
+        pearson = aflow.split('_')[1]
+        bravais, atoms = pearson[:2], int(pearson[2:])
+        points = 3 if bravais == 'hR' else _CENTRING_POINTS[bravais[1]]
+    except (IndexError, KeyError, ValueError) as exception:
+        raise ValueError(f'{aflow!r} is not an AFLOW prototype label (such as A_cF4_225_a)') from exception
+    return bravais, atoms // points
+
+
+def lattice_admits(lattice: dict[str, Any], aflow: str) -> bool | None:
+    """Whether the lattice the orientation step found can be that of a crystal of the prototype ``aflow``.
+
+    The lattice of a crystal found by :func:`.orientation.find_lattice` is exact, damaged or not (vacancies,
+    displacements and substitutions blur its reflections, never move them), and so are its sites per lattice point
+    (the average crystal's). So a crystal of fcc has a face-centred cubic lattice with one site per point, diamond
+    the same lattice with two, bcc a body-centred one with one, sc a primitive one with one; the lattice of a
+    non-cubic prototype is not cubic. ``lattice``: the record of :meth:`.orientation.Lattice.to_dict`. Returns None
+    where the record does not decide it (no ``lattice_bravais``: a local lattice fitted to noisy positions, or a
+    record written before the field existed).
+    """
+    found = lattice.get('lattice_bravais')
+    if found is None or not lattice.get('lattice_found', False):
+        return None
+    bravais, sites = class_lattice(aflow)
+    if bravais[0] != 'c':
+        return found == ''
+    return found == bravais and int(lattice.get('sites_per_lattice_point', -1)) == sites
 
 
 def _seed(*parts: Any) -> int:

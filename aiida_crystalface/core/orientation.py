@@ -46,9 +46,11 @@ import numpy as np
 from .structures import AtomicStructure, StructureError, to_atomic_structure
 
 __all__ = (
+    'CUBIC_TOLERANCE',
     'MAX_ATOMS',
     'NO_LATTICE',
     'Lattice',
+    'cubic_bravais',
     'find_lattice',
     'lattice_of',
     'no_lattice_message',
@@ -67,6 +69,14 @@ COHERENCE = 0.5
 SHORT_VECTORS = 1.75
 #: A lattice whose shortest vector is longer than this many nearest-neighbour distances is not the crystal's.
 MAX_SPACING = 2.5
+#: A lattice is cubic when its most cubic conventional cell is a cube to within this relative metric deviation.
+CUBIC_TOLERANCE = 0.005
+#: The lattice points of a cube (fractional), for each cubic Bravais lattice.
+_CENTRINGS = {
+    'cP': ((0.0, 0.0, 0.0),),
+    'cI': ((0.0, 0.0, 0.0), (0.5, 0.5, 0.5)),
+    'cF': ((0.0, 0.0, 0.0), (0.0, 0.5, 0.5), (0.5, 0.0, 0.5), (0.5, 0.5, 0.0)),
+}
 #: The words every message about a structure with no lattice starts with (classification refuses such structures).
 NO_LATTICE = 'no lattice found'
 #: Version of the method, stored with every result.
@@ -88,6 +98,9 @@ class Lattice:
     than :data:`MAX_SPACING` nearest-neighbour distances (a crystal with a large cell, or molecules in a box: order,
     but not that of a lattice the classes could have); False when the coherent reflections do not span three
     dimensions (amorphous, liquid, gas). The open-set answer reads it: ``amorphous`` only for no order at all.
+    ``bravais``: ``'cP'``, ``'cI'`` or ``'cF'`` when the lattice is cubic, ``''`` when it is not, None where it was not
+    decided (no lattice, or a local lattice fitted to noisy positions); ``cubic_deviation``: how far the most cubic
+    cell is from a cube (see :func:`cubic_bravais`).
     """
 
     found: bool
@@ -103,6 +116,8 @@ class Lattice:
     reason: str = ''
     site_positions: np.ndarray | None = None
     periodic: bool = True
+    bravais: str | None = None
+    cubic_deviation: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-friendly summary stored with a fingerprint (found, score, ..., method and seed)."""
@@ -118,12 +133,45 @@ class Lattice:
             'conventional_lengths': [round(float(x), 6) for x in np.linalg.norm(self.conventional, axis=1)],
             'lattice_method': METHOD,
             'lattice_seed': int(self.seed),
+            **(
+                {}
+                if self.bravais is None
+                else {'lattice_bravais': self.bravais, 'cubic_deviation': round(float(self.cubic_deviation), 6)}
+            ),
         }
 
 
 def no_lattice_message(lattice: dict) -> str:
     """The message for a structure in which no lattice was found (``lattice``: :meth:`Lattice.to_dict`)."""
     return f'{NO_LATTICE} ({lattice.get("lattice_reason", "")}), so no crystal class is given'
+
+
+def cubic_bravais(primitive: np.ndarray, conventional: np.ndarray) -> tuple[str, float]:
+    """Whether a lattice is cubic, and which cubic Bravais lattice: ``('cP' | 'cI' | 'cF' | '', deviation)``.
+
+    ``primitive``: a basis of the lattice; ``conventional``: its most cubic triple of lattice vectors (rows).
+    ``deviation`` is the largest element of ``|M / (tr M / 3) - 1|`` for the metric ``M`` of ``conventional``: 0 for
+    a cube, 4/3 of the strain for a cube strained along one axis, of order 1 for a
+    hexagonal or rhombohedral lattice. The lattice is cubic when ``deviation <= CUBIC_TOLERANCE`` (0.5 %: about 0.4 %
+    of uniaxial strain; a cubic crystal in a cell strained as an NPT snapshot's is, by 0.1-0.3 %, stays cubic; a
+    tetragonal or orthorhombic distortion of a percent, as in the ordered MoPt2-type fcc superstructure at 0.9 %,
+    does not) and the lattice points in the cube are those of a primitive, body-centred or
+    face-centred cube. The lattice :func:`find_lattice` finds is exact (a rational combination of the cell vectors),
+    so the deviation of a damaged cubic crystal in its own cell is at the level of rounding errors: the tolerance is
+    for cells strained as a whole, not for damage.
+    """
+    conventional = np.asarray(conventional, dtype=np.float64)
+    metric = conventional @ conventional.T
+    deviation = float(np.abs(metric / (np.trace(metric) / 3.0) - np.eye(3)).max())
+    if deviation > CUBIC_TOLERANCE:
+        return '', deviation
+    points = _SHIFTS @ np.asarray(primitive, dtype=np.float64) @ np.linalg.inv(conventional)
+    points = np.round(points - np.floor(points + 1e-6), 4) % 1.0
+    found = {tuple(float(x) for x in row) for row in points}
+    for name, centring in _CENTRINGS.items():
+        if found == set(centring):
+            return name, deviation
+    return '', deviation
 
 
 def _perpendicular_heights(cell: np.ndarray) -> np.ndarray:
@@ -339,6 +387,7 @@ def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
     sites = _average_sites(subset @ cell @ np.linalg.inv(primitive), primitive, 0.5 * nn)
     nn_ideal = _site_nn_distance(sites, primitive)
     conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)
+    bravais, deviation = cubic_bravais(primitive, conventional)
     return Lattice(
         found=True,
         score=score,
@@ -351,4 +400,6 @@ def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
         nn_distance=nn_ideal,
         site_positions=sites @ primitive,
         seed=seed,
+        bravais=bravais,
+        cubic_deviation=deviation,
     )

@@ -252,7 +252,10 @@ class Classifier:
         - where it found order but no lattice the classes could have (``lattice_found`` False, ``lattice_periodic``
           True: the only lattice is more than 2.5 nearest-neighbour distances long), ``'unknown'``; not asked either;
         - otherwise the network answers: ``'unknown'`` when an open-set model's calibrated ``p(other)`` is above its
-          stored threshold, else the most probable class.
+          stored threshold, else the most probable class -- unless the model's open-set record has ``lattice_rule``
+          and the lattice found cannot be that class's (:func:`aiida_crystalface.core.openset.lattice_admits`: an
+          fcc answer needs a face-centred cubic lattice with one site per point, and so on; the lattice of a
+          damaged crystal is exact), which makes it ``'unknown'`` with uncertainty 0.
 
         ``probabilities``: the class probabilities of :meth:`predict` (uniform where the network was not asked: the
         classes say nothing about such a structure).
@@ -284,10 +287,13 @@ class Classifier:
         n = len(self.classes)
         members = outputs[:, :n] / outputs[:, :n].sum(axis=1, keepdims=True)
         threshold = float(self.open_set.get('threshold', 1.0))
+        admits = self._lattice_rule()
         for row, i in enumerate(index):
             best = int(outputs[row, :n].argmax())
             if self.open_set and outputs[row, n] > threshold:
                 label, confidence = UNKNOWN, float(outputs[row, n])
+            elif admits is not None and admits(entries[i], best) is False:
+                label, confidence = UNKNOWN, 1.0  # the lattice's answer, not the network's
             else:
                 label, confidence = self.classes[best], float(outputs[row, best])
             answers[i] = {
@@ -296,6 +302,31 @@ class Classifier:
                 'uncertainty': float(min(1.0, max(0.0, 1.0 - confidence))),
             }
         return answers
+
+    def _lattice_rule(self):
+        """``admits(entry, class_index) -> bool | None`` for an open-set model with ``lattice_rule``; else None."""
+        if not self.open_set.get('lattice_rule'):
+            return None
+        from aiida_crystalface.core.openset import lattice_admits
+
+        labels = [self.prototypes[name].get('aflow') for name in self.classes]
+
+        def admits(entry: Any, best: int) -> bool | None:
+            if not isinstance(entry, dict) or not labels[best]:
+                return None
+            return lattice_admits(entry, labels[best])
+
+        return admits
+
+    def lattice_consistency(self, lattices: Any) -> np.ndarray:
+        """(N, C) bool: whether each lattice record admits each class (True where the rule does not decide)."""
+        admits = self._lattice_rule()
+        entries = list(lattices)
+        if admits is None:
+            return np.ones((len(entries), len(self.classes)), dtype=bool)
+        return np.array(
+            [[admits(entry, c) is not False for c in range(len(self.classes))] for entry in entries], dtype=bool
+        ).reshape(len(entries), len(self.classes))
 
     def classify(self, structures: Any, *, progress: bool = False, batch_size: int = 512) -> list[dict[str, Any]]:
         """Fingerprint and classify structures: one answer per structure, in input order.

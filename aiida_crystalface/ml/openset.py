@@ -13,6 +13,9 @@ prototypes, other pyxtal seeds):
 2. the **decision rule**: the answer is ``unknown`` when the calibrated ``p(other)`` exceeds ``threshold``, else the
    most probable class; ``threshold`` is the value that makes the fewest errors on the calibration part (members
    and outsiders weighted equally), fixed once and stored in the model file, never chosen by the user.
+3. between the two, the **lattice rule** (``lattice_rule`` in the record, no fitting): a class whose Bravais lattice
+   and sites per lattice point are not those the orientation step found (exactly, damaged or not) is ``unknown``
+   (:func:`aiida_crystalface.core.openset.lattice_admits`); the threshold is fitted with the rule applied.
 
 The **uncertainty** of an answer is one minus its calibrated probability: ``1 - p(class)`` for a class,
 ``1 - p(other)`` for ``unknown`` -- the probability, as calibrated, that the answer is wrong.
@@ -36,7 +39,7 @@ import numpy as np
 
 from aiida_crystalface.ml.classifier import OTHER, Classifier
 
-__all__ = ('calibrate', 'images_and_targets', 'main', 'train_open_set')
+__all__ = ('calibrate', 'images_and_targets', 'main', 'recalibrate_open_set', 'train_open_set')
 
 #: Threshold grid searched at calibration (calibrated p(other) above which the answer is ``unknown``).
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
@@ -48,7 +51,8 @@ def images_and_targets(items: Sequence[Any], classes: Sequence[str], settings: A
 
     Items in which the orientation step finds no lattice (melted by their damage) are left out: they never reach
     the network (their answer is ``amorphous``). Returns ``images`` (N, H, W), ``targets`` (N,), ``kept`` (indices
-    into ``items``) and ``no_lattice`` (indices of the items left out).
+    into ``items``), ``no_lattice`` (indices of the items left out) and ``lattices`` (the lattice records of the
+    kept items, for :meth:`Classifier.lattice_consistency`).
     """
     from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
 
@@ -58,7 +62,8 @@ def images_and_targets(items: Sequence[Any], classes: Sequence[str], settings: A
     index = {name: i for i, name in enumerate(classes)}
     targets = np.array([index.get(items[i].info.get('label'), len(classes)) for i in ok], dtype=np.int64)
     no_lattice = sorted(set(range(len(items))) - set(ok[found].tolist()))
-    return batch.images[found], targets[found], ok[found], no_lattice
+    lattices = [lattice for lattice, f in zip(batch.lattices, found, strict=True) if f]
+    return batch.images[found], targets[found], ok[found], no_lattice, lattices
 
 
 def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
@@ -68,15 +73,26 @@ def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _answers(probabilities: np.ndarray, threshold: float) -> np.ndarray:
-    """Index of each answer: a class index, or the index of ``other`` (the last) for ``unknown``."""
+def _answers(probabilities: np.ndarray, threshold: float, consistent: np.ndarray | None = None) -> np.ndarray:
+    """Index of each answer: a class index, or the index of ``other`` (the last) for ``unknown``.
+
+    ``consistent`` (N, C): whether the lattice found admits each class; a class it does not admit is ``unknown``.
+    """
     other = probabilities.shape[1] - 1
     best = probabilities[:, :other].argmax(axis=1)
-    return np.where(probabilities[:, other] > threshold, other, best)
+    answers = np.where(probabilities[:, other] > threshold, other, best)
+    if consistent is not None:
+        rows = np.arange(len(best))
+        answers = np.where((answers != other) & ~consistent[rows, best], other, answers)
+    return answers
 
 
-def calibrate(logits: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
-    """Fit the temperature and the threshold on calibration data (see the module docstring)."""
+def calibrate(logits: np.ndarray, targets: np.ndarray, consistent: np.ndarray | None = None) -> dict[str, Any]:
+    """Fit the temperature and the threshold on calibration data (see the module docstring).
+
+    ``consistent`` (N, C): :meth:`Classifier.lattice_consistency` of the items, for a model with the lattice rule;
+    the threshold is then the one that makes the fewest errors with the rule applied.
+    """
     rows = np.arange(len(targets))
     nll = [float(-np.log(_softmax(logits, t)[rows, targets] + 1e-12).mean()) for t in TEMPERATURES]
     temperature = float(TEMPERATURES[int(np.argmin(nll))])
@@ -85,12 +101,12 @@ def calibrate(logits: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
     members, outsiders = targets != other, targets == other
     errors = []
     for threshold in THRESHOLDS:
-        wrong = _answers(probabilities, threshold) != targets
+        wrong = _answers(probabilities, threshold, consistent) != targets
         errors.append(0.5 * (wrong[members].mean() + wrong[outsiders].mean()))
     errors = np.array(errors)
     best = np.flatnonzero(errors == errors.min())
     threshold = float(THRESHOLDS[best[np.argmin(np.abs(THRESHOLDS[best] - 0.5))]])
-    wrong = _answers(probabilities, threshold) != targets
+    wrong = _answers(probabilities, threshold, consistent) != targets
     return {
         'temperature': round(temperature, 6),
         'threshold': threshold,
@@ -133,8 +149,8 @@ def train_open_set(
     for part in ('train', 'calibration'):
         _say(f'building the {part} part (seed {seed}) ...', progress)
         items = open_set_items(part, seed, draws=draws)
-        images, targets, _, no_lattice = images_and_targets(items, classes, settings, progress=progress)
-        parts[part] = (images, targets, len(items), len(no_lattice))
+        images, targets, _, no_lattice, lattices = images_and_targets(items, classes, settings, progress=progress)
+        parts[part] = (images, targets, len(items), len(no_lattice), lattices)
         _say(f'  {len(items)} structures, {len(images)} images ({len(no_lattice)} with no lattice left out)', progress)
 
     pl.seed_everything(seed, workers=True, verbose=False)
@@ -159,11 +175,20 @@ def train_open_set(
     )
     trainer.fit(module, loader)
 
-    provisional = Classifier(net.eval(), classes, settings, metadata={'open_set': {'temperature': 1.0}})
-    cal_images, cal_targets = parts['calibration'][:2]
-    record = calibrate(provisional.logits(cal_images), cal_targets)
+    provisional = Classifier(
+        net.eval(),
+        classes,
+        settings,
+        metadata={
+            'open_set': {'temperature': 1.0, 'lattice_rule': True},
+            'prototypes': {name: dict(CLASS_PROTOTYPES[name]) for name in classes},
+        },
+    )
+    cal_images, cal_targets, cal_lattices = parts['calibration'][0], parts['calibration'][1], parts['calibration'][4]
+    record = calibrate(provisional.logits(cal_images), cal_targets, provisional.lattice_consistency(cal_lattices))
     split = open_set_split(seed)
     record.update(
+        lattice_rule=True,
         method='outlier-exposure',
         outputs=[*classes, OTHER],
         seed=int(seed),
@@ -207,6 +232,49 @@ def train_open_set(
     return Classifier.load(output_dir / 'model.safetensors')
 
 
+def recalibrate_open_set(model: str | Path, output_dir: str | Path, *, progress: bool = True) -> Classifier:
+    """Fit the temperature and threshold of a trained open-set model again, with the lattice rule on.
+
+    The network is not touched: the calibration part of the model's own split (its recorded seed) is rebuilt, and
+    the decision rule fitted on it with :func:`calibrate`, the lattice rule applied
+    (:meth:`Classifier.lattice_consistency`). Writes ``output_dir/model.safetensors`` (same weights, new open-set
+    record; the old one is kept under ``open_set['previous']``) and ``output_dir/metrics.json``.
+    """
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+    from aiida_crystalface.core.openset import open_set_items
+
+    classifier = Classifier.load(model) if not isinstance(model, Classifier) else model
+    old = dict(classifier.open_set)
+    if not old:
+        raise ValueError(f'{model}: not an open-set model (no open_set record in its metadata)')
+    seed = int(old.get('seed', 0))
+    settings = FingerprintSettings.from_dict(classifier.settings) if classifier.settings else FingerprintSettings()
+    _say(f'building the calibration part (seed {seed}) ...', progress)
+    items = open_set_items('calibration', seed, draws=int(classifier.metadata.get('training', {}).get('draws', 2)))
+    images, targets, _, _, lattices = images_and_targets(items, classifier.classes, settings, progress=progress)
+    classifier.open_set['lattice_rule'] = True
+    consistent = classifier.lattice_consistency(lattices)
+    record = calibrate(classifier.logits(images), targets, consistent)
+    kept = {k: v for k, v in old.items() if k not in record and k != 'previous'}
+    previous = {k: old[k] for k in record if k in old}
+    classifier.open_set.clear()
+    classifier.open_set.update(kept, **record, lattice_rule=True, previous=previous)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    classifier.save(output_dir / 'model.safetensors', weights_dtype='float16')
+    training = classifier.metadata.get('training', {})
+    (output_dir / 'metrics.json').write_text(
+        json.dumps({'open_set': classifier.open_set, 'training': training}, indent=2) + '\n'
+    )
+    _say(
+        f'recalibrated: T = {record["temperature"]:.3f}, threshold = {record["threshold"]}, calibration errors: '
+        f'members {100 * record["calibration_member_error"]:.2f} %, '
+        f'outsiders {100 * record["calibration_outsider_error"]:.2f} %',
+        True,
+    )
+    return Classifier.load(output_dir / 'model.safetensors')
+
+
 def _say(message: str, show: bool) -> None:
     if show:
         print(message, file=sys.stderr, flush=True)
@@ -218,8 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--epochs', type=int, default=6)
     parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
+    parser.add_argument(
+        '--recalibrate', metavar='MODEL', help='fit the decision rule of a trained model again (lattice rule on)'
+    )
     args = parser.parse_args(argv)
-    train_open_set(args.output, seed=args.seed, epochs=args.epochs, draws=args.draws)
+    if args.recalibrate:
+        recalibrate_open_set(args.recalibrate, args.output)
+    else:
+        train_open_set(args.output, seed=args.seed, epochs=args.epochs, draws=args.draws)
     return 0
 
 

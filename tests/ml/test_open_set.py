@@ -54,7 +54,9 @@ def test_default_model_is_open_set_with_prototypes(model):
     [
         'hcp Mg',
         'hcp Ti',
-        pytest.param('hcp Zn', marks=pytest.mark.xfail(reason='known miss: hcp Zn is called sc', strict=True)),
+        'hcp Zn',
+        'hcp Cd',
+        'bct In',
         'perovskite SrTiO3',
         'wurtzite ZnO',
         'fluorite CaF2',
@@ -65,12 +67,33 @@ def test_outsiders_are_unknown(model, name):
         'hcp Mg': bulk('Mg', 'hcp'),
         'hcp Ti': bulk('Ti', 'hcp'),
         'hcp Zn': bulk('Zn', 'hcp'),
+        'hcp Cd': bulk('Cd', 'hcp'),
+        'bct In': bulk('In', 'bct', a=3.25, c=4.95),
         'perovskite SrTiO3': _perovskite(),
         'wurtzite ZnO': bulk('ZnO', 'wurtzite', a=3.25, c=5.21),
         'fluorite CaF2': bulk('CaF2', 'fluorite', a=5.46),
     }[name]
     [answer] = model.classify([_big(atoms)])
     assert answer['label'] == 'unknown', (name, answer)
+
+
+def test_lattice_rule_is_on_and_decides_against_the_network(model):
+    """An answer whose class the lattice found cannot have is unknown, with the network's probabilities kept."""
+    from aiida_crystalface.core.diffraction import fingerprint_batch
+
+    assert model.open_set['lattice_rule'] is True
+    batch = fingerprint_batch([_big(bulk('Cu', 'fcc', a=3.61, cubic=True))])
+    record = batch.lattices[0]
+    assert record['lattice_bravais'] == 'cF' and record['sites_per_lattice_point'] == 1
+    [base] = model.decide(batch.images, [record])
+    assert base['label'] == 'fcc'
+    for other in ({'lattice_bravais': ''}, {'lattice_bravais': 'cI'}, {'sites_per_lattice_point': 2}):
+        [answer] = model.decide(batch.images, [dict(record, **other)])
+        assert answer['label'] == 'unknown' and answer['uncertainty'] == 0.0, (other, answer)
+        assert answer['probabilities'] == base['probabilities']
+    # a record without the field (a local window's lattice): the network decides alone
+    local = {k: v for k, v in record.items() if k != 'lattice_bravais'}
+    assert model.decide(batch.images, [local])[0] == base
 
 
 def test_disorder_is_amorphous(model):
