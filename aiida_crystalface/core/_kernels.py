@@ -406,3 +406,96 @@ def greedy_modes(candidates, radius):
             kept[count] = i
             count += 1
     return keep
+
+
+@nb.njit(cache=True)
+def _grid(points, size):
+    """Points binned in cubes of edge ``size``: the lower corner, the number of cubes per axis, the start of each
+    cube's points in ``order`` (counting sort, cubes in C order) and ``order``."""
+    m = points.shape[0]
+    lo = np.empty(3)
+    dims = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        low, high = np.inf, -np.inf
+        for i in range(m):
+            low = min(low, points[i, a])
+            high = max(high, points[i, a])
+        lo[a] = low
+        dims[a] = int(np.floor((high - low) / size)) + 1
+    keys = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        key = 0
+        for a in range(3):
+            cube = min(int(np.floor((points[i, a] - lo[a]) / size)), dims[a] - 1)
+            key = key * dims[a] + cube
+        keys[i] = key
+    starts = np.zeros(dims[0] * dims[1] * dims[2] + 1, dtype=np.int64)
+    for i in range(m):
+        starts[keys[i] + 1] += 1
+    for c in range(1, starts.shape[0]):
+        starts[c] += starts[c - 1]
+    fill = starts[:-1].copy()
+    order = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        order[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    return lo, dims, starts, order
+
+
+@nb.njit(cache=True)
+def _ball(point, points, radius, lo, dims, starts, order, total):  # noqa: PLR0917
+    """Number of ``points`` within ``radius`` of ``point`` (distance <= radius) and, into ``total``, their sum."""
+    r2 = radius * radius
+    low = np.empty(3, dtype=np.int64)
+    high = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        cube = int(np.floor((point[a] - lo[a]) / radius))
+        low[a] = max(cube - 1, 0)
+        high[a] = min(cube + 1, dims[a] - 1)
+    total[:] = 0.0
+    count = 0
+    for i in range(low[0], high[0] + 1):
+        for j in range(low[1], high[1] + 1):
+            for k in range(low[2], high[2] + 1):
+                key = (i * dims[1] + j) * dims[2] + k
+                for s in range(starts[key], starts[key + 1]):
+                    p = order[s]
+                    dx = points[p, 0] - point[0]
+                    dy = points[p, 1] - point[1]
+                    dz = points[p, 2] - point[2]
+                    if dx * dx + dy * dy + dz * dz <= r2:
+                        count += 1
+                        total[0] += points[p, 0]
+                        total[1] += points[p, 1]
+                        total[2] += points[p, 2]
+    return count
+
+
+@nb.njit(cache=True)
+def pair_modes(vectors, owners, radius, seeds, distinct):
+    """Modes of a cloud of pair vectors, centres and populations, fullest first (:func:`.local._modes`).
+
+    The candidates are the vectors of the owners below ``seeds``; each is counted (vectors within ``radius``, binned
+    in cubes of that edge so that a count looks at 27 cubes), the fullest kept unless within ``distinct`` of one kept;
+    each mode's centre is the mean of its vectors, counted again, and the centres are sorted and thinned the same way.
+    """
+    lo, dims, starts, order = _grid(vectors, radius)
+    chosen = np.flatnonzero(owners < seeds)
+    total = np.empty(3)
+    counts = np.empty(chosen.shape[0], dtype=np.int64)
+    for c in range(chosen.shape[0]):
+        counts[c] = _ball(vectors[chosen[c]], vectors, radius, lo, dims, starts, order, total)
+    ranked = np.ascontiguousarray(vectors[chosen[np.argsort(-counts, kind='mergesort')]])
+    modes = ranked[np.flatnonzero(greedy_modes(ranked, distinct))]
+    centres = np.empty_like(modes)
+    populations = np.empty(modes.shape[0], dtype=np.int64)
+    for c in range(modes.shape[0]):
+        size = _ball(modes[c], vectors, radius, lo, dims, starts, order, total)
+        centres[c] = total / size
+    for c in range(modes.shape[0]):
+        populations[c] = _ball(centres[c], vectors, radius, lo, dims, starts, order, total)
+    ranking = np.argsort(-populations, kind='mergesort')
+    centres = np.ascontiguousarray(centres[ranking])
+    populations = populations[ranking]
+    kept = np.flatnonzero(greedy_modes(centres, distinct))
+    return centres[kept], populations[kept]

@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -138,29 +139,12 @@ def _modes(vectors: np.ndarray, owners: np.ndarray, radius: float, seeds: int = 
     ``radius`` of it (one per owner: two neighbours of one atom are never that close); candidates are taken fullest
     first, dropping those within ``radius`` of one taken, and each mode's centre is the mean of its vectors.
     """
-    from scipy.spatial import cKDTree
-
     from . import _kernels
 
-    tree = cKDTree(vectors)
-    candidates = vectors[owners < seeds]
-    counts = tree.query_ball_point(candidates, radius, return_length=True)
-    order = np.argsort(-counts, kind='stable')
     # Distinct modes of the four classes are at least one nearest-neighbour distance apart (fcc's neighbours 60
     # degrees apart, bcc's first and second shells 55 degrees): candidates closer than half of that are one mode.
-    keep = _kernels.greedy_modes(np.ascontiguousarray(candidates[order]), 0.5)
-    modes = candidates[order][keep]
-    members = tree.query_ball_point(modes, radius)
-    sizes = np.array([len(m) for m in members], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    sums = np.add.reduceat(vectors[np.concatenate(members).astype(np.int64)], starts, axis=0)
-    centres = (sums / sizes[:, None]).reshape(-1, 3)
-    # Counted again around the centres: a candidate displaced by noise catches fewer vectors than its mode holds.
-    populations = tree.query_ball_point(centres, radius, return_length=True)
-    order = np.argsort(-populations, kind='stable')
-    centres, populations = centres[order], populations[order]
-    distinct = _kernels.greedy_modes(np.ascontiguousarray(centres), 0.5)
-    return centres[distinct], populations[distinct]
+    # Centres are counted again: a candidate displaced by noise catches fewer vectors than its mode holds.
+    return _kernels.pair_modes(np.ascontiguousarray(vectors), owners.astype(np.int64), float(radius), int(seeds), 0.5)
 
 
 @functools.lru_cache(maxsize=32)
@@ -199,19 +183,55 @@ def local_lattice(hood: Neighbourhood, centre: np.ndarray, *, atoms: int = LATTI
     ``score`` their mean coherence (1 for a perfect crystal, about the share of the neighbourhood that the crystal
     fills across a boundary).
     """
+    return next(_local_lattices(hood, np.asarray(centre, dtype=np.float64).reshape(1, 3), atoms=atoms, seed=seed))
+
+
+def _local_lattices(
+    hood: Neighbourhood, centres: np.ndarray, *, atoms: int = LATTICE_ATOMS, seed: int = 0, chunk: int = 256
+) -> Iterator[Lattice]:
+    """:func:`local_lattice` of every row of ``centres`` (m, 3), in order; the k-d tree is asked once per chunk of
+    windows (all their atoms and pair atoms at once), not once per window."""
+    k = int(min(atoms, len(hood.points)))
+    p = min(PAIR_ATOMS, k)
+    for start in range(0, len(centres), chunk):
+        block = centres[start : start + chunk]
+        if k < 4:
+            yield from (_not_found(np.nan, k, seed, f'only {k} atoms around the point') for _ in block)
+            continue
+        _, nearest = hood.tree.query(block, k=k)
+        near = hood.points[np.asarray(nearest).reshape(len(block), k)]
+        first, _ = hood.tree.query(near.reshape(-1, 3), k=2)
+        nns = np.median(first[:, 1].reshape(len(block), k), axis=1)
+        # the nearest first: the pair vectors need fewer atoms than the coherence test; the bound of each window is
+        # applied below (the 48 nearest within the largest bound, then within the window's own: the same vectors)
+        distances, neighbours = hood.tree.query(
+            near[:, :p].reshape(-1, 3), k=48, distance_upper_bound=PAIR_REACH * float(nns.max())
+        )
+        distances = distances.reshape(len(block), p, 48)
+        neighbours = neighbours.reshape(len(block), p, 48)
+        for w in range(len(block)):
+            yield _lattice_of_window(
+                hood, block[w], near[w], float(nns[w]), distances=distances[w], neighbours=neighbours[w], seed=seed
+            )
+
+
+def _lattice_of_window(
+    hood: Neighbourhood,
+    centre: np.ndarray,
+    near: np.ndarray,
+    nn: float,
+    *,
+    distances: np.ndarray,
+    neighbours: np.ndarray,
+    seed: int,
+) -> Lattice:
+    """:func:`local_lattice` from the window's atoms ``near`` (nearest first), their median nearest-neighbour
+    distance and the 48 nearest neighbours of its pair atoms (``distances``, ``neighbours``: (pair atoms, 48))."""
     from . import _kernels
 
-    centre = np.asarray(centre, dtype=np.float64)
-    k = int(min(atoms, len(hood.points)))
-    if k < 4:
-        return _not_found(np.nan, k, seed, f'only {k} atoms around the point')
-    _, nearest = hood.tree.query(centre, k=k)
-    near = hood.points[np.atleast_1d(nearest)]
-    first, _ = hood.tree.query(near, k=2)
-    nn = float(np.median(first[:, 1]))
-    pairs = near[:PAIR_ATOMS]  # the nearest first: the pair vectors need fewer atoms than the coherence test
-    distances, neighbours = hood.tree.query(pairs, k=48, distance_upper_bound=PAIR_REACH * nn)
-    valid = np.isfinite(distances) & (distances > 0.5 * nn)
+    k = len(near)
+    pairs = near[: len(distances)]
+    valid = (distances < PAIR_REACH * nn) & (distances > 0.5 * nn)
     owners = np.nonzero(valid)[0]
     vectors = hood.points[neighbours[valid]] - pairs[owners]
     if len(vectors) < 3:
@@ -408,15 +428,14 @@ def windows(
     """
     structure, hood, nn = _prepared(structure)
     centres = window_centres(structure.replace(positions=hood.points[: hood.n_atoms]), stride * nn)
-    iterator = centres
+    lattices = _local_lattices(hood, hood.points[centres], seed=seed)
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(centres, desc='windows', unit='window')
+        lattices = tqdm(lattices, total=len(centres), desc='windows', unit='window')
     found = []
-    for atom in iterator:
+    for atom, lattice in zip(centres, lattices, strict=True):
         centre = hood.points[atom]
-        lattice = local_lattice(hood, centre, seed=seed)
         cluster = None
         if lattice.found:
             try:

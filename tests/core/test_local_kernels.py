@@ -1,0 +1,46 @@
+"""The Numba kernels of the local lattice search give what the numpy and scipy code they replace gave."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from aiida_crystalface.core import _kernels, local
+
+
+def _modes_numpy(vectors, owners, radius, seeds=8):
+    """The numpy / k-d tree version of :func:`local._modes` that the kernel replaced."""
+    tree = cKDTree(vectors)
+    candidates = vectors[owners < seeds]
+    counts = tree.query_ball_point(candidates, radius, return_length=True)
+    order = np.argsort(-counts, kind='stable')
+    keep = _kernels.greedy_modes(np.ascontiguousarray(candidates[order]), 0.5)
+    modes = candidates[order][keep]
+    members = tree.query_ball_point(modes, radius)
+    sizes = np.array([len(m) for m in members], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    sums = np.add.reduceat(vectors[np.concatenate(members).astype(np.int64)], starts, axis=0)
+    centres = (sums / sizes[:, None]).reshape(-1, 3)
+    populations = tree.query_ball_point(centres, radius, return_length=True)
+    order = np.argsort(-populations, kind='stable')
+    centres, populations = centres[order], populations[order]
+    distinct = _kernels.greedy_modes(np.ascontiguousarray(centres), 0.5)
+    return centres[distinct], populations[distinct]
+
+
+def test_pair_modes_match_the_k_d_tree_version():
+    rng = np.random.default_rng(3)
+    lattice = np.array([[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]]) * np.sqrt(2)
+    translations = np.array([[i, j, k] for i in range(-2, 3) for j in range(-2, 3) for k in range(-2, 3)]) @ lattice
+    translations = translations[
+        (np.linalg.norm(translations, axis=1) > 0.5) & (np.linalg.norm(translations, axis=1) < 1.9)
+    ]
+    for noise in (0.0, 0.05, 0.15, 0.6):  # a crystal's piles, noisier ones, a liquid-like cloud
+        owners = np.repeat(np.arange(40), len(translations))
+        vectors = np.tile(translations, (40, 1)) + rng.normal(0.0, noise, (len(owners), 3))
+        drop = rng.random(len(owners)) < 0.2  # vacancies
+        vectors, owners = vectors[~drop], owners[~drop]
+        expected = _modes_numpy(vectors, owners, local.MODE_RADIUS)
+        got = local._modes(vectors, owners, local.MODE_RADIUS)
+        np.testing.assert_array_equal(got[1], expected[1])
+        np.testing.assert_allclose(got[0], expected[0], rtol=0, atol=1e-12)
