@@ -499,3 +499,26 @@ def pair_modes(vectors, owners, radius, seeds, distinct):
     populations = populations[ranking]
     kept = np.flatnonzero(greedy_modes(centres, distinct))
     return centres[kept], populations[kept]
+
+
+@nb.njit(cache=True)
+def smallest_cell(short):
+    """Indices (i < j < k) of the triple of ``short`` (m, 3) of smallest volume among those not flat (volume above
+    0.3 times the product of the lengths); the first such triple in i, j, k order on ties; (-1, -1, -1) if none.
+    The volume and the product as numpy computes them in :func:`.local._candidate_cell` (cross, then dot)."""
+    m = short.shape[0]
+    norms = np.empty(m)
+    for i in range(m):
+        norms[i] = np.sqrt(short[i, 0] * short[i, 0] + short[i, 1] * short[i, 1] + short[i, 2] * short[i, 2])
+    best = (-1, -1, -1)
+    smallest = np.inf
+    for i in range(m):
+        for j in range(i + 1, m):
+            for k in range(j + 1, m):
+                c0 = short[j, 1] * short[k, 2] - short[j, 2] * short[k, 1]
+                c1 = short[j, 2] * short[k, 0] - short[j, 0] * short[k, 2]
+                c2 = short[j, 0] * short[k, 1] - short[j, 1] * short[k, 0]
+                volume = abs(short[i, 0] * c0 + short[i, 1] * c1 + short[i, 2] * c2)
+                if volume > 0.3 * norms[i] * norms[j] * norms[k] and volume < smallest:
+                    best, smallest = (i, j, k), volume
+    return best

@@ -45,8 +45,6 @@ a k-d tree (:mod:`.neighbours`), a fixed number of windows per volume, a fixed a
 from __future__ import annotations
 
 import dataclasses
-import functools
-import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -147,28 +145,20 @@ def _modes(vectors: np.ndarray, owners: np.ndarray, radius: float, seeds: int = 
     return _kernels.pair_modes(np.ascontiguousarray(vectors), owners.astype(np.int64), float(radius), int(seeds), 0.5)
 
 
-@functools.lru_cache(maxsize=32)
-def _triples(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices (i < j < k) of every triple of n items."""
-    return tuple(np.array(list(itertools.combinations(range(n), 3)), dtype=np.int64).reshape(-1, 3).T)
-
-
 def _candidate_cell(translations: np.ndarray, nn: float) -> np.ndarray | None:
     """The cell of smallest non-zero volume spanned by three candidate translations, refined by least squares."""
+    from . import _kernels
+
     lengths = np.linalg.norm(translations, axis=1)
     short = translations[np.argsort(lengths, kind='stable')[:24]]
     if len(short) < 3:
         return None
-    i, j, k = _triples(len(short))
-    volumes = np.abs(np.einsum('ij,ij->i', short[i], np.cross(short[j], short[k])))
     # A triple with two opposite vectors is flat but for noise: judge flatness by the volume over the product of the
     # lengths (0.71 for fcc's primitive triple, 0.77 bcc, 0.87 hcp, 1 sc; noise gives a flat triple about 0.1).
-    norms = np.linalg.norm(short, axis=1)
-    usable = volumes > 0.3 * norms[i] * norms[j] * norms[k]
-    if not usable.any():
+    best = _kernels.smallest_cell(np.ascontiguousarray(short))
+    if best[0] < 0:
         return None
-    best = np.flatnonzero(usable)[np.argmin(volumes[usable])]
-    cell = short[[i[best], j[best], k[best]]]
+    cell = short[list(best)]
     coefficients = np.round(translations @ np.linalg.inv(cell))
     fits = np.linalg.norm(coefficients @ cell - translations, axis=1) < MODE_RADIUS * nn
     if fits.sum() >= 3 and np.linalg.matrix_rank(coefficients[fits]) == 3:
@@ -199,16 +189,21 @@ def _local_lattices(
             yield from (_not_found(np.nan, k, seed, f'only {k} atoms around the point') for _ in block)
             continue
         _, nearest = hood.tree.query(block, k=k)
-        near = hood.points[np.asarray(nearest).reshape(len(block), k)]
-        first, _ = hood.tree.query(near.reshape(-1, 3), k=2)
-        nns = np.median(first[:, 1].reshape(len(block), k), axis=1)
-        # the nearest first: the pair vectors need fewer atoms than the coherence test; the bound of each window is
-        # applied below (the 48 nearest within the largest bound, then within the window's own: the same vectors)
+        nearest = np.asarray(nearest).reshape(len(block), k)
+        near = hood.points[nearest]
+        # Each atom asked once, however many windows hold it.
+        atoms_in, where = np.unique(nearest, return_inverse=True)
+        first, _ = hood.tree.query(hood.points[atoms_in], k=2)
+        nns = np.median(first[:, 1][where.reshape(len(block), k)], axis=1)
+        # The nearest first: the pair vectors need fewer atoms than the coherence test. The bound of each window is
+        # applied by _lattice_of_window: the 48 nearest within the largest bound, then within the window's own, are
+        # the 48 nearest within the window's own.
+        pair_atoms, where = np.unique(nearest[:, :p], return_inverse=True)
         distances, neighbours = hood.tree.query(
-            near[:, :p].reshape(-1, 3), k=48, distance_upper_bound=PAIR_REACH * float(nns.max())
+            hood.points[pair_atoms], k=48, distance_upper_bound=PAIR_REACH * float(nns.max())
         )
-        distances = distances.reshape(len(block), p, 48)
-        neighbours = neighbours.reshape(len(block), p, 48)
+        where = where.reshape(len(block), p)
+        distances, neighbours = distances[where], neighbours[where]
         for w in range(len(block)):
             yield _lattice_of_window(
                 hood, block[w], near[w], float(nns[w]), distances=distances[w], neighbours=neighbours[w], seed=seed

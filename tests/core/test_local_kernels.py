@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -44,3 +46,27 @@ def test_pair_modes_match_the_k_d_tree_version():
         got = local._modes(vectors, owners, local.MODE_RADIUS)
         np.testing.assert_array_equal(got[1], expected[1])
         np.testing.assert_allclose(got[0], expected[0], rtol=0, atol=1e-12)
+
+
+def _smallest_cell_numpy(short):
+    """The numpy version of the triple search of :func:`local._candidate_cell` that the kernel replaced."""
+    i, j, k = np.array(list(itertools.combinations(range(len(short)), 3)), dtype=np.int64).reshape(-1, 3).T
+    volumes = np.abs(np.einsum('ij,ij->i', short[i], np.cross(short[j], short[k])))
+    norms = np.linalg.norm(short, axis=1)
+    usable = volumes > 0.3 * norms[i] * norms[j] * norms[k]
+    if not usable.any():
+        return (-1, -1, -1)
+    best = np.flatnonzero(usable)[np.argmin(volumes[usable])]
+    return (int(i[best]), int(j[best]), int(k[best]))
+
+
+def test_smallest_cell_matches_the_numpy_version():
+    rng = np.random.default_rng(4)
+    lattice = np.array([[0.0, 1.8, 1.8], [1.8, 0.0, 1.8], [1.8, 1.8, 0.0]])
+    translations = np.array([[i, j, k] for i in range(-1, 2) for j in range(-1, 2) for k in range(-1, 2)]) @ lattice
+    translations = translations[np.argsort(np.linalg.norm(translations, axis=1), kind='stable')][1:25]
+    for noise in (0.0, 0.02, 0.2, 1.0):
+        short = translations + rng.normal(0.0, noise, translations.shape)
+        assert _kernels.smallest_cell(np.ascontiguousarray(short)) == _smallest_cell_numpy(short)
+    flat = rng.normal(size=(10, 3)) * np.array([1.0, 1.0, 0.0])
+    assert _kernels.smallest_cell(flat) == _smallest_cell_numpy(flat) == (-1, -1, -1)
