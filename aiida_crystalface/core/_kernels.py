@@ -345,7 +345,7 @@ def closest_pair(frac, cell):
     return best, bi, bj
 
 
-@nb.njit(cache=True, fastmath=True)
+@nb.njit(cache=True, fastmath=True, parallel=True)
 def match_scores(vectors, lengths, candidates, templates, counts, nns, reach, radius, out):  # noqa: PLR0917
     """Share of each atom's neighbour vectors that match one of a candidate window's crystal vectors.
 
@@ -357,7 +357,7 @@ def match_scores(vectors, lengths, candidates, templates, counts, nns, reach, ra
     """
     n, k = lengths.shape
     w = candidates.shape[1]
-    for a in range(n):
+    for a in nb.prange(n):  # atoms are independent; thousands of them, worth the threads
         for c in range(w):
             window = candidates[a, c]
             t_count = counts[window]

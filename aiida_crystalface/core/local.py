@@ -180,7 +180,7 @@ def _local_lattices(
     hood: Neighbourhood, centres: np.ndarray, *, atoms: int = LATTICE_ATOMS, seed: int = 0, chunk: int = 256
 ) -> Iterator[Lattice]:
     """:func:`local_lattice` of every row of ``centres`` (m, 3), in order; the k-d tree is asked once per chunk of
-    windows (all their atoms and pair atoms at once), not once per window."""
+    windows (all their atoms and pair atoms at once, on every core), not once per window."""
     k = int(min(atoms, len(hood.points)))
     p = min(PAIR_ATOMS, k)
     for start in range(0, len(centres), chunk):
@@ -188,19 +188,19 @@ def _local_lattices(
         if k < 4:
             yield from (_not_found(np.nan, k, seed, f'only {k} atoms around the point') for _ in block)
             continue
-        _, nearest = hood.tree.query(block, k=k)
+        _, nearest = hood.tree.query(block, k=k, workers=-1)
         nearest = np.asarray(nearest).reshape(len(block), k)
         near = hood.points[nearest]
         # Each atom asked once, however many windows hold it.
         atoms_in, where = np.unique(nearest, return_inverse=True)
-        first, _ = hood.tree.query(hood.points[atoms_in], k=2)
+        first, _ = hood.tree.query(hood.points[atoms_in], k=2, workers=-1)
         nns = np.median(first[:, 1][where.reshape(len(block), k)], axis=1)
         # The nearest first: the pair vectors need fewer atoms than the coherence test. The bound of each window is
         # applied by _lattice_of_window: the 48 nearest within the largest bound, then within the window's own, are
         # the 48 nearest within the window's own.
         pair_atoms, where = np.unique(nearest[:, :p], return_inverse=True)
         distances, neighbours = hood.tree.query(
-            hood.points[pair_atoms], k=48, distance_upper_bound=PAIR_REACH * float(nns.max())
+            hood.points[pair_atoms], k=48, distance_upper_bound=PAIR_REACH * float(nns.max()), workers=-1
         )
         where = where.reshape(len(block), p)
         distances, neighbours = distances[where], neighbours[where]
@@ -507,12 +507,17 @@ def assign(
     if tree is None:
         return member, nearest
     k_windows = int(min(CANDIDATES, len(centre_points)))
+    # Neighbours beyond the reach of every crystal are never compared: the k-d tree need not look for them (those it
+    # leaves out come back at an infinite distance, with an index past the last point).
+    reach = NEIGHBOUR_REACH * float(nns[counts > 0].max()) if (counts > 0).any() else np.inf
     for start in range(0, n, chunk):
         atoms = hood.points[start : min(n, start + chunk)]
-        distances, neighbours = hood.tree.query(atoms, k=min(NEIGHBOURS + 1, len(hood.points)))
-        vectors = hood.points[neighbours[:, 1:]] - atoms[:, None, :]
+        distances, neighbours = hood.tree.query(
+            atoms, k=min(NEIGHBOURS + 1, len(hood.points)), distance_upper_bound=reach, workers=-1
+        )
+        vectors = hood.points[np.minimum(neighbours[:, 1:], len(hood.points) - 1)] - atoms[:, None, :]
         lengths = distances[:, 1:]
-        _, hits = tree.query(atoms, k=k_windows)
+        _, hits = tree.query(atoms, k=k_windows, workers=-1)
         candidates = owner[centre_points[np.asarray(hits).reshape(len(atoms), k_windows)]]
         nearest[start : start + len(atoms)] = candidates[:, 0]
         scores = np.zeros(candidates.shape, dtype=np.float64)
