@@ -522,3 +522,50 @@ def smallest_cell(short):
                 if volume > 0.3 * norms[i] * norms[j] * norms[k] and volume < smallest:
                     best, smallest = (i, j, k), volume
     return best
+
+
+@nb.njit(cache=True)
+def average_sites(frac, primitive, radius, most):
+    """Sites of the average crystal (:func:`aiida_crystalface.core.orientation._average_sites`, at most ``most``
+    groups): atoms modulo the lattice grouped greedily around the first atom left (minimum image, within ``radius``
+    angstrom), each site its group's mean, the most populated first, groups under a quarter of the largest dropped."""
+    n = frac.shape[0]
+    wrapped = np.empty((n, 3))
+    for i in range(n):
+        for a in range(3):
+            wrapped[i, a] = frac[i, a] - np.floor(frac[i, a])
+    left = np.ones(n, dtype=np.bool_)
+    sites = np.empty((min(n, most), 3))
+    counts = np.zeros(min(n, most), dtype=np.int64)
+    found = 0
+    r2 = radius * radius
+    delta = np.empty(3)
+    for first in range(n):
+        if found == most:
+            break
+        if not left[first]:
+            continue
+        total = np.zeros(3)
+        count = 0
+        for i in range(first, n):
+            if not left[i]:
+                continue
+            for a in range(3):
+                d = wrapped[i, a] - wrapped[first, a]
+                delta[a] = d - np.rint(d)
+            x = delta[0] * primitive[0, 0] + delta[1] * primitive[1, 0] + delta[2] * primitive[2, 0]
+            y = delta[0] * primitive[0, 1] + delta[1] * primitive[1, 1] + delta[2] * primitive[2, 1]
+            z = delta[0] * primitive[0, 2] + delta[1] * primitive[1, 2] + delta[2] * primitive[2, 2]
+            if x * x + y * y + z * z < r2:
+                left[i] = False
+                count += 1
+                for a in range(3):
+                    total[a] += delta[a]
+        for a in range(3):
+            sites[found, a] = wrapped[first, a] + total[a] / count
+        counts[found] = count
+        found += 1
+    order = np.argsort(-counts[:found], kind='mergesort')
+    largest = counts[:found].max()
+    keep = np.array([i for i in order if counts[i] >= 0.25 * largest], dtype=np.int64)
+    return sites[keep]

@@ -57,7 +57,6 @@ from .orientation import (
     G_MAX,
     MAX_SPACING,
     Lattice,
-    _average_sites,
     _canonical_handedness,
     _most_cubic_triple,
     _power,
@@ -252,7 +251,7 @@ def _lattice_of_window(
     if spacing > MAX_SPACING * nn:
         reason = f'the only periodicity ({spacing:.2f} A) is {spacing / nn:.1f} nearest-neighbour distances long'
         return _not_found(nn, k, seed, reason, periodic=True)
-    sites = _average_sites((near - centre) @ np.linalg.inv(primitive), primitive, 0.5 * nn)
+    sites = _kernels.average_sites((near - centre) @ np.linalg.inv(primitive), primitive, 0.5 * nn, 64)
     nn_ideal = _site_nn_distance(sites, primitive)
     conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)
     return Lattice(

@@ -70,3 +70,17 @@ def test_smallest_cell_matches_the_numpy_version():
         assert _kernels.smallest_cell(np.ascontiguousarray(short)) == _smallest_cell_numpy(short)
     flat = rng.normal(size=(10, 3)) * np.array([1.0, 1.0, 0.0])
     assert _kernels.smallest_cell(flat) == _smallest_cell_numpy(flat) == (-1, -1, -1)
+
+
+def test_average_sites_match_the_orientation_step():
+    from aiida_crystalface.core.orientation import _average_sites
+
+    rng = np.random.default_rng(5)
+    primitive = np.array([[0.0, 1.8, 1.8], [1.8, 0.0, 1.8], [1.8, 1.8, 0.0]])
+    basis = np.array([[0.0, 0.0, 0.0], [0.25, 0.25, 0.25]])  # diamond's two sites
+    cells = rng.integers(-3, 4, size=(64, 3)).astype(np.float64)
+    for noise in (0.0, 0.03, 0.1, 0.4):
+        frac = cells + basis[rng.integers(0, 2, 64)] + rng.normal(0.0, noise, (64, 3))
+        expected = _average_sites(frac, primitive, 0.5 * 2.55)
+        got = _kernels.average_sites(np.ascontiguousarray(frac), primitive, 0.5 * 2.55, 64)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
