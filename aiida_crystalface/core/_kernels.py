@@ -569,3 +569,75 @@ def average_sites(frac, primitive, radius, most):
     largest = counts[:found].max()
     keep = np.array([i for i in order if counts[i] >= 0.25 * largest], dtype=np.int64)
     return sites[keep]
+
+
+@nb.njit(cache=True)
+def _det3(m):
+    return (
+        m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1])
+        - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
+        + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0])
+    )
+
+
+@nb.njit(cache=True)
+def conventional_cell(sites, primitive, coefficients, shifts, short):
+    """The ideal crystal's nearest-neighbour distance and its most cubic conventional triple, handedness chosen.
+
+    What :func:`aiida_crystalface.core.orientation._site_nn_distance`, ``_most_cubic_triple`` and
+    ``_canonical_handedness`` compute in turn, in one call: ``sites`` (s, 3) fractional in ``primitive`` (3, 3);
+    ``coefficients`` the integer combinations tried as cell edges, ``shifts`` the lattice translations, ``short``
+    the length limit of the edges (over the shortest).
+    """
+    s = sites.shape[0]
+    cart = sites @ primitive
+    moves = shifts @ primitive
+    # nearest-neighbour distance of the sites repeated by the lattice
+    best = np.inf
+    for i in range(s):
+        for j in range(s):
+            for t in range(moves.shape[0]):
+                x = cart[i, 0] - cart[j, 0] + moves[t, 0]
+                y = cart[i, 1] - cart[j, 1] + moves[t, 1]
+                z = cart[i, 2] - cart[j, 2] + moves[t, 2]
+                d2 = x * x + y * y + z * z
+                if 1e-12 < d2 < best:
+                    best = d2
+    nn = np.sqrt(best)
+    # the most cubic triple of short lattice vectors, right-handed
+    vectors = coefficients @ primitive
+    m = vectors.shape[0]
+    lengths = np.empty(m)
+    for i in range(m):
+        lengths[i] = np.sqrt(vectors[i, 0] ** 2 + vectors[i, 1] ** 2 + vectors[i, 2] ** 2)
+    limit = short * lengths.min() * (1 + 1e-9)
+    candidates = np.ascontiguousarray(vectors[np.flatnonzero(lengths <= limit)])
+    i, j, k = most_cubic_triple(candidates)
+    if i < 0:  # the short vectors are coplanar (a flat cell): look among all of them
+        candidates = vectors
+        i, j, k = most_cubic_triple(candidates)
+    triple = np.empty((3, 3))
+    triple[0], triple[1], triple[2] = candidates[i], candidates[j], candidates[k]
+    if _det3(triple) < 0:
+        triple[2] = -triple[2]
+    # handedness: the sign of the mean x y z product of the first site's neighbours, in the triple's frame
+    inverse = np.linalg.inv(triple)
+    total, magnitude, count = 0.0, 0.0, 0
+    for t in range(moves.shape[0]):
+        for j in range(s):
+            x = cart[j, 0] - cart[0, 0] + moves[t, 0]
+            y = cart[j, 1] - cart[0, 1] + moves[t, 1]
+            z = cart[j, 2] - cart[0, 2] + moves[t, 2]
+            length = np.sqrt(x * x + y * y + z * z)
+            if length > 1e-6 and length < 1.1 * nn:
+                product = 1.0
+                for a in range(3):
+                    product *= x * inverse[0, a] + y * inverse[1, a] + z * inverse[2, a]
+                total += product
+                magnitude += abs(product)
+                count += 1
+    if count > 0 and total / count < -1e-6 * (magnitude / count + 1e-300):
+        turned = np.empty((3, 3))
+        turned[0], turned[1], turned[2] = triple[1], -triple[0], triple[2]
+        return nn, turned
+    return nn, triple

@@ -53,16 +53,16 @@ import numpy as np
 from .cluster import Cluster, _choose_repeats, _sites_per_cell
 from .neighbours import Neighbourhood, neighbourhood, vacuum_axes
 from .orientation import (
+    _COEFFICIENTS,
+    _SHIFTS,
     COHERENCE,
     G_MAX,
     MAX_SPACING,
+    SHORT_VECTORS,
     Lattice,
-    _canonical_handedness,
-    _most_cubic_triple,
     _power,
     _reflections,
     _rotation,
-    _site_nn_distance,
 )
 from .orientation import (
     _not_found as _orientation_not_found,
@@ -252,8 +252,7 @@ def _lattice_of_window(
         reason = f'the only periodicity ({spacing:.2f} A) is {spacing / nn:.1f} nearest-neighbour distances long'
         return _not_found(nn, k, seed, reason, periodic=True)
     sites = _kernels.average_sites((near - centre) @ np.linalg.inv(primitive), primitive, 0.5 * nn, 64)
-    nn_ideal = _site_nn_distance(sites, primitive)
-    conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)
+    nn_ideal, conventional = _kernels.conventional_cell(sites, primitive, _COEFFICIENTS, _SHIFTS, SHORT_VECTORS)
     return Lattice(
         found=True,
         score=float(np.mean(np.sqrt(power[coherent])) / k),
@@ -442,8 +441,6 @@ def windows(
 
 def _templates(found: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest-neighbour vectors of each window's average crystal (padded), their counts and the crystals' d_nn."""
-    from .orientation import _SHIFTS
-
     vectors, counts, nns = [], [], []
     for window in found:
         lattice = window.lattice

@@ -84,3 +84,31 @@ def test_average_sites_match_the_orientation_step():
         expected = _average_sites(frac, primitive, 0.5 * 2.55)
         got = _kernels.average_sites(np.ascontiguousarray(frac), primitive, 0.5 * 2.55, 64)
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_conventional_cell_matches_the_orientation_step():
+    from scipy.spatial.transform import Rotation
+
+    from aiida_crystalface.core import orientation as o
+
+    crystals = {  # primitive cell (rows) and sites (fractional)
+        'fcc': (np.array([[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]]) * 3.61, [[0, 0, 0]]),
+        'bcc': (np.array([[-0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.5, 0.5, -0.5]]) * 2.87, [[0, 0, 0]]),
+        'diamond': (np.array([[0.0, 0.5, 0.5], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]]) * 5.43, [[0, 0, 0], [0.25] * 3]),
+        'hcp': (
+            np.array([[3.21, 0.0, 0.0], [-1.605, 2.78, 0.0], [0.0, 0.0, 5.21]]),
+            [[0, 0, 0], [1 / 3, 2 / 3, 0.5]],
+        ),
+    }
+    rng = np.random.default_rng(6)
+    for primitive, sites in crystals.values():
+        for _ in range(4):
+            turned = primitive @ Rotation.random(random_state=rng).as_matrix().T
+            reduced = _kernels.reduce_basis(np.ascontiguousarray(turned))
+            frac = np.asarray(sites, dtype=np.float64) @ turned @ np.linalg.inv(reduced)
+            frac = frac + rng.normal(0.0, 0.002, frac.shape)
+            nn = o._site_nn_distance(frac, reduced)
+            expected = o._canonical_handedness(o._most_cubic_triple(reduced), frac @ reduced, reduced, nn)
+            got_nn, got = _kernels.conventional_cell(frac, reduced, o._COEFFICIENTS, o._SHIFTS, o.SHORT_VECTORS)
+            assert abs(got_nn - nn) < 1e-12
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
