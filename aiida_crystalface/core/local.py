@@ -160,8 +160,11 @@ def _candidate_cell(translations: np.ndarray, nn: float) -> np.ndarray | None:
     cell = short[list(best)]
     coefficients = np.round(translations @ np.linalg.inv(cell))
     fits = np.linalg.norm(coefficients @ cell - translations, axis=1) < MODE_RADIUS * nn
-    if fits.sum() >= 3 and np.linalg.matrix_rank(coefficients[fits]) == 3:
-        cell = np.linalg.lstsq(coefficients[fits], translations[fits], rcond=None)[0]
+    if fits.sum() >= 3:
+        # lstsq's rank (singular values above eps max(M, N) times the largest) is numpy's matrix_rank
+        refined, _, rank, _ = np.linalg.lstsq(coefficients[fits], translations[fits], rcond=None)
+        if rank == 3:
+            cell = refined
     return cell
 
 
