@@ -232,14 +232,20 @@ def most_cubic_triple(vectors):
     lengths = np.empty(m)
     for i in range(m):
         lengths[i] = np.sqrt(vectors[i, 0] ** 2 + vectors[i, 1] ** 2 + vectors[i, 2] ** 2)
+    # |cos| of every pair once (the triple loop reads them; a dot product per triple and pair cost 0.1 us each)
+    cosines = np.empty((m, m))
+    for i in range(m):
+        for j in range(m):
+            dot = vectors[i, 0] * vectors[j, 0] + vectors[i, 1] * vectors[j, 1] + vectors[i, 2] * vectors[j, 2]
+            cosines[i, j] = abs(dot) / (lengths[i] * lengths[j])
     best = (-1, -1, -1)
     best_dev, best_total = np.inf, np.inf
     for i in range(m):
         for j in range(i + 1, m):
-            cij = abs(vectors[i] @ vectors[j]) / (lengths[i] * lengths[j])
+            cij = cosines[i, j]
             for k in range(j + 1, m):
-                cik = abs(vectors[i] @ vectors[k]) / (lengths[i] * lengths[k])
-                cjk = abs(vectors[j] @ vectors[k]) / (lengths[j] * lengths[k])
+                cik = cosines[i, k]
+                cjk = cosines[j, k]
                 a, b, c = vectors[i], vectors[j], vectors[k]
                 volume = abs(
                     a[0] * (b[1] * c[2] - b[2] * c[1])
@@ -345,7 +351,7 @@ def closest_pair(frac, cell):
     return best, bi, bj
 
 
-@nb.njit(cache=True, fastmath=True)
+@nb.njit(cache=True, fastmath=True, parallel=True)
 def match_scores(vectors, lengths, candidates, templates, counts, nns, reach, radius, out):  # noqa: PLR0917
     """Share of each atom's neighbour vectors that match one of a candidate window's crystal vectors.
 
@@ -357,7 +363,7 @@ def match_scores(vectors, lengths, candidates, templates, counts, nns, reach, ra
     """
     n, k = lengths.shape
     w = candidates.shape[1]
-    for a in range(n):
+    for a in nb.prange(n):  # atoms are independent; thousands of them, worth the threads
         for c in range(w):
             window = candidates[a, c]
             t_count = counts[window]
@@ -406,3 +412,238 @@ def greedy_modes(candidates, radius):
             kept[count] = i
             count += 1
     return keep
+
+
+@nb.njit(cache=True)
+def _grid(points, size):
+    """Points binned in cubes of edge ``size``: the lower corner, the number of cubes per axis, the start of each
+    cube's points in ``order`` (counting sort, cubes in C order) and ``order``."""
+    m = points.shape[0]
+    lo = np.empty(3)
+    dims = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        low, high = np.inf, -np.inf
+        for i in range(m):
+            low = min(low, points[i, a])
+            high = max(high, points[i, a])
+        lo[a] = low
+        dims[a] = int(np.floor((high - low) / size)) + 1
+    keys = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        key = 0
+        for a in range(3):
+            cube = min(int(np.floor((points[i, a] - lo[a]) / size)), dims[a] - 1)
+            key = key * dims[a] + cube
+        keys[i] = key
+    starts = np.zeros(dims[0] * dims[1] * dims[2] + 1, dtype=np.int64)
+    for i in range(m):
+        starts[keys[i] + 1] += 1
+    for c in range(1, starts.shape[0]):
+        starts[c] += starts[c - 1]
+    fill = starts[:-1].copy()
+    order = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        order[fill[keys[i]]] = i
+        fill[keys[i]] += 1
+    return lo, dims, starts, order
+
+
+@nb.njit(cache=True)
+def _ball(point, points, radius, lo, dims, starts, order, total):  # noqa: PLR0917
+    """Number of ``points`` within ``radius`` of ``point`` (distance <= radius) and, into ``total``, their sum."""
+    r2 = radius * radius
+    low = np.empty(3, dtype=np.int64)
+    high = np.empty(3, dtype=np.int64)
+    for a in range(3):
+        cube = int(np.floor((point[a] - lo[a]) / radius))
+        low[a] = max(cube - 1, 0)
+        high[a] = min(cube + 1, dims[a] - 1)
+    total[:] = 0.0
+    count = 0
+    for i in range(low[0], high[0] + 1):
+        for j in range(low[1], high[1] + 1):
+            for k in range(low[2], high[2] + 1):
+                key = (i * dims[1] + j) * dims[2] + k
+                for s in range(starts[key], starts[key + 1]):
+                    p = order[s]
+                    dx = points[p, 0] - point[0]
+                    dy = points[p, 1] - point[1]
+                    dz = points[p, 2] - point[2]
+                    if dx * dx + dy * dy + dz * dz <= r2:
+                        count += 1
+                        total[0] += points[p, 0]
+                        total[1] += points[p, 1]
+                        total[2] += points[p, 2]
+    return count
+
+
+@nb.njit(cache=True)
+def pair_modes(vectors, owners, radius, seeds, distinct):
+    """Modes of a cloud of pair vectors, centres and populations, fullest first (:func:`.local._modes`).
+
+    The candidates are the vectors of the owners below ``seeds``; each is counted (vectors within ``radius``, binned
+    in cubes of that edge so that a count looks at 27 cubes), the fullest kept unless within ``distinct`` of one kept;
+    each mode's centre is the mean of its vectors, counted again, and the centres are sorted and thinned the same way.
+    """
+    lo, dims, starts, order = _grid(vectors, radius)
+    chosen = np.flatnonzero(owners < seeds)
+    total = np.empty(3)
+    counts = np.empty(chosen.shape[0], dtype=np.int64)
+    for c in range(chosen.shape[0]):
+        counts[c] = _ball(vectors[chosen[c]], vectors, radius, lo, dims, starts, order, total)
+    ranked = np.ascontiguousarray(vectors[chosen[np.argsort(-counts, kind='mergesort')]])
+    modes = ranked[np.flatnonzero(greedy_modes(ranked, distinct))]
+    centres = np.empty_like(modes)
+    populations = np.empty(modes.shape[0], dtype=np.int64)
+    for c in range(modes.shape[0]):
+        size = _ball(modes[c], vectors, radius, lo, dims, starts, order, total)
+        centres[c] = total / size
+    for c in range(modes.shape[0]):
+        populations[c] = _ball(centres[c], vectors, radius, lo, dims, starts, order, total)
+    ranking = np.argsort(-populations, kind='mergesort')
+    centres = np.ascontiguousarray(centres[ranking])
+    populations = populations[ranking]
+    kept = np.flatnonzero(greedy_modes(centres, distinct))
+    return centres[kept], populations[kept]
+
+
+@nb.njit(cache=True)
+def smallest_cell(short):
+    """Indices (i < j < k) of the triple of ``short`` (m, 3) of smallest volume among those not flat (volume above
+    0.3 times the product of the lengths); the first such triple in i, j, k order on ties; (-1, -1, -1) if none.
+    The volume and the product as numpy computes them in :func:`.local._candidate_cell` (cross, then dot)."""
+    m = short.shape[0]
+    norms = np.empty(m)
+    for i in range(m):
+        norms[i] = np.sqrt(short[i, 0] * short[i, 0] + short[i, 1] * short[i, 1] + short[i, 2] * short[i, 2])
+    best = (-1, -1, -1)
+    smallest = np.inf
+    for i in range(m):
+        for j in range(i + 1, m):
+            for k in range(j + 1, m):
+                c0 = short[j, 1] * short[k, 2] - short[j, 2] * short[k, 1]
+                c1 = short[j, 2] * short[k, 0] - short[j, 0] * short[k, 2]
+                c2 = short[j, 0] * short[k, 1] - short[j, 1] * short[k, 0]
+                volume = abs(short[i, 0] * c0 + short[i, 1] * c1 + short[i, 2] * c2)
+                if volume > 0.3 * norms[i] * norms[j] * norms[k] and volume < smallest:
+                    best, smallest = (i, j, k), volume
+    return best
+
+
+@nb.njit(cache=True)
+def average_sites(frac, primitive, radius, most):
+    """Sites of the average crystal (:func:`aiida_crystalface.core.orientation._average_sites`, at most ``most``
+    groups): atoms modulo the lattice grouped greedily around the first atom left (minimum image, within ``radius``
+    angstrom), each site its group's mean, the most populated first, groups under a quarter of the largest dropped."""
+    n = frac.shape[0]
+    wrapped = np.empty((n, 3))
+    for i in range(n):
+        for a in range(3):
+            wrapped[i, a] = frac[i, a] - np.floor(frac[i, a])
+    left = np.ones(n, dtype=np.bool_)
+    sites = np.empty((min(n, most), 3))
+    counts = np.zeros(min(n, most), dtype=np.int64)
+    found = 0
+    r2 = radius * radius
+    delta = np.empty(3)
+    for first in range(n):
+        if found == most:
+            break
+        if not left[first]:
+            continue
+        total = np.zeros(3)
+        count = 0
+        for i in range(first, n):
+            if not left[i]:
+                continue
+            for a in range(3):
+                d = wrapped[i, a] - wrapped[first, a]
+                delta[a] = d - np.rint(d)
+            x = delta[0] * primitive[0, 0] + delta[1] * primitive[1, 0] + delta[2] * primitive[2, 0]
+            y = delta[0] * primitive[0, 1] + delta[1] * primitive[1, 1] + delta[2] * primitive[2, 1]
+            z = delta[0] * primitive[0, 2] + delta[1] * primitive[1, 2] + delta[2] * primitive[2, 2]
+            if x * x + y * y + z * z < r2:
+                left[i] = False
+                count += 1
+                for a in range(3):
+                    total[a] += delta[a]
+        for a in range(3):
+            sites[found, a] = wrapped[first, a] + total[a] / count
+        counts[found] = count
+        found += 1
+    order = np.argsort(-counts[:found], kind='mergesort')
+    largest = counts[:found].max()
+    keep = np.array([i for i in order if counts[i] >= 0.25 * largest], dtype=np.int64)
+    return sites[keep]
+
+
+@nb.njit(cache=True)
+def _det3(m):
+    return (
+        m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1])
+        - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
+        + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0])
+    )
+
+
+@nb.njit(cache=True)
+def conventional_cell(sites, primitive, coefficients, shifts, short):
+    """The ideal crystal's nearest-neighbour distance and its most cubic conventional triple, handedness chosen.
+
+    What :func:`aiida_crystalface.core.orientation._site_nn_distance`, ``_most_cubic_triple`` and
+    ``_canonical_handedness`` compute in turn, in one call: ``sites`` (s, 3) fractional in ``primitive`` (3, 3);
+    ``coefficients`` the integer combinations tried as cell edges, ``shifts`` the lattice translations, ``short``
+    the length limit of the edges (over the shortest).
+    """
+    s = sites.shape[0]
+    cart = sites @ primitive
+    moves = shifts @ primitive
+    # nearest-neighbour distance of the sites repeated by the lattice
+    best = np.inf
+    for i in range(s):
+        for j in range(s):
+            for t in range(moves.shape[0]):
+                x = cart[i, 0] - cart[j, 0] + moves[t, 0]
+                y = cart[i, 1] - cart[j, 1] + moves[t, 1]
+                z = cart[i, 2] - cart[j, 2] + moves[t, 2]
+                d2 = x * x + y * y + z * z
+                if 1e-12 < d2 < best:
+                    best = d2
+    nn = np.sqrt(best)
+    # the most cubic triple of short lattice vectors, right-handed
+    vectors = coefficients @ primitive
+    m = vectors.shape[0]
+    lengths = np.empty(m)
+    for i in range(m):
+        lengths[i] = np.sqrt(vectors[i, 0] ** 2 + vectors[i, 1] ** 2 + vectors[i, 2] ** 2)
+    limit = short * lengths.min() * (1 + 1e-9)
+    candidates = np.ascontiguousarray(vectors[np.flatnonzero(lengths <= limit)])
+    i, j, k = most_cubic_triple(candidates)
+    if i < 0:  # the short vectors are coplanar (a flat cell): look among all of them
+        candidates = vectors
+        i, j, k = most_cubic_triple(candidates)
+    triple = np.empty((3, 3))
+    triple[0], triple[1], triple[2] = candidates[i], candidates[j], candidates[k]
+    if _det3(triple) < 0:
+        triple[2] = -triple[2]
+    # handedness: the sign of the mean x y z product of the first site's neighbours, in the triple's frame
+    inverse = np.linalg.inv(triple)
+    total, magnitude, count = 0.0, 0.0, 0
+    for t in range(moves.shape[0]):
+        for j in range(s):
+            x = cart[j, 0] - cart[0, 0] + moves[t, 0]
+            y = cart[j, 1] - cart[0, 1] + moves[t, 1]
+            z = cart[j, 2] - cart[0, 2] + moves[t, 2]
+            length = np.sqrt(x * x + y * y + z * z)
+            if length > 1e-6 and length < 1.1 * nn:
+                product = 1.0
+                for a in range(3):
+                    product *= x * inverse[0, a] + y * inverse[1, a] + z * inverse[2, a]
+                total += product
+                magnitude += abs(product)
+                count += 1
+    if count > 0 and total / count < -1e-6 * (magnitude / count + 1e-300):
+        turned = np.empty((3, 3))
+        turned[0], turned[1], turned[2] = triple[1], -triple[0], triple[2]
+        return nn, turned
+    return nn, triple

@@ -45,8 +45,7 @@ a k-d tree (:mod:`.neighbours`), a fixed number of windows per volume, a fixed a
 from __future__ import annotations
 
 import dataclasses
-import functools
-import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -54,17 +53,16 @@ import numpy as np
 from .cluster import Cluster, _choose_repeats, _sites_per_cell
 from .neighbours import Neighbourhood, neighbourhood, vacuum_axes
 from .orientation import (
+    _COEFFICIENTS,
+    _SHIFTS,
     COHERENCE,
     G_MAX,
     MAX_SPACING,
+    SHORT_VECTORS,
     Lattice,
-    _average_sites,
-    _canonical_handedness,
-    _most_cubic_triple,
     _power,
     _reflections,
     _rotation,
-    _site_nn_distance,
 )
 from .orientation import (
     _not_found as _orientation_not_found,
@@ -138,57 +136,35 @@ def _modes(vectors: np.ndarray, owners: np.ndarray, radius: float, seeds: int = 
     ``radius`` of it (one per owner: two neighbours of one atom are never that close); candidates are taken fullest
     first, dropping those within ``radius`` of one taken, and each mode's centre is the mean of its vectors.
     """
-    from scipy.spatial import cKDTree
-
     from . import _kernels
 
-    tree = cKDTree(vectors)
-    candidates = vectors[owners < seeds]
-    counts = tree.query_ball_point(candidates, radius, return_length=True)
-    order = np.argsort(-counts, kind='stable')
     # Distinct modes of the four classes are at least one nearest-neighbour distance apart (fcc's neighbours 60
     # degrees apart, bcc's first and second shells 55 degrees): candidates closer than half of that are one mode.
-    keep = _kernels.greedy_modes(np.ascontiguousarray(candidates[order]), 0.5)
-    modes = candidates[order][keep]
-    members = tree.query_ball_point(modes, radius)
-    sizes = np.array([len(m) for m in members], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    sums = np.add.reduceat(vectors[np.concatenate(members).astype(np.int64)], starts, axis=0)
-    centres = (sums / sizes[:, None]).reshape(-1, 3)
-    # Counted again around the centres: a candidate displaced by noise catches fewer vectors than its mode holds.
-    populations = tree.query_ball_point(centres, radius, return_length=True)
-    order = np.argsort(-populations, kind='stable')
-    centres, populations = centres[order], populations[order]
-    distinct = _kernels.greedy_modes(np.ascontiguousarray(centres), 0.5)
-    return centres[distinct], populations[distinct]
-
-
-@functools.lru_cache(maxsize=32)
-def _triples(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices (i < j < k) of every triple of n items."""
-    return tuple(np.array(list(itertools.combinations(range(n), 3)), dtype=np.int64).reshape(-1, 3).T)
+    # Centres are counted again: a candidate displaced by noise catches fewer vectors than its mode holds.
+    return _kernels.pair_modes(np.ascontiguousarray(vectors), owners.astype(np.int64), float(radius), int(seeds), 0.5)
 
 
 def _candidate_cell(translations: np.ndarray, nn: float) -> np.ndarray | None:
     """The cell of smallest non-zero volume spanned by three candidate translations, refined by least squares."""
+    from . import _kernels
+
     lengths = np.linalg.norm(translations, axis=1)
     short = translations[np.argsort(lengths, kind='stable')[:24]]
     if len(short) < 3:
         return None
-    i, j, k = _triples(len(short))
-    volumes = np.abs(np.einsum('ij,ij->i', short[i], np.cross(short[j], short[k])))
     # A triple with two opposite vectors is flat but for noise: judge flatness by the volume over the product of the
     # lengths (0.71 for fcc's primitive triple, 0.77 bcc, 0.87 hcp, 1 sc; noise gives a flat triple about 0.1).
-    norms = np.linalg.norm(short, axis=1)
-    usable = volumes > 0.3 * norms[i] * norms[j] * norms[k]
-    if not usable.any():
+    best = _kernels.smallest_cell(np.ascontiguousarray(short))
+    if best[0] < 0:
         return None
-    best = np.flatnonzero(usable)[np.argmin(volumes[usable])]
-    cell = short[[i[best], j[best], k[best]]]
+    cell = short[list(best)]
     coefficients = np.round(translations @ np.linalg.inv(cell))
     fits = np.linalg.norm(coefficients @ cell - translations, axis=1) < MODE_RADIUS * nn
-    if fits.sum() >= 3 and np.linalg.matrix_rank(coefficients[fits]) == 3:
-        cell = np.linalg.lstsq(coefficients[fits], translations[fits], rcond=None)[0]
+    if fits.sum() >= 3:
+        # lstsq's rank (singular values above eps max(M, N) times the largest) is numpy's matrix_rank
+        refined, _, rank, _ = np.linalg.lstsq(coefficients[fits], translations[fits], rcond=None)
+        if rank == 3:
+            cell = refined
     return cell
 
 
@@ -199,19 +175,60 @@ def local_lattice(hood: Neighbourhood, centre: np.ndarray, *, atoms: int = LATTI
     ``score`` their mean coherence (1 for a perfect crystal, about the share of the neighbourhood that the crystal
     fills across a boundary).
     """
+    return next(_local_lattices(hood, np.asarray(centre, dtype=np.float64).reshape(1, 3), atoms=atoms, seed=seed))
+
+
+def _local_lattices(
+    hood: Neighbourhood, centres: np.ndarray, *, atoms: int = LATTICE_ATOMS, seed: int = 0, chunk: int = 256
+) -> Iterator[Lattice]:
+    """:func:`local_lattice` of every row of ``centres`` (m, 3), in order; the k-d tree is asked once per chunk of
+    windows (all their atoms and pair atoms at once, on every core), not once per window."""
+    k = int(min(atoms, len(hood.points)))
+    p = min(PAIR_ATOMS, k)
+    for start in range(0, len(centres), chunk):
+        block = centres[start : start + chunk]
+        if k < 4:
+            yield from (_not_found(np.nan, k, seed, f'only {k} atoms around the point') for _ in block)
+            continue
+        _, nearest = hood.tree.query(block, k=k, workers=-1)
+        nearest = np.asarray(nearest).reshape(len(block), k)
+        near = hood.points[nearest]
+        # Each atom asked once, however many windows hold it.
+        atoms_in, where = np.unique(nearest, return_inverse=True)
+        first, _ = hood.tree.query(hood.points[atoms_in], k=2, workers=-1)
+        nns = np.median(first[:, 1][where.reshape(len(block), k)], axis=1)
+        # The nearest first: the pair vectors need fewer atoms than the coherence test. The bound of each window is
+        # applied by _lattice_of_window: the 48 nearest within the largest bound, then within the window's own, are
+        # the 48 nearest within the window's own.
+        pair_atoms, where = np.unique(nearest[:, :p], return_inverse=True)
+        distances, neighbours = hood.tree.query(
+            hood.points[pair_atoms], k=48, distance_upper_bound=PAIR_REACH * float(nns.max()), workers=-1
+        )
+        where = where.reshape(len(block), p)
+        distances, neighbours = distances[where], neighbours[where]
+        for w in range(len(block)):
+            yield _lattice_of_window(
+                hood, block[w], near[w], float(nns[w]), distances=distances[w], neighbours=neighbours[w], seed=seed
+            )
+
+
+def _lattice_of_window(
+    hood: Neighbourhood,
+    centre: np.ndarray,
+    near: np.ndarray,
+    nn: float,
+    *,
+    distances: np.ndarray,
+    neighbours: np.ndarray,
+    seed: int,
+) -> Lattice:
+    """:func:`local_lattice` from the window's atoms ``near`` (nearest first), their median nearest-neighbour
+    distance and the 48 nearest neighbours of its pair atoms (``distances``, ``neighbours``: (pair atoms, 48))."""
     from . import _kernels
 
-    centre = np.asarray(centre, dtype=np.float64)
-    k = int(min(atoms, len(hood.points)))
-    if k < 4:
-        return _not_found(np.nan, k, seed, f'only {k} atoms around the point')
-    _, nearest = hood.tree.query(centre, k=k)
-    near = hood.points[np.atleast_1d(nearest)]
-    first, _ = hood.tree.query(near, k=2)
-    nn = float(np.median(first[:, 1]))
-    pairs = near[:PAIR_ATOMS]  # the nearest first: the pair vectors need fewer atoms than the coherence test
-    distances, neighbours = hood.tree.query(pairs, k=48, distance_upper_bound=PAIR_REACH * nn)
-    valid = np.isfinite(distances) & (distances > 0.5 * nn)
+    k = len(near)
+    pairs = near[: len(distances)]
+    valid = (distances < PAIR_REACH * nn) & (distances > 0.5 * nn)
     owners = np.nonzero(valid)[0]
     vectors = hood.points[neighbours[valid]] - pairs[owners]
     if len(vectors) < 3:
@@ -237,9 +254,8 @@ def local_lattice(hood: Neighbourhood, centre: np.ndarray, *, atoms: int = LATTI
     if spacing > MAX_SPACING * nn:
         reason = f'the only periodicity ({spacing:.2f} A) is {spacing / nn:.1f} nearest-neighbour distances long'
         return _not_found(nn, k, seed, reason, periodic=True)
-    sites = _average_sites((near - centre) @ np.linalg.inv(primitive), primitive, 0.5 * nn)
-    nn_ideal = _site_nn_distance(sites, primitive)
-    conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)
+    sites = _kernels.average_sites((near - centre) @ np.linalg.inv(primitive), primitive, 0.5 * nn, 64)
+    nn_ideal, conventional = _kernels.conventional_cell(sites, primitive, _COEFFICIENTS, _SHIFTS, SHORT_VECTORS)
     return Lattice(
         found=True,
         score=float(np.mean(np.sqrt(power[coherent])) / k),
@@ -408,15 +424,14 @@ def windows(
     """
     structure, hood, nn = _prepared(structure)
     centres = window_centres(structure.replace(positions=hood.points[: hood.n_atoms]), stride * nn)
-    iterator = centres
+    lattices = _local_lattices(hood, hood.points[centres], seed=seed)
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(centres, desc='windows', unit='window')
+        lattices = tqdm(lattices, total=len(centres), desc='windows', unit='window')
     found = []
-    for atom in iterator:
+    for atom, lattice in zip(centres, lattices, strict=True):
         centre = hood.points[atom]
-        lattice = local_lattice(hood, centre, seed=seed)
         cluster = None
         if lattice.found:
             try:
@@ -429,8 +444,6 @@ def windows(
 
 def _templates(found: list[Window]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest-neighbour vectors of each window's average crystal (padded), their counts and the crystals' d_nn."""
-    from .orientation import _SHIFTS
-
     vectors, counts, nns = [], [], []
     for window in found:
         lattice = window.lattice
@@ -493,12 +506,17 @@ def assign(
     if tree is None:
         return member, nearest
     k_windows = int(min(CANDIDATES, len(centre_points)))
+    # Neighbours beyond the reach of every crystal are never compared: the k-d tree need not look for them (those it
+    # leaves out come back at an infinite distance, with an index past the last point).
+    reach = NEIGHBOUR_REACH * float(nns[counts > 0].max()) if (counts > 0).any() else np.inf
     for start in range(0, n, chunk):
         atoms = hood.points[start : min(n, start + chunk)]
-        distances, neighbours = hood.tree.query(atoms, k=min(NEIGHBOURS + 1, len(hood.points)))
-        vectors = hood.points[neighbours[:, 1:]] - atoms[:, None, :]
+        distances, neighbours = hood.tree.query(
+            atoms, k=min(NEIGHBOURS + 1, len(hood.points)), distance_upper_bound=reach, workers=-1
+        )
+        vectors = hood.points[np.minimum(neighbours[:, 1:], len(hood.points) - 1)] - atoms[:, None, :]
         lengths = distances[:, 1:]
-        _, hits = tree.query(atoms, k=k_windows)
+        _, hits = tree.query(atoms, k=k_windows, workers=-1)
         candidates = owner[centre_points[np.asarray(hits).reshape(len(atoms), k_windows)]]
         nearest[start : start + len(atoms)] = candidates[:, 0]
         scores = np.zeros(candidates.shape, dtype=np.float64)
