@@ -18,6 +18,12 @@ The rule (paper, Methods; ``docs/fingerprint.md``):
      lattice-aligned (a along x, b in the xy plane). A cell whose edges are mutually orthogonal is taken as given
      without asking spglib (its edges are the cubic axes of a cubic crystal; spglib costs milliseconds a call).
    * ``'none'``: the cell as given, lattice-aligned: for structures standardised already.
+   * ``'standard'``: the lattice found as with ``'lattice'``, turned into the standard conventional orientation of
+     its crystal system (:func:`.orientation.standard_setting`: spglib on the lattice alone; the same as
+     ``'lattice'`` for a cubic lattice, c along z and a along x for hexagonal, trigonal and tetragonal ones, and so
+     on: ``docs/fingerprint.md``, "Any lattice"). The block is cut in that conventional cell. A structure that is
+     not one bulk cell, or of more than :data:`LOCAL_ABOVE` atoms, takes the local path of ``'lattice'``
+     unchanged (its lattice, fitted to noisy positions, keeps its most cubic cell).
 
 2. **Replicate.** The cell is repeated n1 x n2 x n3 times, with the atom count (for ``'lattice'``: the count of
    sites of the average crystal, which vacancies do not change) as close as possible to the target (128); ties go to
@@ -48,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from .orientation import Lattice, lattice_of
+from .orientation import Lattice, lattice_of, standard_setting
 from .structures import AtomicStructure, StructureError, to_atomic_structure
 
 __all__ = (
@@ -67,7 +73,9 @@ CUBIC_SPACE_GROUPS = range(195, 231)
 #: (:func:`.local.whole_cluster`) rather than from the reflections of the whole cell: linear time, bounded memory.
 LOCAL_ABOVE = 16384
 #: The orientation rules (see the module docstring); the first is the default.
-ORIENTATIONS = ('lattice', 'spglib', 'none')
+ORIENTATIONS = ('lattice', 'spglib', 'none', 'standard')
+#: The rules that find the lattice from the structure's reflections (:func:`.orientation.lattice_of`).
+_FOUND = ('lattice', 'standard')
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -129,17 +137,32 @@ def _is_orthogonal(cell: np.ndarray, tol: float = 1e-6) -> bool:
     return bool(np.all(np.abs(gram - np.eye(3)) < tol))
 
 
-def _choose_repeats(n_atoms: float, lengths: np.ndarray, target_atoms: int) -> tuple[int, int, int]:
-    """Return (n1, n2, n3) with n1 n2 n3 n_atoms closest to the target; ties: most isotropic, then lexicographic."""
+#: With ``isotropic`` (the ``'standard'`` orientation), a block more than this many times longer than it is wide is
+#: replaced by the most isotropic one within :data:`COUNT_SLACK` of the target count (see :func:`_choose_repeats`).
+MAX_ANISOTROPY = 2.0
+#: How far from the target count (a fraction of it) a more isotropic block may be.
+COUNT_SLACK = 0.125
+
+
+def _choose_repeats(
+    n_atoms: float, lengths: np.ndarray, target_atoms: int, isotropic: bool = False
+) -> tuple[int, int, int]:
+    """Return (n1, n2, n3) with n1 n2 n3 n_atoms closest to the target; ties: most isotropic, then lexicographic.
+
+    With ``isotropic``, a block whose longest extent is more than :data:`MAX_ANISOTROPY` times its shortest (a needle
+    such as 1 x 43 x 1 when the count per cell divides the target badly, as for a rhombohedral cell of 3 sites) is
+    replaced by the most isotropic block whose count is within :data:`COUNT_SLACK` of the target (ties: nearest
+    count, then lexicographic). The blocks of the cubic classes (anisotropy at most 2) are never replaced.
+    """
     # Only the edge ratios matter, and datasets repeat the same few cell shapes: memoise on them.
     ratios = tuple(float(r) for r in np.round(np.asarray(lengths) / np.max(lengths), 9))
     count = int(n_atoms) if float(n_atoms).is_integer() else round(float(n_atoms), 9)
-    return _choose_repeats_cached(count, ratios, int(target_atoms))
+    return _choose_repeats_cached(count, ratios, int(target_atoms), bool(isotropic))
 
 
 @functools.lru_cache(maxsize=4096)
 def _choose_repeats_cached(
-    n_atoms: float, ratios: tuple[float, float, float], target_atoms: int
+    n_atoms: float, ratios: tuple[float, float, float], target_atoms: int, isotropic: bool = False
 ) -> tuple[int, int, int]:
     lengths = np.array(ratios)
     limit = max(1, int(np.ceil(2 * target_atoms / n_atoms)))  # larger blocks are always farther from the target
@@ -154,6 +177,20 @@ def _choose_repeats_cached(
     extents = reps * lengths[None, :]
     anisotropy = np.round(extents.max(axis=1) / extents.min(axis=1), 9)
     best = np.lexsort((reps[:, 2], reps[:, 1], reps[:, 0], anisotropy, miss))[0]
+    if isotropic and anisotropy[best] > MAX_ANISOTROPY:
+        near = miss <= COUNT_SLACK * target_atoms
+        if near.any():
+            candidates = np.flatnonzero(near)
+            order = np.lexsort(
+                (
+                    reps[candidates, 2],
+                    reps[candidates, 1],
+                    reps[candidates, 0],
+                    miss[candidates],
+                    anisotropy[candidates],
+                )
+            )
+            best = candidates[order[0]]
     return tuple(int(v) for v in reps[best])
 
 
@@ -208,15 +245,19 @@ def _sites_per_cell(lattice: Lattice) -> int:
     return max(1, int(points * lattice.sites))
 
 
-def cut_block(structure: AtomicStructure, lattice: Lattice, target_atoms: int = 128) -> AtomicStructure:
+def cut_block(
+    structure: AtomicStructure, lattice: Lattice, target_atoms: int = 128, *, isotropic: bool = False
+) -> AtomicStructure:
     """Cut the block of n1 x n2 x n3 conventional cells of ``lattice`` from the periodic ``structure``, rotated.
 
     The block holds about ``target_atoms`` lattice sites (:func:`_sites_per_cell`); the result is a cell of the block
-    in the standard orientation (conventional edges along x, y, z); ``info['repeats']`` holds (n1, n2, n3).
+    in the standard orientation (``lattice.conventional @ lattice.rotation.T``: the conventional edges along x, y, z
+    for the most cubic cell; any conventional cell, e.g. a hexagonal one, with :func:`.orientation.standard_setting`);
+    ``info['repeats']`` holds (n1, n2, n3). ``isotropic``: see :func:`_choose_repeats`.
     """
     conventional = lattice.conventional
     per_cell = _sites_per_cell(lattice)
-    repeats = _choose_repeats(per_cell, np.linalg.norm(conventional, axis=1), int(target_atoms))
+    repeats = _choose_repeats(per_cell, np.linalg.norm(conventional, axis=1), int(target_atoms), isotropic)
     origin = _block_origin(structure, lattice)
     corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) * np.array(repeats)
     inverse_cell = np.linalg.inv(structure.cell)
@@ -282,11 +323,11 @@ def build_cluster(
     spacegroup, lattice = None, None
     from .local import is_bulk, whole_cluster
 
-    if not structure.periodic or (orientation == 'lattice' and not is_bulk(structure)):
-        if orientation != 'lattice':
+    if not structure.periodic or (orientation in _FOUND and not is_bulk(structure)):
+        if orientation not in _FOUND:
             raise StructureError(
                 f'{structure.label}: a structure that is not periodic along all three axes (pbc '
-                f"{list(structure.pbc)}) needs the orientation 'lattice', not {orientation!r}"
+                f"{list(structure.pbc)}) needs the orientation 'lattice' or 'standard', not {orientation!r}"
             )
         cluster = whole_cluster(structure, target_atoms, seed)
         # A cell periodic along all three axes with an empty slab across it: a slab in vacuum, or a sparse bulk
@@ -294,14 +335,16 @@ def build_cluster(
         # at the slab's scale; the periodic step below finds the lattice of its cell.
         if cluster.lattice.found or not structure.periodic:
             return cluster
-    if orientation == 'lattice' and len(structure) > LOCAL_ABOVE:
+    if orientation in _FOUND and len(structure) > LOCAL_ABOVE:
         # The reflections of a cell grow with its atoms, so the periodic search costs atoms x atoms' worth of
         # memory and time in a big cell; the cluster is cut at the centre anyway: find the lattice there.
         return whole_cluster(structure, target_atoms, seed, atoms=512)
-    if orientation == 'lattice':
+    if orientation in _FOUND:
         lattice = lattice_of(structure, seed)
+        if orientation == 'standard':
+            lattice = standard_setting(lattice)
         if lattice.found:
-            block = cut_block(structure, lattice, target_atoms)
+            block = cut_block(structure, lattice, target_atoms, isotropic=orientation == 'standard')
         else:
             block = replicate(lattice_aligned(structure), target_atoms)
     else:
