@@ -401,3 +401,11 @@ def test_finite_cluster_takes_the_local_path():
     atoms.pbc = False
     image = fingerprint(atoms, STANDARD)
     assert image.shape == (3, 64, 64) and np.isfinite(image).all() and image.max() == pytest.approx(1.0)
+
+
+def test_dataset_writer_refuses_three_channels(tmp_path):
+    from aiida_crystalface.core.datasets import DatasetWriter
+
+    with pytest.raises(ValueError, match='one-channel images'):
+        DatasetWriter(tmp_path / 'x.h5', ['fcc'], STANDARD, image_shape=STANDARD.image_shape)
+    assert not list(tmp_path.iterdir())
