@@ -18,6 +18,12 @@ The rule (paper, Methods; ``docs/fingerprint.md``):
      lattice-aligned (a along x, b in the xy plane). A cell whose edges are mutually orthogonal is taken as given
      without asking spglib (its edges are the cubic axes of a cubic crystal; spglib costs milliseconds a call).
    * ``'none'``: the cell as given, lattice-aligned: for structures standardised already.
+   * ``'standard'``: the lattice found as with ``'lattice'``, turned into the standard conventional orientation of
+     its crystal system (:func:`.orientation.standard_setting`: spglib on the lattice alone; the same as
+     ``'lattice'`` for a cubic lattice, c along z and a along x for hexagonal, trigonal and tetragonal ones, and so
+     on: ``docs/fingerprint.md``, "Any lattice"). The block is cut in that conventional cell. A structure that is
+     not one bulk cell, or of more than :data:`LOCAL_ABOVE` atoms, takes the local path of ``'lattice'``
+     unchanged (its lattice, fitted to noisy positions, keeps its most cubic cell).
 
 2. **Replicate.** The cell is repeated n1 x n2 x n3 times, with the atom count (for ``'lattice'``: the count of
    sites of the average crystal, which vacancies do not change) as close as possible to the target (128); ties go to
@@ -48,13 +54,14 @@ from typing import Any
 
 import numpy as np
 
-from .orientation import Lattice, lattice_of
+from .orientation import Lattice, lattice_of, standard_setting
 from .structures import AtomicStructure, StructureError, to_atomic_structure
 
 __all__ = (
     'ORIENTATIONS',
     'Cluster',
     'build_cluster',
+    'cubic_block',
     'cut_block',
     'lattice_aligned',
     'mean_nearest_neighbour_distance',
@@ -67,7 +74,9 @@ CUBIC_SPACE_GROUPS = range(195, 231)
 #: (:func:`.local.whole_cluster`) rather than from the reflections of the whole cell: linear time, bounded memory.
 LOCAL_ABOVE = 16384
 #: The orientation rules (see the module docstring); the first is the default.
-ORIENTATIONS = ('lattice', 'spglib', 'none')
+ORIENTATIONS = ('lattice', 'spglib', 'none', 'standard')
+#: The rules that find the lattice from the structure's reflections (:func:`.orientation.lattice_of`).
+_FOUND = ('lattice', 'standard')
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -129,17 +138,32 @@ def _is_orthogonal(cell: np.ndarray, tol: float = 1e-6) -> bool:
     return bool(np.all(np.abs(gram - np.eye(3)) < tol))
 
 
-def _choose_repeats(n_atoms: float, lengths: np.ndarray, target_atoms: int) -> tuple[int, int, int]:
-    """Return (n1, n2, n3) with n1 n2 n3 n_atoms closest to the target; ties: most isotropic, then lexicographic."""
+#: With ``isotropic`` (the ``'standard'`` orientation), the most isotropic block whose count is within this fraction of
+#: the target is taken (see :func:`_choose_repeats`).
+COUNT_SLACK = 0.25
+
+
+def _choose_repeats(
+    n_atoms: float, lengths: np.ndarray, target_atoms: int, isotropic: bool = False
+) -> tuple[int, int, int]:
+    """Return (n1, n2, n3) with n1 n2 n3 n_atoms closest to the target; ties: most isotropic, then lexicographic.
+
+    With ``isotropic`` (the ``'standard'`` orientation), the most isotropic block (smallest ratio of longest to
+    shortest edge of the block) whose count is within :data:`COUNT_SLACK` of the target is taken instead (ties:
+    nearest count, then lexicographic), and the closest count only where no block is within it. The paper's rule
+    (closest count first) gives needles and slabs where the count per cell divides the target badly (1 x 43 x 1 for
+    a rhombohedral cell of 3 sites, 2 x 4 x 4 for fcc), whose spots are twice as wide along the short edges: the
+    three channels of the standard setting would then see different clusters along the three axes.
+    """
     # Only the edge ratios matter, and datasets repeat the same few cell shapes: memoise on them.
     ratios = tuple(float(r) for r in np.round(np.asarray(lengths) / np.max(lengths), 9))
     count = int(n_atoms) if float(n_atoms).is_integer() else round(float(n_atoms), 9)
-    return _choose_repeats_cached(count, ratios, int(target_atoms))
+    return _choose_repeats_cached(count, ratios, int(target_atoms), bool(isotropic))
 
 
 @functools.lru_cache(maxsize=4096)
 def _choose_repeats_cached(
-    n_atoms: float, ratios: tuple[float, float, float], target_atoms: int
+    n_atoms: float, ratios: tuple[float, float, float], target_atoms: int, isotropic: bool = False
 ) -> tuple[int, int, int]:
     lengths = np.array(ratios)
     limit = max(1, int(np.ceil(2 * target_atoms / n_atoms)))  # larger blocks are always farther from the target
@@ -154,6 +178,20 @@ def _choose_repeats_cached(
     extents = reps * lengths[None, :]
     anisotropy = np.round(extents.max(axis=1) / extents.min(axis=1), 9)
     best = np.lexsort((reps[:, 2], reps[:, 1], reps[:, 0], anisotropy, miss))[0]
+    if isotropic:
+        near = miss <= COUNT_SLACK * target_atoms
+        if near.any():
+            candidates = np.flatnonzero(near)
+            order = np.lexsort(
+                (
+                    reps[candidates, 2],
+                    reps[candidates, 1],
+                    reps[candidates, 0],
+                    miss[candidates],
+                    anisotropy[candidates],
+                )
+            )
+            best = candidates[order[0]]
     return tuple(int(v) for v in reps[best])
 
 
@@ -198,6 +236,44 @@ def _block_origin(structure: AtomicStructure, lattice: Lattice) -> np.ndarray:
     return site + np.round(frac) @ lattice.primitive - 0.125 * lattice.conventional.sum(axis=0)
 
 
+def _standard_origin(structure: AtomicStructure, lattice: Lattice) -> np.ndarray:
+    """The block's origin in the ``'standard'`` orientation of a lattice that is not cubic: a site the crystal chooses.
+
+    :func:`_block_origin` starts the block one eighth of a cell diagonal before the first site of the average
+    crystal, the most populated one; when several sites are equally populated (the two of hcp, the four of alpha-Ga)
+    which is first depends on the order of the atoms in the cell, and blocks started at two different sites are
+    different clusters (a correlation of 0.94 between their images for hcp). Here every site k is a candidate start
+    s_k - (1/8) diagonal, described by the contents of one conventional cell relative to it: U_k, the fractional
+    coordinates (mod 1) of every site and lattice point with respect to that start, on a grid of 1/48 (the special
+    positions, multiples of 1/24 plus the offset 1/8, are grid points, so displacements of up to 1/96 of a cell do
+    not move them). The start whose contents keep farthest from the cell's faces is taken (the block's faces then fall
+    between atomic planes, so noise cannot move a plane in or out of the block); ties go to the smallest U_k in
+    lexicographic order. U_k depends only on the crystal, not on how its sites are listed, so two descriptions of
+    the same crystal give the same start.
+    """
+    from .orientation import _SHIFTS
+
+    conventional = lattice.conventional
+    inverse = np.linalg.inv(conventional)
+    sites = lattice.site_positions
+    diagonal = conventional.sum(axis=0)
+    points = _SHIFTS @ lattice.primitive @ inverse
+    points = np.unique(np.round(points - np.floor(points + 1e-9), 9) % 1.0, axis=0)  # lattice points in one cell
+    best_key, best = None, 0
+    for k in range(len(sites)):
+        frac = (sites - sites[k] + 0.125 * diagonal) @ inverse
+        cell = (frac[:, None, :] + points[None, :, :]).reshape(-1, 3)
+        grid = np.round(48.0 * (cell - np.floor(cell + 1e-9))).astype(np.int64) % 48
+        margin = int(np.minimum(grid, 48 - grid).min())
+        key = (-margin, tuple(sorted(tuple(int(x) for x in row) for row in grid)))
+        if best_key is None or key < best_key:
+            best_key, best = key, k
+    centre = 0.5 * structure.cell.sum(axis=0)
+    site = sites[best]
+    frac = (centre - site) @ np.linalg.inv(lattice.primitive)
+    return site + np.round(frac) @ lattice.primitive - 0.125 * diagonal
+
+
 def _sites_per_cell(lattice: Lattice) -> int:
     """Sites per conventional cell: lattice points times sites per point of the average crystal.
 
@@ -208,16 +284,38 @@ def _sites_per_cell(lattice: Lattice) -> int:
     return max(1, int(points * lattice.sites))
 
 
-def cut_block(structure: AtomicStructure, lattice: Lattice, target_atoms: int = 128) -> AtomicStructure:
+def cubic_block(per_cell: int, target_atoms: int) -> tuple[int, int, int]:
+    """The block (n, n, n) of a cubic lattice in the ``'standard'`` orientation: n^3 per_cell closest to the target.
+
+    Ties go to the smaller n. A cube of conventional cubes, started one eighth of a diagonal before a lattice point,
+    is mapped onto itself by the cyclic renaming of the axes (a rotation of the cube), so the three channels of a cubic
+    crystal are equal: fcc 3 x 3 x 3 (108 sites), bcc 4 x 4 x 4 (128), sc 5 x 5 x 5 (125), diamond 2 x 2 x 2 (64).
+    """
+    n = max(1, round((target_atoms / per_cell) ** (1.0 / 3.0)))
+    best = min((abs(k**3 * per_cell - target_atoms), k) for k in (n - 1, n, n + 1) if k >= 1)[1]
+    return (best, best, best)
+
+
+def cut_block(
+    structure: AtomicStructure, lattice: Lattice, target_atoms: int = 128, *, isotropic: bool = False
+) -> AtomicStructure:
     """Cut the block of n1 x n2 x n3 conventional cells of ``lattice`` from the periodic ``structure``, rotated.
 
     The block holds about ``target_atoms`` lattice sites (:func:`_sites_per_cell`); the result is a cell of the block
-    in the standard orientation (conventional edges along x, y, z); ``info['repeats']`` holds (n1, n2, n3).
+    in the standard orientation (``lattice.conventional @ lattice.rotation.T``: the conventional edges along x, y, z
+    for the most cubic cell; any conventional cell, e.g. a hexagonal one, with :func:`.orientation.standard_setting`);
+    ``info['repeats']`` holds (n1, n2, n3). ``isotropic`` (the ``'standard'`` orientation): the block's shape as in
+    :func:`cubic_block` for a cubic lattice and :func:`_choose_repeats` otherwise, and for a lattice that is not cubic
+    its start as in :func:`_standard_origin`.
     """
     conventional = lattice.conventional
     per_cell = _sites_per_cell(lattice)
-    repeats = _choose_repeats(per_cell, np.linalg.norm(conventional, axis=1), int(target_atoms))
-    origin = _block_origin(structure, lattice)
+    if isotropic and lattice.bravais:  # a cube of cubes: the three axes see the same cluster (cubic_block)
+        repeats = cubic_block(per_cell, int(target_atoms))
+    else:
+        repeats = _choose_repeats(per_cell, np.linalg.norm(conventional, axis=1), int(target_atoms), isotropic)
+    canonical = isotropic and lattice.bravais == '' and lattice.site_positions is not None
+    origin = _standard_origin(structure, lattice) if canonical else _block_origin(structure, lattice)
     corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) * np.array(repeats)
     inverse_cell = np.linalg.inv(structure.cell)
     middle = origin + 0.5 * (np.array(repeats)[:, None] * conventional).sum(axis=0)
@@ -282,11 +380,11 @@ def build_cluster(
     spacegroup, lattice = None, None
     from .local import is_bulk, whole_cluster
 
-    if not structure.periodic or (orientation == 'lattice' and not is_bulk(structure)):
-        if orientation != 'lattice':
+    if not structure.periodic or (orientation in _FOUND and not is_bulk(structure)):
+        if orientation not in _FOUND:
             raise StructureError(
                 f'{structure.label}: a structure that is not periodic along all three axes (pbc '
-                f"{list(structure.pbc)}) needs the orientation 'lattice', not {orientation!r}"
+                f"{list(structure.pbc)}) needs the orientation 'lattice' or 'standard', not {orientation!r}"
             )
         cluster = whole_cluster(structure, target_atoms, seed)
         # A cell periodic along all three axes with an empty slab across it: a slab in vacuum, or a sparse bulk
@@ -294,14 +392,16 @@ def build_cluster(
         # at the slab's scale; the periodic step below finds the lattice of its cell.
         if cluster.lattice.found or not structure.periodic:
             return cluster
-    if orientation == 'lattice' and len(structure) > LOCAL_ABOVE:
+    if orientation in _FOUND and len(structure) > LOCAL_ABOVE:
         # The reflections of a cell grow with its atoms, so the periodic search costs atoms x atoms' worth of
         # memory and time in a big cell; the cluster is cut at the centre anyway: find the lattice there.
         return whole_cluster(structure, target_atoms, seed, atoms=512)
-    if orientation == 'lattice':
+    if orientation in _FOUND:
         lattice = lattice_of(structure, seed)
+        if orientation == 'standard':
+            lattice = standard_setting(lattice)
         if lattice.found:
-            block = cut_block(structure, lattice, target_atoms)
+            block = cut_block(structure, lattice, target_atoms, isotropic=orientation == 'standard')
         else:
             block = replicate(lattice_aligned(structure), target_atoms)
     else:

@@ -93,6 +93,11 @@ class DatasetWriter:
             raise FileExistsError(f'{self.path}: the file exists; refusing to overwrite it (pass overwrite=True)')
         if dtype not in ('float16', 'float32'):
             raise ValueError(f'dtype must be float16 or float32, not {dtype!r}')
+        if len(image_shape) != 2:
+            raise ValueError(
+                f'DatasetWriter: datasets hold one-channel images (H, W), not {tuple(image_shape)}; '
+                'fingerprints with channels=3 (docs/fingerprint.md, "Any lattice") have no dataset layer yet'
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.classes = list(classes)
         self._tmp = self.path.with_name(self.path.name + '.partial')

@@ -26,6 +26,14 @@ Geometry (defaults = the paper's; ``docs/fingerprint.md`` has the figure and the
   which removes the corners, where only some azimuths reach, so the image is the same disc of reciprocal space in
   every direction (the original used 30).
 
+**Three channels** (``channels = 3``; ``docs/fingerprint.md``, "Any lattice"): one image per crystal axis a = x, y,
+z, the sum of the patterns of the rotations by +``rotation_deg`` and -``rotation_deg`` about a, so that the beam is
+perpendicular to a and makes 45 degrees with the two other axes. Channel a is the paper's geometry applied to the
+cluster with its axes renamed cyclically so that a plays the role of y (:data:`VIEWS`: a proper rotation, a
+symmetry of every cubic crystal, so the three channels of a cubic crystal are equal but for the finite block); the
+y channel's +45 part is the one-channel image. The six patterns are computed in one call of the kernel (six blocks
+of pixels) and normalised together: the brightest pixel of the whole (3, H, W) image is 1.
+
 The hot path is Numba: :func:`_batch_kernel` runs in parallel over structures; within a structure, atoms are grouped
 by species (one form factor per species and pixel) and the phase is reduced to turns in [-1/2, 1/2] and expanded in
 polynomials, plain arithmetic that LLVM vectorises (no SVML here, so ``np.sin`` in a loop would not).
@@ -57,6 +65,17 @@ __all__ = (
 )
 
 ANGSTROM = 1.0e-10
+#: The fields added after the paper's settings, with their defaults. A field at its default is left out of
+#: :meth:`FingerprintSettings.to_dict` and so of :attr:`FingerprintSettings.hash`: the settings of the paper keep the
+#: hash and the stored dictionaries they had before the field existed.
+NEW_FIELDS = {'channels': 1}
+#: Three-channel images: the axis each channel is viewed across, and the cyclic renaming of the cluster's axes
+#: (x' = P x) that puts that axis where the one-channel geometry has y. Both are proper rotations (det +1).
+VIEWS = {
+    'x': np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),  # (x', y', z') = (z, x, y)
+    'y': np.eye(3),
+    'z': np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]),  # (x', y', z') = (y, z, x)
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +85,10 @@ class FingerprintSettings:
     Lengths in metres (the detector) except where named; radii of the mask in pixels. ``orientation`` is how the
     structure is turned before its cluster is cut (:mod:`.cluster`): ``'lattice'`` (default: the lattice found from
     the structure's own diffraction, any cell, any orientation, defects or not), ``'spglib'`` (spglib's standard
-    cell when it finds a cubic group, at ``symprec``) or ``'none'`` (the cell as given, for standardised cells).
+    cell when it finds a cubic group, at ``symprec``), ``'none'`` (the cell as given, for standardised cells) or
+    ``'standard'`` (the lattice found, in the standard conventional orientation of its crystal system:
+    :func:`.orientation.standard_setting`). ``channels``: 1 (the paper's one image) or 3 (one image per crystal axis,
+    the patterns of +/- ``rotation_deg`` about it summed; ``rotation_axis`` must then be left at ``'y'``).
     """
 
     wavelength: float = 5.0e-12
@@ -82,6 +104,7 @@ class FingerprintSettings:
     target_atoms: int = 128
     orientation: str = 'lattice'
     symprec: float = 1e-3
+    channels: int = 1
 
     def __post_init__(self):
         positive = ('wavelength', 'pixel_size', 'distance', 'gamma', 'symprec')
@@ -97,17 +120,31 @@ class FingerprintSettings:
             raise ValueError(f'FingerprintSettings.orientation must be one of {ORIENTATIONS}, not {self.orientation!r}')
         if self.rotation_axis not in ('x', 'y', 'z'):
             raise ValueError(f"FingerprintSettings.rotation_axis must be 'x', 'y' or 'z', not {self.rotation_axis!r}")
+        if isinstance(self.channels, bool) or self.channels not in (1, 3):
+            raise ValueError(f'FingerprintSettings.channels must be 1 or 3, not {self.channels!r}')
+        if self.channels == 3 and self.rotation_axis != 'y':
+            raise ValueError(
+                'FingerprintSettings: with channels=3 every axis is a rotation axis in turn; leave rotation_axis '
+                f"at 'y', not {self.rotation_axis!r}"
+            )
         if not 0 <= self.mask_inner < self.mask_outer:
             raise ValueError(
                 f'FingerprintSettings: need 0 <= mask_inner < mask_outer, got {self.mask_inner} and {self.mask_outer}'
             )
 
     @property
-    def image_shape(self) -> tuple[int, int]:
-        return (int(self.pixels), int(self.pixels))
+    def image_shape(self) -> tuple[int, ...]:
+        """(pixels, pixels), or (3, pixels, pixels) with ``channels=3``."""
+        square = (int(self.pixels), int(self.pixels))
+        return square if self.channels == 1 else (int(self.channels), *square)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The settings as a dict; the fields of :data:`NEW_FIELDS` only where they differ from their defaults."""
+        data = dataclasses.asdict(self)
+        for name, default in NEW_FIELDS.items():
+            if data[name] == default:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FingerprintSettings:
@@ -158,14 +195,27 @@ def _geometry(settings: FingerprintSettings) -> _Geometry:
     px, py = cols.ravel() * settings.pixel_size, rows.ravel() * settings.pixel_size
     p = np.sqrt(px**2 + py**2 + settings.distance**2)
     vectors = np.stack([px / p, py / p, settings.distance / p - 1.0], axis=1) / settings.wavelength * ANGSTROM
-    vectors = vectors @ rotation_matrix(settings.rotation_axis, settings.rotation_deg)  # rows: R^T H
     radius = np.hypot(rows, cols).ravel()
     kept = np.flatnonzero((radius >= settings.mask_inner) & (radius <= settings.mask_outer))
     omega = settings.pixel_size**2 * settings.distance / p**3 if settings.solid_angle else np.ones_like(p)
     omega = omega / omega.max()  # a constant factor, cancelled by the normalisation; keeps float32 in range
-    h = np.linalg.norm(vectors, axis=1)
-    f32 = lambda a: np.ascontiguousarray(a[kept], dtype=np.float32)  # noqa: E731
-    return _Geometry(kept, f32(vectors[:, 0]), f32(vectors[:, 1]), f32(vectors[:, 2]), h[kept], f32(omega))
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+    if settings.channels == 1:
+        rotated = vectors @ rotation_matrix(settings.rotation_axis, settings.rotation_deg)  # rows: R^T H
+        h = np.linalg.norm(rotated, axis=1)
+        return _Geometry(
+            kept, f32(rotated[kept, 0]), f32(rotated[kept, 1]), f32(rotated[kept, 2]), h[kept], f32(omega[kept])
+        )
+    # Six blocks of the kept pixels: channel x (+, -), y (+, -), z (+, -). The cluster seen in view a is P_a x, rotated
+    # by R: H . (R P_a x) = (P_a^T R^T H) . x, rows vectors @ R @ P_a.
+    blocks = [
+        (vectors @ rotation_matrix('y', sign * settings.rotation_deg) @ VIEWS[axis])[kept]
+        for axis in 'xyz'
+        for sign in (1.0, -1.0)
+    ]
+    rotated = np.concatenate(blocks)
+    h = np.linalg.norm(rotated, axis=1)  # |H| is the same in every block
+    return _Geometry(kept, f32(rotated[:, 0]), f32(rotated[:, 1]), f32(rotated[:, 2]), h, f32(np.tile(omega[kept], 6)))
 
 
 def _load_kernels():
@@ -175,20 +225,31 @@ def _load_kernels():
 
 
 def fingerprint_clusters(clusters: Sequence[Cluster], settings: FingerprintSettings | None = None) -> np.ndarray:
-    """Return the fingerprints (N, H, W) float32 of clusters built already (:func:`.cluster.build_cluster`)."""
+    """Return the fingerprints (N, H, W) float32 of clusters built already (:func:`.cluster.build_cluster`).
+
+    (N, 3, H, W) with ``settings.channels == 3``.
+    """
     settings = settings or FingerprintSettings()
     geometry = _geometry(settings)
     images = np.zeros((len(clusters), *settings.image_shape), dtype=np.float32)
     if not clusters:
         return images
     species = np.unique(np.concatenate([c.numbers for c in clusters]))
-    table = np.ascontiguousarray(form_factor(species, geometry.h), dtype=np.float32)  # (n_species, n_kept)
+    table = np.ascontiguousarray(form_factor(species, geometry.h), dtype=np.float32)  # (n_species, n_pixels)
     packed = _pack(clusters, species)
-    values = np.empty((len(clusters), len(geometry.kept)), dtype=np.float32)
+    values = np.empty((len(clusters), len(geometry.h)), dtype=np.float32)
     _load_kernels().batch_kernel(
         geometry.hx, geometry.hy, geometry.hz, geometry.omega, table, *packed, float(settings.gamma), values
     )
-    images.reshape(len(clusters), -1)[:, geometry.kept] = values
+    if settings.channels == 1:
+        images.reshape(len(clusters), -1)[:, geometry.kept] = values
+        return images
+    # The kernel scaled all six patterns of a cluster by one factor; the sums are scaled again so the brightest
+    # pixel of the (3, H, W) image is 1 (one normalisation for the whole image: docs/fingerprint.md).
+    pairs = values.reshape(len(clusters), 3, 2, len(geometry.kept)).sum(axis=2)
+    peak = pairs.reshape(len(clusters), -1).max(axis=1)
+    pairs /= np.where(peak > 0, peak, 1.0)[:, None, None]
+    images.reshape(len(clusters), 3, -1)[:, :, geometry.kept] = pairs
     return images
 
 
@@ -219,7 +280,10 @@ def _cluster(structure: Any, settings: FingerprintSettings) -> Cluster:
 
 
 def fingerprint(structure: Any, settings: FingerprintSettings | None = None) -> np.ndarray:
-    """Return the fingerprint (H, W) float32 in [0, 1] of one structure (pymatgen, ASE, AiiDA or internal form)."""
+    """Return the fingerprint (H, W) float32 in [0, 1] of one structure (pymatgen, ASE, AiiDA or internal form).
+
+    (3, H, W) with ``settings.channels == 3``.
+    """
     settings = settings or FingerprintSettings()
     return fingerprint_clusters([_cluster(structure, settings)], settings)[0]
 

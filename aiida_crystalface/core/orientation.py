@@ -55,6 +55,8 @@ __all__ = (
     'lattice_of',
     'no_lattice_message',
     'periodic_nn_distance',
+    'standard_conventional',
+    'standard_setting',
 )
 
 #: Atoms that enter the coherence sums at most (a seeded random subset of larger structures).
@@ -100,7 +102,10 @@ class Lattice:
     dimensions (amorphous, liquid, gas). The open-set answer reads it: ``amorphous`` only for no order at all.
     ``bravais``: ``'cP'``, ``'cI'`` or ``'cF'`` when the lattice is cubic, ``''`` when it is not, None where it was not
     decided (no lattice, or a local lattice fitted to noisy positions); ``cubic_deviation``: how far the most cubic
-    cell is from a cube (see :func:`cubic_bravais`).
+    cell is from a cube (see :func:`cubic_bravais`). ``standard``: None, except in the lattice that
+    :func:`standard_setting` returns, where ``conventional`` and ``rotation`` are those of the standard conventional
+    cell of any of the seven crystal systems and ``standard`` is its Bravais lattice (``'aP'``, ``'mP'``, ``'mC'``,
+    ``'oP'``, ``'oC'``, ``'oI'``, ``'oF'``, ``'tP'``, ``'tI'``, ``'hR'``, ``'hP'``, ``'cP'``, ``'cI'``, ``'cF'``).
     """
 
     found: bool
@@ -118,6 +123,7 @@ class Lattice:
     periodic: bool = True
     bravais: str | None = None
     cubic_deviation: float | None = None
+    standard: str | None = None  # the Bravais lattice of the standard setting (standard_setting), None otherwise
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-friendly summary stored with a fingerprint (found, score, ..., method and seed)."""
@@ -138,6 +144,7 @@ class Lattice:
                 if self.bravais is None
                 else {'lattice_bravais': self.bravais, 'cubic_deviation': round(float(self.cubic_deviation), 6)}
             ),
+            **({} if self.standard is None else {'lattice_standard': self.standard}),
         }
 
 
@@ -403,3 +410,104 @@ def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
         bravais=bravais,
         cubic_deviation=deviation,
     )
+
+
+#: spglib's tolerance on the lattice alone, relative to its shortest vector. The lattice found is exact (a rational
+#: combination of the cell vectors), so its symmetry is exact to rounding errors; 1e-4 leaves a cell strained as a
+#: whole by more than about 0.01 % in the lower system (the cubic test, :data:`CUBIC_TOLERANCE`, is looser: see
+#: :func:`standard_setting`).
+STANDARD_SYMPREC = 1e-4
+#: The crystal family of a holohedry (space group of a lattice), by space-group number.
+_FAMILIES = ((2, 'a'), (15, 'm'), (74, 'o'), (142, 't'), (194, 'h'), (230, 'c'))
+
+
+def _aligned_rotation(triple: np.ndarray) -> np.ndarray:
+    """The proper rotation putting a right-handed ``triple`` with a along +x, b in the xy plane (+y), c to +z.
+
+    ``triple @ rotation.T`` is lower triangular with a positive diagonal (the ITA / spglib orientation).
+    """
+    q, r = np.linalg.qr(triple.T)
+    signs = np.sign(np.diag(r))
+    signs[signs == 0] = 1.0
+    return (q * signs).T
+
+
+def _spglib_transformation(metric: tuple[float, ...]) -> tuple[np.ndarray, str]:
+    """spglib on one lattice point in the cell of ``metric`` (the rounded Gram matrix): (P^-1, Bravais symbol)."""
+    import warnings
+
+    import spglib
+
+    gram = np.array(metric).reshape(3, 3)
+    cell = np.linalg.cholesky(gram)  # rows: a basis with this metric (lower triangular)
+    symprec = STANDARD_SYMPREC * float(np.sqrt(np.diag(gram)).min())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            dataset = spglib.get_symmetry_dataset((cell, [[0.0, 0.0, 0.0]], [1]), symprec=symprec)
+    except Exception:  # spglib signals failures through exceptions in some versions, through None in others
+        dataset = None
+    if dataset is None:
+        raise StructureError('spglib found no symmetry for the lattice (not even the identity)')
+    family = next(letter for last, letter in _FAMILIES if dataset.number <= last)
+    centring = str(dataset.international)[0]
+    symbol = 'hR' if centring == 'R' else family + ('C' if centring in 'ABC' else centring)
+    return np.linalg.inv(np.asarray(dataset.transformation_matrix, dtype=np.float64)), symbol
+
+
+_TRANSFORMATIONS: dict[tuple[float, ...], tuple[np.ndarray, str]] = {}
+
+
+def standard_conventional(primitive: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """The standard conventional cell of a lattice: ``(conventional, rotation, bravais)`` (see ``docs/fingerprint.md``).
+
+    ``primitive``: a basis (rows, angstrom) of the lattice, in any orientation. ``conventional`` (rows, in the frame
+    of ``primitive``): spglib's standardised conventional cell of the lattice alone (one point per primitive cell,
+    tolerance :data:`STANDARD_SYMPREC` times the shortest vector), with the orthorhombic axes ordered (P, I, F:
+    a <= b <= c; C: a <= b, c the axis normal to the centred face; an odd permutation reverses the last axis, so the
+    cell stays right-handed). ``rotation``: the proper rotation (``positions @ rotation.T``) that puts a along +x,
+    b in the xy plane towards +y and c towards +z (so c along z for the hexagonal, trigonal, tetragonal and
+    orthorhombic systems, b along y for the monoclinic). ``bravais``: ``'aP'``, ``'mP'``, ..., ``'cF'``.
+
+    spglib depends only on the metric of the basis: it is run once per metric (memoised on the Gram matrix rounded
+    to 1e-10 of its largest element) and its integer transformation applied to the basis as given.
+    """
+    primitive = np.asarray(primitive, dtype=np.float64)
+    gram = primitive @ primitive.T
+    scale = float(np.abs(gram).max())
+    key = tuple(float(v) * scale for v in np.round(gram / scale, 10).ravel())
+    if key not in _TRANSFORMATIONS:
+        if len(_TRANSFORMATIONS) > 4096:
+            _TRANSFORMATIONS.clear()
+        _TRANSFORMATIONS[key] = _spglib_transformation(key)
+    inverse, bravais = _TRANSFORMATIONS[key]
+    conventional = inverse.T @ primitive  # (a_s, b_s, c_s) = (a, b, c) P^-1, as rows
+    if bravais[0] == 'o':
+        lengths = np.linalg.norm(conventional, axis=1)
+        order = [0, 1, 2] if bravais == 'oC' and lengths[0] <= lengths[1] else [1, 0, 2] if bravais == 'oC' else None
+        if order is None:
+            order = list(np.argsort(lengths, kind='stable'))
+        odd = round(np.linalg.det(np.eye(3)[order])) < 0
+        conventional = conventional[order]
+        if odd:
+            conventional[2] = -conventional[2]
+    if np.linalg.det(conventional) < 0:  # spglib's cells are right-handed; kept as a guard
+        conventional = -conventional
+    return conventional, _aligned_rotation(conventional), bravais
+
+
+def standard_setting(lattice: Lattice) -> Lattice:
+    """``lattice`` with ``conventional`` and ``rotation`` of its standard conventional cell (any crystal system).
+
+    A cubic lattice (``lattice.bravais`` cP, cI or cF, within :data:`CUBIC_TOLERANCE`) keeps the orientation
+    :func:`find_lattice` gave it (the cube's edges along x, y, z; for diamond, spglib's class of the two), so the
+    standard setting of a cubic crystal is today's cluster exactly. Any other lattice gets
+    :func:`standard_conventional`. A lattice not found, or a local one (``bravais`` None: fitted to noisy positions,
+    where a tolerance of 1e-4 has no meaning) is returned unchanged.
+    """
+    if not lattice.found or lattice.bravais is None:
+        return lattice
+    if lattice.bravais:
+        return dataclasses.replace(lattice, standard=lattice.bravais)
+    conventional, rotation, bravais = standard_conventional(lattice.primitive)
+    return dataclasses.replace(lattice, conventional=conventional, rotation=rotation, standard=bravais)

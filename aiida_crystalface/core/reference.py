@@ -24,8 +24,14 @@ def _rotation(axis: str, degrees: float) -> np.ndarray:
     return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
 
 
-def reference_fingerprint(positions: np.ndarray, numbers: np.ndarray, settings) -> np.ndarray:
-    """Return D (pixels x pixels, float64) of atoms at ``positions`` (already centred and scaled, read as angstrom)."""
+def reference_fingerprint(
+    positions: np.ndarray, numbers: np.ndarray, settings, *, normalise: bool = True
+) -> np.ndarray:
+    """Return D (pixels x pixels, float64) of atoms at ``positions`` (already centred and scaled, read as angstrom).
+
+    One image, whatever ``settings.channels`` (the tests assemble three-channel images from it); ``normalise=False``
+    leaves out the final division by the brightest pixel.
+    """
     n = settings.pixels
     index = np.arange(n) - (n - 1) / 2.0
     # Image row i is the detector's y, column j its x.
@@ -44,4 +50,4 @@ def reference_fingerprint(positions: np.ndarray, numbers: np.ndarray, settings) 
     image = omega * np.abs(psi) ** settings.gamma
     radius = np.sqrt(index[:, None] ** 2 + index[None, :] ** 2)
     image[(radius < settings.mask_inner) | (radius > settings.mask_outer)] = 0.0
-    return image / image.max()
+    return image / image.max() if normalise else image
