@@ -24,6 +24,8 @@ __all__ = ('VACUUM_GAP', 'Neighbourhood', 'neighbourhood', 'overlapping_pair', '
 #: the structure is not periodic along that axis (a surface slab or a cluster in a box). Interlayer gaps of layered
 #: bulk crystals (graphite 3.35 A, MoS2 about 3 A) stay well below it.
 VACUUM_GAP = 6.0
+#: Cells of at most this many atoms look for overlapping atoms with an all-pairs kernel (:func:`overlapping_pair`).
+SMALL_CELL = 512
 
 
 def _heights(cell: np.ndarray) -> np.ndarray:
@@ -123,10 +125,20 @@ def overlapping_pair(structure: AtomicStructure, distance: float) -> tuple[float
     """Return (d, i, j) of the closest pair of atoms closer than ``distance`` (periodic images included), or None.
 
     Linear in the number of atoms: a k-d tree over the atoms and their images within ``distance`` of the cell.
-    An atom closer than ``distance`` to its own image (a cell that thin) is reported as the pair (i, i).
+    An atom closer than ``distance`` to its own image (a cell that thin) is reported as the pair (i, i). A fully
+    periodic cell of at most :data:`SMALL_CELL` atoms whose faces are more than ``2 distance`` apart takes an
+    all-pairs minimum-image kernel instead (the same answer, without the set-up cost of the images and the tree).
     """
     from scipy.spatial import cKDTree
 
+    cell = np.asarray(structure.cell, dtype=np.float64)
+    n = len(structure)
+    if 2 <= n <= SMALL_CELL and all(structure.pbc) and np.all(_heights(cell) > 2.0 * distance):
+        from . import _kernels
+
+        frac = np.linalg.solve(cell.T, np.asarray(structure.positions, dtype=np.float64).T).T
+        d2, i, j = _kernels.closest_pair_wrapped(np.ascontiguousarray(frac), cell)
+        return (float(np.sqrt(d2)), int(i), int(j)) if d2 < distance**2 else None
     points, index = periodic_images(structure.cell, structure.positions, structure.pbc, distance)
     tree = cKDTree(points)
     pairs = tree.query_pairs(distance, output_type='ndarray')

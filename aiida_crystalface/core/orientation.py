@@ -79,6 +79,9 @@ _CENTRINGS = {
     'cI': ((0.0, 0.0, 0.0), (0.5, 0.5, 0.5)),
     'cF': ((0.0, 0.0, 0.0), (0.0, 0.5, 0.5), (0.5, 0.0, 0.5), (0.5, 0.5, 0.0)),
 }
+_CENTRING_CODES = {
+    frozenset(round(4 * 2 * x + 2 * 2 * y + 2 * z) for x, y, z in points): name for name, points in _CENTRINGS.items()
+}
 #: The words every message about a structure with no lattice starts with (classification refuses such structures).
 NO_LATTICE = 'no lattice found'
 #: Version of the method, stored with every result.
@@ -172,13 +175,13 @@ def cubic_bravais(primitive: np.ndarray, conventional: np.ndarray) -> tuple[str,
     deviation = float(np.abs(metric / (np.trace(metric) / 3.0) - np.eye(3)).max())
     if deviation > CUBIC_TOLERANCE:
         return '', deviation
-    points = _SHIFTS @ np.asarray(primitive, dtype=np.float64) @ np.linalg.inv(conventional)
-    points = np.round(points - np.floor(points + 1e-6), 4) % 1.0
-    found = {tuple(float(x) for x in row) for row in points}
-    for name, centring in _CENTRINGS.items():
-        if found == set(centring):
-            return name, deviation
-    return '', deviation
+    # The lattice points in the cube, doubled: the cubic centrings put them on multiples of 1/2.
+    doubled = 2.0 * (_SHIFTS @ np.asarray(primitive, dtype=np.float64) @ np.linalg.inv(conventional))
+    whole = np.round(doubled)
+    if np.abs(doubled - whole).max() > 1e-4:
+        return '', deviation
+    codes = frozenset((np.mod(whole.astype(np.int64), 2) @ np.array([4, 2, 1])).tolist())
+    return _CENTRING_CODES.get(codes, ''), deviation
 
 
 def _perpendicular_heights(cell: np.ndarray) -> np.ndarray:

@@ -80,3 +80,26 @@ def test_overlaps_are_found_across_the_cell_and_vacuum_is_found():
     distance, i, j = overlapping_pair(slab, 0.1)
     assert (i, j) == (0, 1) and distance == pytest.approx(0.05)
     assert vacuum_axes(slab).tolist() == [False, True, True]
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_overlapping_pair_small_cell_kernel_agrees_with_the_tree(seed, monkeypatch):
+    """The all-pairs minimum-image kernel of small cells gives the k-d tree's pair, in skewed cells and with
+    atoms exactly on top of each other."""
+    from aiida_crystalface.core import neighbours
+
+    rng = np.random.default_rng(seed)
+    cell = np.eye(3) * rng.uniform(4, 7, 3) + rng.uniform(-1.5, 1.5, (3, 3))
+    frac = rng.random((int(rng.integers(20, 120)), 3))
+    if seed % 2:
+        frac[5] = frac[3] + [0, 0, 1]  # the same atom one cell over: distance 0
+    frac[7] = frac[11] + rng.normal(0, 0.004, 3)  # a near pair, possibly across a face
+    structure = to_atomic_structure({'cell': cell, 'positions': frac @ cell, 'numbers': [29] * len(frac)})
+    for distance in (0.01, 0.1, 0.5):
+        small = overlapping_pair(structure, distance)
+        monkeypatch.setattr(neighbours, 'SMALL_CELL', 0)
+        tree = overlapping_pair(structure, distance)
+        monkeypatch.setattr(neighbours, 'SMALL_CELL', 512)
+        assert (small is None) == (tree is None), (small, tree)
+        if small is not None:
+            assert small[1:] == tree[1:] and small[0] == pytest.approx(tree[0], abs=1e-9)
