@@ -85,18 +85,8 @@ def main() -> None:
     rows.append(("cluster step alone, primitive cells ('spglib')", args.n / t, t / args.n * 1e3))
     t = best_of(lambda: [build_cluster(s, orientation='none') for s in structures[:128]]) * args.n / 128
     rows.append(("cluster step alone ('none')", args.n / t, t / args.n * 1e3))
-    t = best_of(lambda: fingerprints(structures, settings))
-    rows.append(("fingerprints(): primitive cells ('lattice')", args.n / t, t / args.n * 1e3))
-    t = best_of(lambda: fingerprints(structures, spglib))
-    rows.append(("fingerprints(): primitive cells ('spglib')", args.n / t, t / args.n * 1e3))
-    t = best_of(lambda: fingerprints(cubic_structures, settings))
-    rows.append(("fingerprints(): conventional cells ('lattice')", args.n / t, t / args.n * 1e3))
-    t = best_of(lambda: fingerprints(cubic_structures, fast))
-    rows.append(("fingerprints(): conventional cells ('none')", args.n / t, t / args.n * 1e3))
     large = cells_of_128_atoms()
     large_structures = [large[i % len(large)] for i in range(args.n)]
-    t = best_of(lambda: fingerprints(large_structures, settings))
-    rows.append(("fingerprints(): 128-atom cells ('lattice')", args.n / t, t / args.n * 1e3))
     mixed = [*cells, to_atomic_structure(bulk('Mg')), to_atomic_structure(bulk('In', 'bct', a=3.25, c=4.95))]
     any_clusters = [build_cluster(s, orientation='standard') for s in mixed]
     any_batch = [
@@ -104,12 +94,19 @@ def main() -> None:
         for c in (any_clusters[i % len(any_clusters)] for i in range(args.n))
     ]
     fingerprint_clusters(any_batch[:4], ANY_LATTICE)
-    t = best_of(lambda: fingerprint_clusters(any_batch, ANY_LATTICE))
-    rows.append(('Numba kernel alone, any lattice (3 channels)', args.n / t, t / args.n * 1e3))
-    t = best_of(lambda: fingerprints(structures, ANY_LATTICE))
-    rows.append(('fingerprints(): primitive cells (any lattice)', args.n / t, t / args.n * 1e3))
-    t = best_of(lambda: fingerprints(large_structures, ANY_LATTICE))
-    rows.append(('fingerprints(): 128-atom cells (any lattice)', args.n / t, t / args.n * 1e3))
+    timed = (  # (row, what is timed): every one makes args.n fingerprints
+        ("fingerprints(): primitive cells ('lattice')", lambda: fingerprints(structures, settings)),
+        ("fingerprints(): primitive cells ('spglib')", lambda: fingerprints(structures, spglib)),
+        ("fingerprints(): conventional cells ('lattice')", lambda: fingerprints(cubic_structures, settings)),
+        ("fingerprints(): conventional cells ('none')", lambda: fingerprints(cubic_structures, fast)),
+        ("fingerprints(): 128-atom cells ('lattice')", lambda: fingerprints(large_structures, settings)),
+        ('Numba kernel alone, any lattice (3 channels)', lambda: fingerprint_clusters(any_batch, ANY_LATTICE)),
+        ('fingerprints(): primitive cells (any lattice)', lambda: fingerprints(structures, ANY_LATTICE)),
+        ('fingerprints(): 128-atom cells (any lattice)', lambda: fingerprints(large_structures, ANY_LATTICE)),
+    )
+    for row, run in timed:
+        t = best_of(run)
+        rows.append((row, args.n / t, t / args.n * 1e3))
     n_ref = 8
     t = best_of(lambda: [reference_fingerprint(c.positions, c.numbers, settings) for c in batch[:n_ref]], 2)
     reference_rate = n_ref / t

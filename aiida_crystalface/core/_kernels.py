@@ -188,32 +188,6 @@ def reflections(metric, reach, g2_max):
     return out[:count]
 
 
-@nb.njit(cache=True)
-def closest_pair_wrapped(frac, cell):
-    """The closest pair of distinct atoms by minimum image: ``(squared distance, i, j)`` with i < j.
-
-    Exact for a pair closer than half the cell's smallest height (every fractional component of such a difference
-    is below 1/2). All pairs: for small cells, where it is faster than building periodic images and a k-d tree.
-    """
-    n = frac.shape[0]
-    best, bi, bj = np.inf, 0, 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            dx = frac[j, 0] - frac[i, 0]
-            dy = frac[j, 1] - frac[i, 1]
-            dz = frac[j, 2] - frac[i, 2]
-            dx -= np.round(dx)
-            dy -= np.round(dy)
-            dz -= np.round(dz)
-            x = dx * cell[0, 0] + dy * cell[1, 0] + dz * cell[2, 0]
-            y = dx * cell[0, 1] + dy * cell[1, 1] + dz * cell[2, 1]
-            z = dx * cell[0, 2] + dy * cell[1, 2] + dz * cell[2, 2]
-            d2 = x * x + y * y + z * z
-            if d2 < best:
-                best, bi, bj = d2, i, j
-    return best, bi, bj
-
-
 @nb.njit(cache=True, fastmath=True)
 def nearest_squared(frac, cell, chosen, shifts, wrap):
     """Squared distance from each atom ``chosen[a]`` to its nearest other atom, periodic images included.

@@ -137,7 +137,7 @@ def overlapping_pair(structure: AtomicStructure, distance: float) -> tuple[float
         from . import _kernels
 
         frac = np.linalg.solve(cell.T, np.asarray(structure.positions, dtype=np.float64).T).T
-        d2, i, j = _kernels.closest_pair_wrapped(np.ascontiguousarray(frac), cell)
+        d2, i, j = _kernels.closest_pair(np.ascontiguousarray(frac), cell)
         return (float(np.sqrt(d2)), int(i), int(j)) if d2 < distance**2 else None
     points, index = periodic_images(structure.cell, structure.positions, structure.pbc, distance)
     tree = cKDTree(points)
