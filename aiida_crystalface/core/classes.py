@@ -297,7 +297,7 @@ def class_structure(name: str, species: Sequence[str | int] | str | None = None,
     groups = _groups(name)
     if species is None:
         symbols, scale = class_species(name), 1.0
-        structure = base
+        structure = base.replace(cell=base.cell.copy(), positions=base.positions.copy(), numbers=base.numbers.copy())
     else:
         if isinstance(species, str) and species == 'random':
             choices = species_choices(name)

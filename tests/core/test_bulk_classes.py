@@ -138,6 +138,14 @@ def test_elemental_contact_is_twice_the_radius():
         assert nearest_neighbour_distance(structure) == pytest.approx(2 * atomic_radii()[atomic_number(symbol)])
 
 
+def test_structures_are_copies():
+    first = class_structure('hcp')
+    first.positions[:] += 1.0
+    first.numbers[:] = 1
+    again = class_structure('hcp')
+    assert not np.allclose(again.positions, first.positions) and set(again.numbers) == {atomic_number('Mg')}
+
+
 def test_random_species_is_seeded():
     a = class_structure('perovskite', 'random', seed=3)
     b = class_structure('perovskite', 'random', seed=3)
