@@ -92,19 +92,20 @@ _PARENTS = {(225, 1): 'fcc', (227, 2): 'diamond', (229, 1): 'bcc', (221, 1): 'sc
 
 
 #: Lattice points per conventional cell of each centring letter of a Pearson symbol.
-_CENTRING_POINTS = {'P': 1, 'I': 2, 'F': 4, 'C': 2, 'A': 2, 'B': 2, 'S': 2, 'R': 3}
+_CENTRING_POINTS = {'P': 1, 'I': 2, 'F': 4, 'C': 2, 'A': 2, 'B': 2, 'S': 2}
 
 
 def class_lattice(aflow: str) -> tuple[str, int]:
     """The Bravais lattice and the sites per lattice point of a prototype, from its AFLOW label's Pearson symbol.
 
     ``'A_cF4_225_a'`` (fcc): ``('cF', 1)``; ``'A_cF8_227_a'`` (diamond): ``('cF', 2)``; ``'A_hP2_194_c'`` (hcp):
-    ``('hP', 2)``. The Pearson symbol counts the atoms of the conventional cell (of a hexagonal cell for ``hR``).
+    ``('hP', 2)``; ``'A_hR2_166_c'`` (alpha-As): ``('hR', 2)``. The Pearson symbol counts the atoms of the
+    conventional cell, and for ``hR`` those of the primitive rhombohedral cell.
     """
     try:
         pearson = aflow.split('_')[1]
         bravais, atoms = pearson[:2], int(pearson[2:])
-        points = 3 if bravais == 'hR' else _CENTRING_POINTS[bravais[1]]
+        points = 1 if bravais == 'hR' else _CENTRING_POINTS[bravais[1]]  # hR: atoms of the rhombohedral cell
     except (IndexError, KeyError, ValueError) as exception:
         raise ValueError(f'{aflow!r} is not an AFLOW prototype label (such as A_cF4_225_a)') from exception
     return bravais, atoms // points

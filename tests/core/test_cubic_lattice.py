@@ -61,6 +61,8 @@ def test_class_lattice_from_the_aflow_label():
     assert class_lattice('A_cP1_221_a') == ('cP', 1)
     assert class_lattice('A_hP2_194_c') == ('hP', 2)
     assert class_lattice('AB_cP2_221_a_b') == ('cP', 2)
+    assert class_lattice('A_hR2_166_c') == ('hR', 2)  # alpha-As: the rhombohedral cell's atoms
+    assert class_lattice('A_hR1_166_a') == ('hR', 1)
     with pytest.raises(ValueError, match='not an AFLOW prototype label'):
         class_lattice('fcc')
 
