@@ -117,6 +117,12 @@ class Classifier:
             settings = settings.to_dict()
         self.settings: dict = dict(settings or {})
         self.settings_hash: str = str(settings_hash or self.settings.get('hash', '') or '')
+        wanted = int(self.settings.get('channels', 1))
+        if self.settings and wanted != int(net.config.get('in_channels', 1)):
+            raise ValueError(
+                f'the fingerprint settings make {wanted}-channel images, the network reads '
+                f'{net.config.get("in_channels", 1)}-channel ones'
+            )
         extra = dict(metadata or {})
         extra.pop('format', None)
         self._extra = extra
@@ -162,15 +168,32 @@ class Classifier:
 
     # -- prediction ------------------------------------------------------------------------------------------------
 
+    @property
+    def channels(self) -> int:
+        """Channels of the images the network reads: 1 (the paper's fingerprint) or 3 (``channels=3`` settings)."""
+        return int(self.net.config.get('in_channels', 1))
+
     def _as_batch(self, images: Any) -> np.ndarray:
+        """Images as (N, H, W) float32 for a one-channel model, (N, C, H, W) for a C-channel one."""
         array = np.asarray(images, dtype=np.float32)
-        size = self.image_size
-        if array.ndim == 2:
-            array = array[None]
-        if array.ndim == 4 and array.shape[1] == 1:
-            array = array[:, 0]
-        if array.ndim != 3 or array.shape[1:] != (size, size):
-            raise ValueError(f'images must have shape (N, {size}, {size}) or ({size}, {size}), not {np.shape(images)}')
+        size, channels = self.image_size, self.channels
+        if channels == 1:
+            if array.ndim == 2:
+                array = array[None]
+            if array.ndim == 4 and array.shape[1] == 1:
+                array = array[:, 0]
+            if array.ndim != 3 or array.shape[1:] != (size, size):
+                raise ValueError(
+                    f'images must have shape (N, {size}, {size}) or ({size}, {size}), not {np.shape(images)}'
+                )
+        else:
+            if array.ndim == 3:
+                array = array[None]
+            if array.ndim != 4 or array.shape[1:] != (channels, size, size):
+                raise ValueError(
+                    f'images must have shape (N, {channels}, {size}, {size}) or ({channels}, {size}, {size}) for '
+                    f'this {channels}-channel model, not {np.shape(images)}'
+                )
         if not np.isfinite(array).all():
             raise ValueError('images contain NaN or infinite values')
         return array
@@ -216,7 +239,8 @@ class Classifier:
                 size = len(chunk)
                 if size % pad:
                     chunk = np.concatenate([chunk, np.zeros((pad - size % pad, *chunk.shape[1:]), np.float32)])
-                batch = torch.from_numpy(chunk).unsqueeze(1)
+                batch = torch.from_numpy(chunk)
+                batch = batch.unsqueeze(1) if batch.ndim == 3 else batch
                 # channels_last lets oneDNN pick its fast NHWC convolutions (about 1.3x on this CPU).
                 batch = batch.contiguous(memory_format=torch.channels_last)
                 out[start : start + size] = self.net(batch.to(device)).float().cpu().numpy()[:size]

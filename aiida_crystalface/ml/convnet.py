@@ -23,7 +23,7 @@ POOL_AFTER = (1, 3)
 
 
 class ConvNet(nn.Module):
-    """The ConvNet of Table 1, for single-channel ``image_size`` x ``image_size`` fingerprints.
+    """The ConvNet of Table 1, for ``image_size`` x ``image_size`` fingerprints of ``in_channels`` channels.
 
     :param n_classes: number of output classes.
     :param image_size: side of the square input image in pixels; must be divisible by 4 (two poolings).
@@ -31,6 +31,9 @@ class ConvNet(nn.Module):
     :param kernel_size: side of the (odd) convolution kernels.
     :param dense: width of the fully connected hidden layer.
     :param dropout: dropout probability after the hidden layer.
+    :param in_channels: channels of the input image: 1 (the paper's fingerprint) or 3 (the three-rotation fingerprint
+        of ``FingerprintSettings(channels=3)``); only the first convolution changes. Stored in :attr:`config` only when
+        it is not 1, so that the paper's models keep their stored architecture.
     """
 
     def __init__(
@@ -42,6 +45,7 @@ class ConvNet(nn.Module):
         kernel_size: int = 7,
         dense: int = 128,
         dropout: float = 0.25,
+        in_channels: int = 1,
     ):
         super().__init__()
         if n_classes < 2:
@@ -50,6 +54,8 @@ class ConvNet(nn.Module):
             raise ValueError(f'image_size must be a positive multiple of 4 (two 2x2 poolings), not {image_size}')
         if kernel_size % 2 != 1:
             raise ValueError(f'kernel_size must be odd for "same" padding, not {kernel_size}')
+        if isinstance(in_channels, bool) or int(in_channels) != in_channels or in_channels < 1:
+            raise ValueError(f'in_channels must be a positive integer, not {in_channels!r}')
         if len(filters) != 6:
             raise ValueError(f'filters must list six convolutions (Table 1), not {len(filters)}')
         self.config = {
@@ -61,7 +67,9 @@ class ConvNet(nn.Module):
             'dense': int(dense),
             'dropout': float(dropout),
         }
-        channels = [1, *self.config['filters']]
+        if in_channels != 1:
+            self.config['in_channels'] = int(in_channels)
+        channels = [int(in_channels), *self.config['filters']]
         self.convs = nn.ModuleList(
             nn.Conv2d(channels[i], channels[i + 1], kernel_size, padding=kernel_size // 2) for i in range(6)
         )
@@ -76,14 +84,18 @@ class ConvNet(nn.Module):
         if config.get('name') != 'ConvNet':
             raise ValueError(f'unknown architecture {config.get("name")!r}')
         kwargs = {key: config[key] for key in ('filters', 'kernel_size', 'dense', 'dropout')}
-        return cls(config['n_classes'], config['image_size'], **kwargs)
+        return cls(config['n_classes'], config['image_size'], in_channels=int(config.get('in_channels', 1)), **kwargs)
 
     @property
     def image_size(self) -> int:
         return self.config['image_size']
 
+    @property
+    def in_channels(self) -> int:
+        return int(self.config.get('in_channels', 1))
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The convolutional part: (N, 1, H, W) -> (N, filters[-1], H / 4, W / 4)."""
+        """The convolutional part: (N, in_channels, H, W) -> (N, filters[-1], H / 4, W / 4)."""
         for index, conv in enumerate(self.convs):
             x = F.relu(conv(x))
             if index in POOL_AFTER:
@@ -91,7 +103,7 @@ class ConvNet(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, n_classes) for images (N, 1, H, W)."""
+        """Logits (N, n_classes) for images (N, in_channels, H, W)."""
         x = torch.flatten(self.features(x), 1)
         x = self.dropout(F.relu(self.hidden(x)))
         return self.output(x)

@@ -102,7 +102,8 @@ def _strongest(activation: torch.Tensor, top_k: int) -> tuple[torch.Tensor, torc
 
 
 def _batch_tensor(classifier: Any, images: Any) -> torch.Tensor:
-    return torch.from_numpy(classifier._as_batch(images)).unsqueeze(1)
+    batch = torch.from_numpy(classifier._as_batch(images))
+    return batch.unsqueeze(1) if batch.ndim == 3 else batch
 
 
 def attentive_response_maps(classifier: Any, image: np.ndarray, top_k: int = 4) -> ResponseMaps:
@@ -115,6 +116,10 @@ def attentive_response_maps(classifier: Any, image: np.ndarray, top_k: int = 4) 
     limit = min(net.config['filters'])
     if not 1 <= top_k <= limit:
         raise ValueError(f'top_k must be between 1 and {limit} (the smallest layer has {limit} filters), not {top_k}')
+    if getattr(classifier, 'channels', 1) != 1:
+        raise ValueError(
+            f'attentive response maps are drawn for one-channel models; this model reads {classifier.channels} channels'
+        )
     if np.ndim(image) != 2:
         raise ValueError(f'image must be one (H, W) fingerprint, not an array of shape {np.shape(image)}')
     x = _batch_tensor(classifier, image).contiguous()
@@ -144,6 +149,8 @@ def class_templates(
     :param labels: class index of each image; default: the model's predictions.
     :return: ``(templates (n_classes, H, W), counts (n_classes,))``.
     """
+    if getattr(classifier, 'channels', 1) != 1:
+        raise ValueError(f'class templates are drawn for one-channel models; this model reads {classifier.channels}')
     net = classifier.net.eval()
     x = _batch_tensor(classifier, images).contiguous()
     labels = classifier.predict(images).argmax(axis=1) if labels is None else np.asarray(labels, dtype=np.int64)
