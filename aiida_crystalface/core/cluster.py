@@ -397,7 +397,7 @@ def build_cluster(
         # memory and time in a big cell; the cluster is cut at the centre anyway: find the lattice there.
         return whole_cluster(structure, target_atoms, seed, atoms=512)
     if orientation in _FOUND:
-        lattice = lattice_of(structure, seed)
+        lattice = lattice_of(structure, seed, molecular=orientation == 'standard')
         if orientation == 'standard':
             lattice = standard_setting(lattice)
         if lattice.found:

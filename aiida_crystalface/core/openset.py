@@ -44,6 +44,7 @@ __all__ = (
     'MEMBER_VARIANTS',
     'aflow_prototypes',
     'class_lattice',
+    'expected_lattice',
     'lattice_admits',
     'member',
     'molten_snapshot',
@@ -111,7 +112,7 @@ def class_lattice(aflow: str) -> tuple[str, int]:
     return bravais, atoms // points
 
 
-def lattice_admits(lattice: dict[str, Any], aflow: str) -> bool | None:
+def lattice_admits(lattice: dict[str, Any], aflow: str, expected: dict[str, Any] | None = None) -> bool | None:
     """Whether the lattice the orientation step found can be that of a crystal of the prototype ``aflow``.
 
     The lattice of a crystal found by :func:`.orientation.find_lattice` is exact, damaged or not (vacancies,
@@ -121,14 +122,37 @@ def lattice_admits(lattice: dict[str, Any], aflow: str) -> bool | None:
     non-cubic prototype is not cubic. ``lattice``: the record of :meth:`.orientation.Lattice.to_dict`. Returns None
     where the record does not decide it (no ``lattice_bravais``: a local lattice fitted to noisy positions, or a
     record written before the field existed).
+
+    ``expected``: the lattice the orientation step finds on the class's own pristine crystal, ``{'bravais',
+    'sites'}`` (a model of many prototypes stores it per class: :func:`expected_lattice`). It is the lattice of the
+    structure with species ignored (the coherent reflections weigh every atom alike), which for an ordered compound
+    is not its Pearson symbol's (rocksalt: simple cubic of half the edge, one site). With it, a record of the
+    ``'standard'`` orientation (``lattice_standard``: any of the 14 Bravais lattices) decides for every class.
     """
     found = lattice.get('lattice_bravais')
-    if found is None or not lattice.get('lattice_found', False):
+    if not lattice.get('lattice_found', False):
+        return None
+    if expected is not None and lattice.get('lattice_standard'):
+        return lattice['lattice_standard'] == expected['bravais'] and int(
+            lattice.get('sites_per_lattice_point', -1)
+        ) == int(expected['sites'])
+    if found is None:
         return None
     bravais, sites = class_lattice(aflow)
     if bravais[0] != 'c':
         return found == ''
     return found == bravais and int(lattice.get('sites_per_lattice_point', -1)) == sites
+
+
+def expected_lattice(structure: Any) -> dict[str, Any]:
+    """``{'bravais', 'sites'}``: the Bravais lattice (``lattice_standard``) and sites per lattice point that the
+    ``'standard'`` orientation step finds on a pristine crystal (for :func:`lattice_admits`)."""
+    from .orientation import find_lattice, standard_setting
+
+    record = standard_setting(find_lattice(to_atomic_structure(structure), molecular=True)).to_dict()
+    if not record.get('lattice_found') or not record.get('lattice_standard'):
+        raise ValueError(f'{getattr(structure, "label", structure)!r}: the orientation step finds no lattice on it')
+    return {'bravais': str(record['lattice_standard']), 'sites': int(record['sites_per_lattice_point'])}
 
 
 def _seed(*parts: Any) -> int:

@@ -341,17 +341,33 @@ def _site_nn_distance(sites: np.ndarray, primitive: np.ndarray) -> float:
     return float(np.sqrt(d2[d2 > 1e-12].min()))
 
 
-def find_lattice(structure: Any, seed: int = 0) -> Lattice:
+def find_lattice(structure: Any, seed: int = 0, *, molecular: bool = False) -> Lattice:
     """Find the lattice of ``structure`` (any cell, any orientation, defective or not): see the module docstring.
 
     ``seed`` chooses the random subset of atoms for structures of more than :data:`MAX_ATOMS` atoms (and the sample
     for the nearest-neighbour distance); it is stored in the result. Raises :class:`StructureError` for a structure
     that cannot be fingerprinted at all.
+
+    ``molecular``: measure the "molecule in a box" rule against the second-nearest-neighbour distance of the average
+    crystal rather than the nearest: a molecular crystal (solid N2, FeS2 with its S2 pairs) has a lattice several
+    bond lengths long, but its molecules touch their neighbours at the second-neighbour distance, while a molecule in
+    a box does not (methane in a 6 angstrom box: its second neighbours are its own hydrogens). The ``'standard'``
+    orientation uses it; the paper's (``'lattice'``) keeps the nearest-neighbour rule, so that nothing the paper's
+    models were measured on changes.
     """
-    return lattice_of(to_atomic_structure(structure).validate(), seed)
+    return lattice_of(to_atomic_structure(structure).validate(), seed, molecular=molecular)
 
 
-def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
+def _second_neighbour_distance(sites: np.ndarray, primitive: np.ndarray) -> float:
+    """Median over the average crystal's sites (cartesian, in the reduced ``primitive`` cell) of the distance to the
+    second-nearest site (periodic images within one cell)."""
+    shifts = np.stack(np.meshgrid(*(np.arange(-1, 2),) * 3, indexing='ij'), axis=-1).reshape(-1, 3) @ primitive
+    images = (sites[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    distances = np.sort(np.linalg.norm(sites[:, None, :] - images[None, :, :], axis=2), axis=1)
+    return float(np.median(distances[:, 2])) if distances.shape[1] > 2 else float('inf')
+
+
+def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = False) -> Lattice:
     """:func:`find_lattice` of a structure validated already (:meth:`AtomicStructure.validate`)."""
     from . import _kernels  # here, not at the top: importing the package compiles nothing
 
@@ -391,10 +407,18 @@ def lattice_of(structure: AtomicStructure, seed: int = 0) -> Lattice:
     primitive = _kernels.reduce_basis(np.ascontiguousarray(inverse.T @ cell))
     points = round(abs(np.linalg.det(basis.astype(np.float64))))
     spacing = float(np.linalg.norm(primitive, axis=1).min())
-    if spacing > MAX_SPACING * nn:
+    sites = None
+    if spacing > MAX_SPACING * nn and molecular:
+        sites = _average_sites(subset @ cell @ np.linalg.inv(primitive), primitive, 0.5 * nn)
+        second = _second_neighbour_distance(sites @ primitive, primitive)
+        if spacing > MAX_SPACING * second:
+            reason = f'the only periodicity ({spacing:.2f} A) is {spacing / second:.1f} second-neighbour distances long'
+            return _not_found(cell, n, nn, seed, reason, periodic=True)
+    elif spacing > MAX_SPACING * nn:
         reason = f'the only periodicity ({spacing:.2f} A) is {spacing / nn:.1f} nearest-neighbour distances long'
         return _not_found(cell, n, nn, seed, reason, periodic=True)
-    sites = _average_sites(subset @ cell @ np.linalg.inv(primitive), primitive, 0.5 * nn)
+    if sites is None:
+        sites = _average_sites(subset @ cell @ np.linalg.inv(primitive), primitive, 0.5 * nn)
     nn_ideal = _site_nn_distance(sites, primitive)
     conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)
     bravais, deviation = cubic_bravais(primitive, conventional)

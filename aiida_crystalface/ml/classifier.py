@@ -346,12 +346,16 @@ class Classifier:
             return None
         from aiida_crystalface.core.openset import lattice_admits
 
-        labels = [self.prototypes[name].get('aflow') for name in self.classes]
+        prototypes = self.prototypes
+        labels = [prototypes[name].get('aflow') for name in self.classes]
+        expected = [prototypes[name].get('lattice') for name in self.classes]
+        exempt = set(self.open_set.get('lattice_rule_exempt') or ())
+        labels = [None if name in exempt else label for name, label in zip(self.classes, labels, strict=True)]
 
         def admits(entry: Any, best: int) -> bool | None:
             if not isinstance(entry, dict) or not labels[best]:
                 return None
-            return lattice_admits(entry, labels[best])
+            return lattice_admits(entry, labels[best], expected[best])
 
         return admits
 

@@ -1,0 +1,302 @@
+"""The bulk prototype set: members of the classes of :mod:`.classes` and outsiders, in disjoint parts.
+
+The model of many bulk prototypes (issue "Beyond cubic") is trained, calibrated and measured on the parts of
+:func:`bulk_split`, built as the four-class open-set model's are (:mod:`.openset`), with the classes of
+:data:`.classes.BULK_CLASSES`:
+
+- **members**: crystals of each class (:func:`.classes.class_structure`: the library's prototype with new species,
+  scaled to hard-sphere contact), damaged as in :data:`VARIANTS` (vacancies, displacements, random substitution on
+  the same sites), in one of :data:`PRESENTATIONS` (the conventional cell's supercell as it comes, or a supercell of
+  the primitive cell rigidly rotated at random), 100-250 atoms;
+- **outsiders**: crystals of the AFLOW library's other prototypes (species swapped, damaged the same ways) and
+  random pyxtal crystals, all with the target ``other``;
+- **parents**: the library's prototypes (and pyxtal crystals) whose structure, species ignored, is that of a class
+  (:func:`species_blind_signature`: an ordered hcp superstructure is hcp's). Their diffraction differs from their
+  parent's only through the species; they are neither members nor plain outsiders, kept out of training and
+  calibration and reported in a row of their own, where the parent class and ``unknown`` both count as right.
+
+**Held out.** Elemental classes: the elements of the parts of :func:`.openset.open_set_split` (the same cut as the
+four-class model's). Compounds: a species tuple is a *test* tuple when any of its elements is a test element, else a
+*calibration* tuple when any is a calibration element, else a *train* tuple; so every test tuple holds at least
+one element that training never saw on any class. Outsider prototypes are cut at the same
+fractions; pyxtal seeds: train 0-9999, calibration 10000-19999, test from 20000.
+
+**Contrast.** Two species groups of a compound whose atomic numbers differ by less than :data:`MIN_CONTRAST` scatter
+X-rays nearly alike, and the crystal then looks like its species-blind parent (KCl is simple cubic to X-rays): such
+tuples are not offered (:func:`species_tuples`); what the model says on them is measured, not trained.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .classes import BULK_CLASSES, class_structure, species_choices
+from .openset import (
+    MEMBER_VARIANTS,
+    _damage,
+    _library,
+    _seed,
+    aflow_prototypes,
+    open_set_split,
+    outsider,
+    random_crystal,
+    supercell_of_at_least,
+)
+from .presentations import rotated
+from .structures import AtomicStructure, atomic_number, to_atomic_structure
+
+__all__ = (
+    'MIN_CONTRAST',
+    'PRESENTATIONS',
+    'VARIANTS',
+    'bulk_items',
+    'bulk_member',
+    'bulk_split',
+    'class_signatures',
+    'conventional_cell',
+    'signature_parent',
+    'species_blind_signature',
+    'species_tuples',
+)
+
+#: The damage of members and outsiders: that of the four-class set less the ternary substitution.
+VARIANTS: tuple[str, ...] = tuple(v for v in MEMBER_VARIANTS if v != 'ternary substitution 30 %')
+
+#: How a member's crystal is handed over: the supercell of its conventional cell as it comes, or a supercell of its
+#: primitive cell rigidly rotated at random.
+PRESENTATIONS: tuple[str, ...] = ('conventional', 'primitive-rotated')
+
+#: Least difference of atomic numbers between two species groups of a compound (see the module docstring).
+MIN_CONTRAST = 6
+
+#: Atoms (at least) of every member and outsider supercell.
+SUPERCELL_ATOMS = 100
+
+#: Species tuples per class in each part (train, calibration, test) of :func:`bulk_items`.
+SPECIES_PER_CLASS = {'train': 6, 'calibration': 2, 'test': 3}
+
+
+def conventional_cell(structure: AtomicStructure, symprec: float = 1e-3) -> AtomicStructure:
+    """spglib's standardised conventional cell of a pristine crystal (species kept), not rotated into spglib's frame
+    beyond what its standardisation does; the structure itself where spglib finds no symmetry."""
+    import spglib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        try:
+            cell = spglib.standardize_cell(
+                (structure.cell, structure.scaled_positions, structure.numbers), to_primitive=False, symprec=symprec
+            )
+        except spglib.error.SpglibError:
+            cell = None
+    if cell is None:
+        return structure
+    lattice, scaled, numbers = cell
+    return structure.replace(
+        cell=np.asarray(lattice, dtype=float),
+        positions=np.asarray(scaled, dtype=float) @ np.asarray(lattice, dtype=float),
+        numbers=np.asarray(numbers, dtype=int),
+    )
+
+
+def species_blind_signature(structure: Any) -> tuple[int, int, tuple[str, ...]] | None:
+    """(space group, atoms per primitive cell, sorted Wyckoff letters) of the structure with every species the same.
+
+    spglib at a tolerance of :data:`.openset.NEAR_PARENT` nearest-neighbour distances (the near-parent tolerance of
+    the four-class set). None where spglib finds nothing.
+    """
+    import spglib
+
+    from .defects import nearest_neighbour_distance
+    from .openset import NEAR_PARENT
+
+    atomic = to_atomic_structure(structure)
+    blind = (atomic.cell, atomic.scaled_positions, np.ones(len(atomic), dtype=int))
+    symprec = NEAR_PARENT * nearest_neighbour_distance(atomic)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        try:
+            dataset = spglib.get_symmetry_dataset(blind, symprec=symprec)
+            primitive = spglib.find_primitive(blind, symprec=symprec)
+        except spglib.error.SpglibError:
+            return None
+    if dataset is None or primitive is None:
+        return None
+    equivalent = np.asarray(dataset.equivalent_atoms)
+    letters = sorted({str(dataset.wyckoffs[i]) for i in np.unique(equivalent)})
+    return int(dataset.number), len(primitive[2]), tuple(letters)
+
+
+@functools.cache
+def class_signatures() -> dict[tuple[int, int, tuple[str, ...]], tuple[str, ...]]:
+    """Species-blind signature -> the classes that have it (the library's own species and cell)."""
+    found: dict[tuple[int, int, tuple[str, ...]], list[str]] = {}
+    for name in BULK_CLASSES:
+        signature = species_blind_signature(class_structure(name))
+        if signature is not None:
+            found.setdefault(signature, []).append(name)
+    return {k: tuple(v) for k, v in found.items()}
+
+
+def signature_parent(structure: Any) -> tuple[str, ...]:
+    """The classes whose species-blind structure this structure's is (:func:`species_blind_signature`); () if none."""
+    signature = species_blind_signature(structure)
+    return class_signatures().get(signature, ()) if signature is not None else ()
+
+
+def _contrast_ok(species: Sequence[str]) -> bool:
+    numbers = sorted(atomic_number(s) for s in species)
+    return all(b - a >= MIN_CONTRAST for a, b in itertools.pairwise(numbers))
+
+
+@functools.cache
+def species_tuples(name: str, part: str, seed: int = 0) -> tuple[tuple[str, ...], ...]:
+    """The species tuples of class ``name`` in ``part`` (see the module docstring), contrast filtered for compounds."""
+    split = open_set_split(seed)
+    if part not in split:
+        raise ValueError(f'part must be one of {tuple(split)}, not {part!r}')
+    test, calibration = set(split['test']['species']), set(split['calibration']['species'])
+
+    def part_of(species: Sequence[str]) -> str:
+        if any(s in test for s in species):
+            return 'test'
+        if any(s in calibration for s in species):
+            return 'calibration'
+        return 'train'
+
+    elemental = BULK_CLASSES[name]['kind'] == 'elemental'
+    return tuple(
+        combo for combo in species_choices(name) if part_of(combo) == part and (elemental or _contrast_ok(combo))
+    )
+
+
+def bulk_member(
+    name: str, species: Sequence[str], variant: str = 'pristine', presentation: str = 'conventional', seed: int = 0
+) -> AtomicStructure:
+    """One member of class ``name``: a supercell of >= 100 atoms, damaged (``variant``) and presented.
+
+    ``info``: ``kind`` = 'member', ``label`` (the class), ``species``, ``variant``, ``presentation``, ``seed``.
+    """
+    if variant not in MEMBER_VARIANTS:
+        raise ValueError(f'variant must be one of {tuple(MEMBER_VARIANTS)}, not {variant!r}')
+    if presentation not in PRESENTATIONS:
+        raise ValueError(f'presentation must be one of {PRESENTATIONS}, not {presentation!r}')
+    species = tuple(species)
+    item_seed = _seed(seed, name, *species, variant, presentation)
+    primitive = class_structure(name, species)
+    if presentation == 'conventional':
+        structure = supercell_of_at_least(conventional_cell(primitive), SUPERCELL_ATOMS)
+    else:
+        structure = rotated(supercell_of_at_least(primitive, SUPERCELL_ATOMS), _seed(item_seed, 'rotation'))
+    damaged = _damage(structure, variant, item_seed)
+    damaged.info.update(
+        kind='member', label=name, species=species, variant=variant, presentation=presentation, seed=item_seed
+    )
+    return damaged.replace(label=f'{name}-{"".join(species)}-{variant}-{presentation}')
+
+
+@functools.cache
+def bulk_split(seed: int = 0, fractions: tuple[float, float, float] = (0.5, 0.15, 0.35)) -> dict[str, dict]:
+    """The outsider prototypes and parent prototypes of each part (species: :func:`species_tuples`).
+
+    Outsider prototypes: AFLOW labels of the library that are no class's label and whose entries are not species-
+    blind copies of a class (:func:`signature_parent`), shuffled with ``seed`` and cut at ``fractions``. Parents:
+    the labels whose entries all are (every part keeps all of them: they are only ever measured).
+    """
+    rng = np.random.default_rng(_seed(seed, 'bulk-split'))
+    class_labels = {record['aflow'] for record in BULK_CLASSES.values()}
+    labels: dict[str, bool] = {}
+    for tags, structure in aflow_prototypes(sorted(class_labels)):
+        parent = bool(signature_parent(structure))
+        labels[tags['aflow']] = labels.get(tags['aflow'], True) and parent
+    outsiders = sorted(label for label, parent in labels.items() if not parent)
+    parents = sorted(label for label, parent in labels.items() if parent)
+    rng.shuffle(outsiders)
+    a = round(fractions[0] * len(outsiders))
+    b = a + round(fractions[1] * len(outsiders))
+    cuts = {'train': outsiders[:a], 'calibration': outsiders[a:b], 'test': outsiders[b:]}
+    starts = {'train': 0, 'calibration': 10000, 'test': 20000}
+    return {
+        part: {'prototypes': sorted(cut), 'parents': parents, 'pyxtal_seed_start': starts[part], 'seed': int(seed)}
+        for part, cut in cuts.items()
+    }
+
+
+def _entries(aflow: str, parent: bool) -> list[tuple[dict[str, Any], AtomicStructure]]:
+    return [
+        (dict(tags), structure)
+        for tags, structure in _library()
+        if tags['aflow'] == aflow and bool(signature_parent(structure)) == parent
+    ]
+
+
+def bulk_items(
+    part: str,
+    seed: int = 0,
+    *,
+    classes: Sequence[str] | None = None,
+    draws: int = 2,
+    species_per_class: int | None = None,
+    n_random: int | None = None,
+    variants: Sequence[str] = VARIANTS,
+    outsiders: bool = True,
+    parents: bool = False,
+) -> list[AtomicStructure]:
+    """The structures of one part (``'train'``, ``'calibration'`` or ``'test'``).
+
+    Members: for each class, ``species_per_class`` tuples of :func:`species_tuples` (default
+    :data:`SPECIES_PER_CLASS` of the part; drawn with a seed from ``seed``, the part and the class) x ``variants`` x
+    ``draws``, each draw in a random presentation. Outsiders (``outsiders``): every prototype of the part x variant x
+    ``draws`` with swapped species, and ``n_random`` pyxtal crystals (default: 3 per prototype of the part), those
+    whose species-blind structure is a class's left out. Parents (``parents``): every parent prototype x variant x
+    ``draws`` (``info['parents']``: the classes it coincides with). Every item's ``info`` has ``kind``, ``label``
+    (a class or 'unknown'), ``variant`` and ``seed``. The whole list is determined by ``seed``.
+    """
+    split = bulk_split(seed)[part]
+    names = list(BULK_CLASSES) if classes is None else list(classes)
+    count = SPECIES_PER_CLASS[part] if species_per_class is None else int(species_per_class)
+    rng = np.random.default_rng(_seed(seed, part, 'bulk-items'))
+    items: list[AtomicStructure] = []
+    for name in names:
+        tuples = species_tuples(name, part, seed)
+        if not tuples:
+            continue
+        pick_rng = np.random.default_rng(_seed(seed, part, name, 'species'))
+        picks = pick_rng.choice(len(tuples), size=min(count, len(tuples)), replace=False)
+        for pick in sorted(int(p) for p in picks):
+            for variant in variants:
+                for draw in range(draws):
+                    presentation = PRESENTATIONS[int(rng.integers(len(PRESENTATIONS)))]
+                    items.append(bulk_member(name, tuples[pick], variant, presentation, _seed(seed, part, draw)))
+    if outsiders:
+        for aflow in split['prototypes']:
+            for tags, structure in _entries(aflow, parent=False):
+                for variant in variants:
+                    for draw in range(draws):
+                        item = outsider(tags, structure, variant, _seed(seed, 'bulk', draw, len(structure)))
+                        item.info['label'] = 'unknown'
+                        items.append(item)
+        n_random = 3 * len(split['prototypes']) if n_random is None else int(n_random)
+        for index in range(n_random):
+            crystal = random_crystal(split['pyxtal_seed_start'] + index)
+            if signature_parent(crystal):
+                continue
+            variant = variants[int(rng.integers(len(variants)))]
+            item = _damage(crystal, variant, _seed(seed, 'bulk-pyxtal-damage', index))
+            item.info.update(crystal.info, label='unknown', variant=variant)
+            items.append(item.replace(label=f'{crystal.label}-{variant}'))
+    if parents:
+        for aflow in split['parents']:
+            for tags, structure in _entries(aflow, parent=True):
+                for variant in variants:
+                    for draw in range(draws):
+                        item = outsider(tags, structure, variant, _seed(seed, 'bulk-parent', draw, len(structure)))
+                        item.info.update(kind='parent', label='unknown', parents=signature_parent(structure))
+                        items.append(item)
+    return items

@@ -1,0 +1,201 @@
+"""The model of many bulk prototypes: the ConvNet of Table 1 on three-channel standard-orientation fingerprints.
+
+The classes are those of :data:`aiida_crystalface.core.classes.BULK_CLASSES` (59 bulk prototypes: every elemental
+and binary bulk prototype of ARISE, perovskite, fluorite and common compound prototypes), plus the output
+``other``, learnt by outlier exposure exactly as the four-class open-set model's (:mod:`.openset`): the network is
+shown the library's other prototypes and random pyxtal crystals, damaged as the members are, with the target
+``other``; temperature and threshold are then fitted on a calibration part that training never saw
+(:func:`.openset.calibrate`). The data: :func:`aiida_crystalface.core.bulkset.bulk_items`.
+
+Where it departs from the paper's protocol: the fingerprint (``FingerprintSettings(orientation='standard',
+channels=3)``: the standard conventional orientation of any lattice, one channel per crystal axis), the damaged
+training data (the paper trains on pristine crystals only; damage in training is what the four-class open-set model
+does too) and the optimiser's schedule (Adam at a fixed rate, fewer epochs). Table 1's layers are unchanged except
+the input (three channels) and the output (60 units).
+
+**The lattice rule** (:func:`aiida_crystalface.core.openset.lattice_admits`): each class's expected lattice, the one
+the orientation step finds on its pristine crystal with species ignored, is measured here and stored in the model's
+``prototypes`` record (``lattice``: ``{'bravais', 'sites'}``). A class where the rule would turn away more than
+:data:`RULE_MISS` of its calibration members (a lattice that damage or pseudo-symmetry lets the orientation step see
+otherwise) keeps no ``lattice`` and is exempt (listed in ``open_set['lattice_rule_exempt']``).
+
+Command (no AiiDA needed; writes ``OUTPUT/model.safetensors`` and ``OUTPUT/metrics.json``)::
+
+    python -m aiida_crystalface.ml.bulk -o aiida_crystalface/ml/pretrained/bulk-59 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from aiida_crystalface.ml.classifier import OTHER, Classifier
+from aiida_crystalface.ml.openset import calibrate, images_and_targets
+
+__all__ = ('BULK_SETTINGS', 'RULE_MISS', 'bulk_prototypes', 'main', 'train_bulk_model')
+
+#: Fingerprint settings of the bulk model.
+BULK_SETTINGS = {'orientation': 'standard', 'channels': 3}
+
+#: Largest share of a class's calibration members that the lattice rule may turn away before the class is exempt.
+RULE_MISS = 0.005
+
+
+def bulk_prototypes(classes: Sequence[str] | None = None) -> dict[str, dict]:
+    """``{name: {'aflow', 'space_group', 'strukturbericht', 'kind', 'lattice'}}`` for the classes (default: all)."""
+    from aiida_crystalface.core.classes import BULK_CLASSES, class_structure
+    from aiida_crystalface.core.openset import expected_lattice
+
+    names = list(BULK_CLASSES) if classes is None else list(classes)
+    return {name: {**BULK_CLASSES[name], 'lattice': expected_lattice(class_structure(name))} for name in names}
+
+
+def _say(message: str, show: bool) -> None:
+    if show:
+        print(message, file=sys.stderr, flush=True)
+
+
+def train_bulk_model(
+    output_dir: str | Path,
+    *,
+    seed: int = 0,
+    epochs: int = 12,
+    batch_size: int = 32,
+    learning_rate: float = 1e-3,
+    draws: int = 2,
+    classes: Sequence[str] | None = None,
+    progress: bool = True,
+) -> Classifier:
+    """Build the train and calibration parts, train, calibrate and save the bulk model (see the module docstring).
+
+    Deterministic for a ``seed`` on the same software (CPU). ``classes``: a subset of the bulk classes (tests).
+    """
+    import pytorch_lightning as pl
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from aiida_crystalface.core.bulkset import SPECIES_PER_CLASS, bulk_items, bulk_split
+    from aiida_crystalface.core.classes import BULK_CLASSES
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+    from aiida_crystalface.ml.convnet import ConvNet
+    from aiida_crystalface.ml.training import ClassifierModule
+
+    started = time.perf_counter()
+    names = list(BULK_CLASSES) if classes is None else list(classes)
+    settings = FingerprintSettings(**BULK_SETTINGS)
+    prototypes = bulk_prototypes(names)
+    parts = {}
+    for part in ('train', 'calibration'):
+        _say(f'building the {part} part (seed {seed}) ...', progress)
+        items = bulk_items(part, seed, classes=names, draws=draws)
+        images, targets, _, no_lattice, lattices = images_and_targets(items, names, settings, progress=progress)
+        parts[part] = (images, targets, len(items), len(no_lattice), lattices)
+        _say(f'  {len(items)} structures, {len(images)} images ({len(no_lattice)} with no lattice left out)', progress)
+
+    pl.seed_everything(seed, workers=True, verbose=False)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    net = ConvNet(len(names) + 1, in_channels=3)
+    module = ClassifierModule(net, learning_rate=learning_rate)
+    train_images, train_targets = parts['train'][:2]
+    loader = DataLoader(
+        TensorDataset(torch.from_numpy(train_images), torch.from_numpy(train_targets)),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator='cpu',
+        deterministic=True,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=progress,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, loader)
+    net.eval()
+
+    # The lattice rule: exempt the classes whose calibration members it would turn away.
+    cal_images, cal_targets, cal_lattices = parts['calibration'][0], parts['calibration'][1], parts['calibration'][4]
+    probe = Classifier(net, names, settings, metadata={'open_set': {'lattice_rule': True}, 'prototypes': prototypes})
+    consistent = probe.lattice_consistency(cal_lattices)
+    exempt, misses = [], {}
+    for index, name in enumerate(names):
+        rows = cal_targets == index
+        miss = float((~consistent[rows, index]).mean()) if rows.any() else 0.0
+        misses[name] = round(miss, 4)
+        if miss > RULE_MISS:
+            exempt.append(name)
+            prototypes[name] = {**prototypes[name], 'lattice': None}
+    probe = Classifier(net, names, settings, metadata={'open_set': {'lattice_rule': True}, 'prototypes': prototypes})
+    record = calibrate(probe.logits(cal_images), cal_targets, probe.lattice_consistency(cal_lattices))
+    split = bulk_split(seed)
+    record.update(
+        lattice_rule=True,
+        lattice_rule_exempt=exempt,
+        lattice_rule_calibration_misses={k: v for k, v in misses.items() if v},
+        method='outlier-exposure',
+        outputs=[*names, OTHER],
+        seed=int(seed),
+        split={
+            part: {
+                'species': 'core.bulkset.species_tuples(name, part, seed)',
+                'species_per_class': SPECIES_PER_CLASS[part],
+                'prototypes': v['prototypes'],
+                'pyxtal_seed_start': v['pyxtal_seed_start'],
+            }
+            for part, v in split.items()
+        },
+    )
+    train_accuracy = float((probe.logits(train_images).argmax(axis=1) == train_targets).mean())
+    training = {
+        'protocol': 'outlier exposure: Table 1 ConvNet, 3 input channels, an extra output "other"; Adam; cross-entropy',
+        'epochs': int(epochs),
+        'batch_size': int(batch_size),
+        'learning_rate': float(learning_rate),
+        'seed': int(seed),
+        'draws': int(draws),
+        'train_items': int(parts['train'][2]),
+        'train_images': len(train_images),
+        'train_no_lattice': int(parts['train'][3]),
+        'calibration_images': len(cal_images),
+        'train_accuracy': round(train_accuracy, 6),
+        'seconds': round(time.perf_counter() - started, 1),
+        'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}',
+    }
+    classifier = Classifier(
+        net, names, settings, metadata={'open_set': record, 'prototypes': prototypes, 'training': training}
+    )
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    classifier.save(output_dir / 'model.safetensors', weights_dtype='float16')
+    (output_dir / 'metrics.json').write_text(json.dumps({'open_set': record, 'training': training}, indent=2) + '\n')
+    _say(
+        f'done in {training["seconds"]:.0f} s: train accuracy {100 * train_accuracy:.2f} %, '
+        f'T = {record["temperature"]:.3f}, threshold = {record["threshold"]}, calibration errors: members '
+        f'{100 * record["calibration_member_error"]:.2f} %, '
+        f'outsiders {100 * record["calibration_outsider_error"]:.2f} %'
+        f'; lattice rule exempt: {exempt or "none"}',
+        True,
+    )
+    return Classifier.load(output_dir / 'model.safetensors')
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m aiida_crystalface.ml.bulk', description=__doc__.split('\n')[0])
+    parser.add_argument('-o', '--output', required=True, help='folder for model.safetensors and metrics.json')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--epochs', type=int, default=12)
+    parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
+    parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
+    args = parser.parse_args(argv)
+    train_bulk_model(args.output, seed=args.seed, epochs=args.epochs, draws=args.draws, classes=args.classes)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

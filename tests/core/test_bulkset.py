@@ -1,0 +1,89 @@
+"""The bulk prototype set (core.bulkset), the molecular-crystal rule of the orientation step and the lattice rule
+with a class's expected lattice."""
+
+import numpy as np
+import pytest
+
+from aiida_crystalface.core import bulkset
+from aiida_crystalface.core.classes import BULK_CLASSES, class_structure
+from aiida_crystalface.core.openset import expected_lattice, lattice_admits, open_set_split, supercell_of_at_least
+from aiida_crystalface.core.orientation import find_lattice, standard_setting
+from aiida_crystalface.core.structures import AtomicStructure, atomic_number
+
+
+def test_molecular_crystals_have_a_lattice_molecules_in_a_box_do_not():
+    nitrogen = supercell_of_at_least(class_structure('gamma_n', ('N',)), 100)
+    assert not find_lattice(nitrogen).found  # the paper's rule: 3.6 bond lengths between lattice points
+    found = standard_setting(find_lattice(nitrogen, molecular=True))
+    assert found.found and found.to_dict()['lattice_standard'] == 'tP'
+    methane = np.array(
+        [[0, 0, 0], [0.63, 0.63, 0.63], [-0.63, -0.63, 0.63], [-0.63, 0.63, -0.63], [0.63, -0.63, -0.63]]
+    )
+    for edge in (6.0, 12.0):
+        box = AtomicStructure(np.eye(3) * edge, methane + edge / 2, [6, 1, 1, 1, 1], 'methane')
+        lattice = find_lattice(box, molecular=True)
+        assert not lattice.found and 'second-neighbour' in lattice.reason
+
+
+def test_expected_lattice_decides_the_rule():
+    hcp = expected_lattice(class_structure('hcp'))
+    assert hcp == {'bravais': 'hP', 'sites': 2}
+    # Species ignored: rocksalt's lattice is simple cubic of half the edge, one site.
+    assert expected_lattice(class_structure('rocksalt')) == {'bravais': 'cP', 'sites': 1}
+    record = standard_setting(find_lattice(supercell_of_at_least(class_structure('hcp', ('Mg',)), 100))).to_dict()
+    assert lattice_admits(record, 'A_hP2_194_c', hcp) is True
+    assert lattice_admits(record, 'A_cF4_225_a', {'bravais': 'cF', 'sites': 1}) is False
+    # Without an expected lattice, the cubic rule of the four-class model: a non-cubic lattice admits hcp.
+    assert lattice_admits(record, 'A_hP2_194_c') is True
+    assert lattice_admits({'lattice_found': False}, 'A_hP2_194_c', hcp) is None
+
+
+def test_signatures_group_the_species_blind_pairs():
+    assert set(bulkset.signature_parent(class_structure('wc'))) == {'hcp', 'wc'}
+    assert set(bulkset.signature_parent(class_structure('rocksalt'))) == {'sc', 'rocksalt'}
+    assert bulkset.signature_parent(class_structure('rutile')) == ('rutile',)
+
+
+def test_split_is_disjoint_and_leaves_out_the_classes():
+    split = bulkset.bulk_split(0)
+    parts = [set(split[p]['prototypes']) for p in ('train', 'calibration', 'test')]
+    assert all(parts) and not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    labels = {record['aflow'] for record in BULK_CLASSES.values()}
+    everything = set().union(*parts)
+    assert not everything & labels
+    assert not everything & set(split['train']['parents'])
+    assert 'A3B_cI8_229_b_a' in split['train']['parents']  # species-blind bcc
+
+
+def test_species_tuples_hold_out_elements():
+    species = open_set_split(0)
+    train, test = set(species['train']['species']), set(species['test']['species'])
+    for name in ('hcp', 'rocksalt', 'perovskite'):
+        for combo in bulkset.species_tuples(name, 'train'):
+            assert set(combo) <= train
+        tests = bulkset.species_tuples(name, 'test')
+        assert tests and all(set(combo) & test for combo in tests)
+    for combo in bulkset.species_tuples('rocksalt', 'test'):
+        a, b = sorted(atomic_number(s) for s in combo)
+        assert b - a >= bulkset.MIN_CONTRAST
+    with pytest.raises(ValueError, match='part'):
+        bulkset.species_tuples('hcp', 'validation')
+
+
+def test_members_are_damaged_presented_and_labelled():
+    a = bulkset.bulk_member('hcp', ('Mg',), 'vacancies 25 %', 'conventional', seed=3)
+    b = bulkset.bulk_member('hcp', ('Mg',), 'vacancies 25 %', 'primitive-rotated', seed=3)
+    assert a.info['label'] == b.info['label'] == 'hcp' and a.info['kind'] == 'member'
+    assert 75 <= len(a) < 200 and 75 <= len(b) < 200
+    assert not np.allclose(np.abs(a.cell), np.abs(b.cell))
+    again = bulkset.bulk_member('hcp', ('Mg',), 'vacancies 25 %', 'conventional', seed=3)
+    np.testing.assert_array_equal(again.positions, a.positions)
+    with pytest.raises(ValueError, match='presentation'):
+        bulkset.bulk_member('hcp', ('Mg',), 'pristine', 'sideways')
+
+
+def test_items_of_a_part():
+    items = bulkset.bulk_items('test', 0, classes=['hcp', 'rocksalt'], draws=1, species_per_class=1, outsiders=False)
+    assert len(items) == 2 * len(bulkset.VARIANTS)
+    assert {i.info['label'] for i in items} == {'hcp', 'rocksalt'}
+    assert {i.info['variant'] for i in items} == set(bulkset.VARIANTS)
