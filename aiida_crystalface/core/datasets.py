@@ -2,12 +2,18 @@
 
 Layout of a dataset file (``format = 'crystalface-dataset'``, ``format_version = 1``)::
 
-    /images           (N, H, W) float16 (default) or float32, chunked and compressed, values in [0, 1]
+    /images           (N, H, W) float16 (default) or float32, chunked and compressed, values in [0, 1];
+                      (N, C, H, W) for fingerprints of C channels (``channels=3``), then ``format_version = 2``
     /labels           (N,) int16, index into the ``classes`` attribute
     /meta/<field>     (N,) one array per metadata field: strings (source, species, defect_kind, ...),
                       floats (defect_level, ...) or integers (seed, n_atoms, pristine_index, ...)
     attrs: format, format_version, classes (JSON list), settings (JSON of FingerprintSettings),
            settings_hash, package_version, description
+
+The stored image shape is that of the settings (``FingerprintSettings.image_shape``). A one-channel file is written
+exactly as before (format version 1); a file of C > 1 channels has format version 2, so that an older package, which
+would read it as one-channel images, refuses it instead. A reader refuses a file whose images do not have the shape
+its stored settings give.
 
 The file is read lazily: :class:`FingerprintDataset` keeps the HDF5 handle open and reads images on demand, so a
 dataset of 10^5 images never has to fit in memory. A writer never overwrites an existing file unless told to.
@@ -44,6 +50,8 @@ __all__ = (
 
 FORMAT = 'crystalface-dataset'
 FORMAT_VERSION = 1
+#: The format version of files whose images have a channel axis (N, C, H, W); the newest this package reads.
+FORMAT_VERSION_CHANNELS = 2
 
 
 class DatasetError(ValueError):
@@ -62,6 +70,19 @@ def _settings_payload(settings: Any) -> tuple[str, str]:
     raise TypeError(f'settings must be a FingerprintSettings or a mapping, not {type(settings).__name__}')
 
 
+def _settings_image_shape(settings: Any) -> tuple[int, ...] | None:
+    """The image shape that fingerprint settings give ((P, P) or (C, P, P)); None for a mapping without ``pixels``
+    (synthetic data)."""
+    if settings is None:
+        return None
+    if hasattr(settings, 'image_shape'):
+        return tuple(int(n) for n in settings.image_shape)
+    if isinstance(settings, Mapping) and 'pixels' in settings:
+        pixels, channels = int(settings['pixels']), int(settings.get('channels', 1))
+        return (pixels, pixels) if channels == 1 else (channels, pixels, pixels)
+    return None
+
+
 class DatasetWriter:
     """Append fingerprints, labels and metadata to a new dataset file.
 
@@ -71,6 +92,8 @@ class DatasetWriter:
             writer.append(images, labels, {'species': [...], 'defect_kind': [...], 'seed': [...]})
 
     Metadata fields are fixed by the first call of :meth:`append`; every later call must give the same fields.
+    ``image_shape``: (H, W), or (C, H, W) for fingerprints of C channels; by default that of ``settings``
+    (``FingerprintSettings.image_shape``), else (64, 64). A shape other than the settings' is refused.
     """
 
     def __init__(
@@ -79,7 +102,7 @@ class DatasetWriter:
         classes: Sequence[str],
         settings: Any = None,
         *,
-        image_shape: tuple[int, int] = (64, 64),
+        image_shape: tuple[int, ...] | None = None,
         dtype: str = 'float16',
         description: str = '',
         overwrite: bool = False,
@@ -93,11 +116,12 @@ class DatasetWriter:
             raise FileExistsError(f'{self.path}: the file exists; refusing to overwrite it (pass overwrite=True)')
         if dtype not in ('float16', 'float32'):
             raise ValueError(f'dtype must be float16 or float32, not {dtype!r}')
-        if len(image_shape) != 2:
-            raise ValueError(
-                f'DatasetWriter: datasets hold one-channel images (H, W), not {tuple(image_shape)}; '
-                'fingerprints with channels=3 (docs/fingerprint.md, "Any lattice") have no dataset layer yet'
-            )
+        expected = _settings_image_shape(settings)
+        image_shape = tuple(int(n) for n in (image_shape if image_shape is not None else expected or (64, 64)))
+        if len(image_shape) not in (2, 3) or min(image_shape) < 1:
+            raise ValueError(f'{self.path}: image_shape must be (H, W) or (C, H, W), not {image_shape}')
+        if expected is not None and image_shape != expected:
+            raise ValueError(f'{self.path}: image_shape {image_shape} is not that of the settings, {expected}')
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.classes = list(classes)
         self._tmp = self.path.with_name(self.path.name + '.partial')
@@ -105,19 +129,19 @@ class DatasetWriter:
         settings_json, settings_hash = _settings_payload(settings)
         attrs = self._file.attrs
         attrs['format'] = FORMAT
-        attrs['format_version'] = FORMAT_VERSION
+        attrs['format_version'] = FORMAT_VERSION if len(image_shape) == 2 else FORMAT_VERSION_CHANNELS
         attrs['classes'] = json.dumps(self.classes)
         attrs['settings'] = settings_json
         attrs['settings_hash'] = settings_hash
         attrs['package_version'] = __version__
         attrs['description'] = description
-        height, width = image_shape
+        size = int(np.prod(image_shape))
         self._images = self._file.create_dataset(
             'images',
-            shape=(0, height, width),
-            maxshape=(None, height, width),
+            shape=(0, *image_shape),
+            maxshape=(None, *image_shape),
             dtype=dtype,
-            chunks=(min(256, 4096 * 16 // (height * width) * 16 or 1), height, width),
+            chunks=(min(256, 4096 * 16 // size * 16 or 1), *image_shape),
             compression='lzf',
         )
         self._labels = self._file.create_dataset('labels', shape=(0,), maxshape=(None,), dtype='int16', chunks=(4096,))
@@ -139,16 +163,16 @@ class DatasetWriter:
     def append(
         self, images: np.ndarray, labels: Sequence[int] | np.ndarray, meta: Mapping[str, Sequence] | None = None
     ):
-        """Append a batch: ``images`` (n, H, W), ``labels`` (n,) class indices, ``meta`` field -> n values."""
+        """Append a batch: ``images`` (n, H, W) or (n, C, H, W), ``labels`` (n,) class indices, ``meta`` field -> n
+        values."""
         import h5py
 
         images = np.asarray(images)
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         n = len(images)
-        if images.ndim != 3 or images.shape[1:] != self._images.shape[1:]:
-            raise DatasetError(
-                f'{self.path}: images must have shape (n, {self._images.shape[1]}, {self._images.shape[2]})'
-            )
+        if images.ndim != self._images.ndim or images.shape[1:] != self._images.shape[1:]:
+            shape = ', '.join(str(k) for k in ('n', *self._images.shape[1:]))
+            raise DatasetError(f'{self.path}: images must have shape ({shape}), not {images.shape}')
         if len(labels) != n:
             raise DatasetError(f'{self.path}: {n} images but {len(labels)} labels')
         if n and (labels.min() < 0 or labels.max() >= len(self.classes)):
@@ -210,7 +234,8 @@ class FingerprintDataset:
     """A dataset file opened for reading, lazily. Also a sequence of ``(image, label)`` pairs.
 
     Attributes: ``classes`` (list of names), ``labels`` (int64 array, in memory), ``settings`` (dict),
-    ``settings_hash`` (str), ``metadata`` (dict of numpy arrays, in memory), ``path``.
+    ``settings_hash`` (str), ``metadata`` (dict of numpy arrays, in memory), ``path``, ``image_shape`` ((H, W) or
+    (C, H, W)). Images are read as (H, W) or (C, H, W) float32 arrays.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -227,17 +252,27 @@ class FingerprintDataset:
         if attrs.get('format') != FORMAT:
             self._file.close()
             raise DatasetError(f'{self.path}: not a crystalface dataset (format attribute is {attrs.get("format")!r})')
-        if int(attrs['format_version']) > FORMAT_VERSION:
+        version = int(attrs['format_version'])
+        if version > FORMAT_VERSION_CHANNELS:
             self._file.close()
-            raise DatasetError(
-                f'{self.path}: dataset format version {attrs["format_version"]} is newer than this package'
-            )
+            raise DatasetError(f'{self.path}: dataset format version {version} is newer than this package')
         self.classes: list[str] = json.loads(attrs['classes'])
         self.settings: dict = json.loads(attrs['settings'])
         self.settings_hash: str = str(attrs['settings_hash'])
         self.package_version: str = str(attrs['package_version'])
         self.description: str = str(attrs.get('description', ''))
         self.images = self._file['images']
+        stored, expected = tuple(self.images.shape[1:]), _settings_image_shape(self.settings)
+        if expected is not None and stored != expected:
+            self._file.close()
+            raise DatasetError(
+                f'{self.path}: the stored images have shape {stored} but the stored settings give {expected} '
+                f'(channels={self.settings.get("channels", 1)}, pixels={self.settings["pixels"]}): not a consistent '
+                'dataset file'
+            )
+        if len(stored) not in (2, 3):
+            self._file.close()
+            raise DatasetError(f'{self.path}: the stored images have shape {stored}, neither (H, W) nor (C, H, W)')
         self.labels = self._file['labels'][:].astype(np.int64)
         self.metadata = {}
         for field, column in self._file['meta'].items():
@@ -248,6 +283,11 @@ class FingerprintDataset:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The shape of one image: (H, W), or (C, H, W) for fingerprints of C channels."""
+        return tuple(int(n) for n in self.images.shape[1:])
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
         return np.asarray(self.images[index], dtype=np.float32), int(self.labels[index])
@@ -265,7 +305,8 @@ class FingerprintDataset:
         self._file.close()
 
     def get_images(self, indices: Sequence[int] | np.ndarray | slice | None = None) -> np.ndarray:
-        """Read images as float32; ``indices`` may be unsorted (read in sorted order, returned as asked)."""
+        """Read images as float32, (n, H, W) or (n, C, H, W); ``indices`` may be unsorted (read in sorted order,
+        returned as asked)."""
         if indices is None:
             return np.asarray(self.images[:], dtype=np.float32)
         if isinstance(indices, slice):
@@ -293,6 +334,8 @@ class FingerprintDataset:
             'package_version': self.package_version,
             'description': self.description,
         }
+        if len(self.image_shape) == 3:
+            summary['channels'] = self.image_shape[0]
         if 'species' in self.metadata:
             summary['n_species'] = len(set(self.metadata['species']))
         if 'defect_kind' in self.metadata:
