@@ -33,7 +33,9 @@ import numpy as np
 
 __all__ = (
     'LINDEMANN_LEVELS',
+    'OTHER',
     'PAPER_VARIANTS',
+    'PROTOTYPE_FIELDS',
     'TRANSITION_LEVELS',
     'DatasetError',
     'DatasetWriter',
@@ -42,6 +44,7 @@ __all__ = (
     'build_defective_dataset',
     'build_lindemann_dataset',
     'build_pristine_dataset',
+    'build_prototypes_dataset',
     'build_transition_dataset',
     'distinct_images',
     'open_dataset',
@@ -513,18 +516,41 @@ def _meta_row(item, structure, kind: str, level: float, *, seed: int, sample: in
 
 
 class _Builder:
-    """Fingerprint (structure, metadata) pairs in large batches and append them to one dataset file."""
+    """Fingerprint (structure, metadata) pairs in large batches and append them to one dataset file.
 
-    def __init__(self, path, settings, *, description: dict, overwrite: bool, dtype: str, progress: bool, total: int):
+    By default (the paper's sets) the classes are the four cubic ones, the metadata columns :data:`META_FIELDS` and
+    every structure is scattered from as given. The prototypes set passes its ``classes``, ``fields`` and ``targets``
+    (label -> class index, for the labels that are no class name) and ``as_given=False``: each structure then takes
+    the path of ``fingerprint(structure, settings)``, and the columns ``lattice_found`` / ``lattice_standard`` (when
+    among ``fields``) say what the orientation step found.
+    """
+
+    def __init__(
+        self,
+        path,
+        settings,
+        *,
+        description: dict,
+        overwrite: bool,
+        dtype: str,
+        progress: bool,
+        total: int,
+        classes: Sequence[str] | None = None,
+        fields: Sequence[str] = META_FIELDS,
+        targets: Mapping[str, int] | None = None,
+        as_given: bool = True,
+    ):
         from .diffraction import fingerprint_batch
         from .prototypes import CLASSES
 
         self.settings = settings
         # Each structure is scattered from as given: a target of 2 atoms makes replicate() keep the 1 x 1 x 1 cell of
         # any structure of 2 atoms or more, and the replicated pristine cells are lattice-aligned already.
-        self._as_given = dataclasses.replace(settings, target_atoms=2, orientation='none')
+        self._scatter = dataclasses.replace(settings, target_atoms=2, orientation='none') if as_given else settings
         self._fingerprint_batch = fingerprint_batch
-        self.classes = list(CLASSES)
+        self.classes = list(CLASSES if classes is None else classes)
+        self.fields = tuple(fields)
+        self.targets = {name: i for i, name in enumerate(self.classes)} | dict(targets or {})
         self.writer = DatasetWriter(
             path,
             self.classes,
@@ -546,14 +572,20 @@ class _Builder:
         """Fingerprint ``structures`` (one metadata row each) and append the good ones; keep the others' errors."""
         self.errors.update(errors)
         start = time.perf_counter()
-        result = self._fingerprint_batch(structures, self._as_given)
+        result = self._fingerprint_batch(structures, self._scatter)
         self.fingerprint_seconds += time.perf_counter() - start
         for index, message in result.errors.items():
             self.errors[rows[index]['source']] = message
         kept = [rows[i] for i in result.ok]
+        if 'lattice_found' in self.fields:
+            lattices = result.lattices or [None] * len(kept)
+            for row, lattice in zip(kept, lattices, strict=True):
+                found = lattice or {}
+                row['lattice_found'] = bool(found.get('lattice_found', False))
+                row['lattice_standard'] = str(found.get('lattice_standard', ''))
         if kept:
-            labels = [self.classes.index(row['label']) for row in kept]
-            self.writer.append(result.images, labels, {field: [row[field] for row in kept] for field in META_FIELDS})
+            labels = [self.targets[row['label']] for row in kept]
+            self.writer.append(result.images, labels, {field: [row[field] for row in kept] for field in self.fields})
         if self._bar is not None:
             self._bar.update(len(structures) + len(errors))
 
@@ -694,6 +726,183 @@ def build_lindemann_dataset(
     job = _Job('lindemann', seed, [('lindemann', float(v)) for v in levels], samples, {}, pristine)
     job.parameters.update(n_structures=n_structures, target_atoms=target_atoms)
     return _write(job, subset, path, settings, progress=progress, overwrite=overwrite, dtype=dtype, started=started)
+
+
+#: The last class of the prototypes set: the target of every outsider and parent (whose ``label`` is 'unknown').
+OTHER = 'other'
+#: The metadata columns of the prototypes set (:func:`build_prototypes_dataset`).
+PROTOTYPE_FIELDS = (
+    'source',
+    'index',
+    'label',
+    'kind',
+    'variant',
+    'seed',
+    'species',
+    'presentation',
+    'aflow',
+    'space_group',
+    'parents',
+    'n_atoms',
+    'lattice_found',
+    'lattice_standard',
+)
+_PARTS = ('train', 'calibration', 'test')
+
+
+def build_prototypes_dataset(
+    path: str | os.PathLike,
+    *,
+    part: str = 'train',
+    seed: int = 0,
+    classes: Sequence[str] | None = None,
+    draws: int = 2,
+    species_per_class: int | None = None,
+    variants: Sequence[str] | None = None,
+    outsiders: bool = True,
+    n_random: int | None = None,
+    parents: bool = False,
+    settings: Any = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    dtype: str = 'float16',
+) -> dict:
+    """Build one part of the bulk prototype set (:func:`.bulkset.bulk_items`) and write it to ``path``.
+
+    Labels: the file's ``classes`` are the asked classes in the order given (default: all of
+    :data:`.classes.BULK_CLASSES`, in order) followed by ``'other'``, whatever items the part holds, so that the
+    parts of one choice of classes share their class indices. A member's label is its class's index; an outsider's and
+    a parent's is the index of ``'other'`` (the open-set target, as in :mod:`aiida_crystalface.ml.openset`), and
+    their ``label`` column says ``'unknown'`` (what a model should answer), ``kind`` says which they are.
+
+    Metadata columns (:data:`PROTOTYPE_FIELDS`): ``source`` (the structure's label), ``index`` (its position in
+    ``bulk_items(part, seed, ...)`` with the same arguments, recorded in the description: the item can be rebuilt
+    alone), ``label``, ``kind`` ('member', 'outsider' or 'parent'), ``variant``, ``seed`` (the item's own), ``species``
+    (comma-joined, '' where the item has none: swapped-species outsiders), ``presentation`` ('' for outsiders),
+    ``aflow`` and ``space_group`` ('' and -1 where unknown: pyxtal crystals have no AFLOW label), ``parents``
+    (comma-joined classes of a parent), ``n_atoms``, ``lattice_found`` and ``lattice_standard`` (what the orientation
+    step found; items where it found no lattice are kept).
+
+    Args:
+        path: the output file (never overwritten unless ``overwrite``; checked before any work).
+        part, seed, classes, draws, species_per_class, variants, outsiders, n_random, parents: as for
+            :func:`.bulkset.bulk_items` (``variants`` default: :data:`.bulkset.VARIANTS`).
+        settings: FingerprintSettings or a mapping of them; default ``FingerprintSettings(orientation='standard',
+            channels=3)``. Every structure takes the path of ``fingerprint(structure, settings)``.
+        progress, dtype: as for :func:`build_pristine_dataset`.
+    """
+    from . import bulkset
+    from .classes import BULK_CLASSES
+    from .diffraction import FingerprintSettings
+
+    started = time.perf_counter()
+    if part not in _PARTS:
+        raise ValueError(f'part must be one of {_PARTS}, not {part!r}')
+    names = list(BULK_CLASSES) if classes is None else [str(name) for name in classes]
+    unknown = [name for name in names if name not in BULK_CLASSES]
+    if unknown or not names or len(set(names)) != len(names):
+        raise ValueError(f'classes must be distinct names of bulk classes ({list(BULK_CLASSES)}), not {names}')
+    variants = bulkset.VARIANTS if variants is None else tuple(str(v) for v in variants)
+    bad = [v for v in variants if v not in bulkset.VARIANTS]
+    if bad or not variants:
+        raise ValueError(f'variants must be among {list(bulkset.VARIANTS)}, not {list(variants)}')
+    if int(draws) < 1:
+        raise ValueError(f'draws must be at least 1, not {draws}')
+    settings = FingerprintSettings(orientation='standard', channels=3) if settings is None else settings
+    settings = _settings_or_default(settings)
+    if Path(path).exists() and not overwrite:
+        raise FileExistsError(f'{path}: the file exists; refusing to overwrite it (pass overwrite=True)')
+    parameters = {
+        'classes': names,
+        'draws': int(draws),
+        'species_per_class': species_per_class,
+        'variants': list(variants),
+        'outsiders': bool(outsiders),
+        'n_random': n_random,
+        'parents': bool(parents),
+    }
+    items = bulkset.bulk_items(part, seed, **{**parameters, 'variants': variants})
+    if not items:
+        raise DatasetError(f'{path}: part {part!r} of the prototype set holds no items with these options')
+    description = {
+        'builder': 'prototypes',
+        'part': part,
+        'seed': int(seed),
+        'parameters': parameters,
+        'labels': f"class index; {OTHER!r} (the last class) for outsiders and parents, labelled 'unknown'",
+        'rebuild': 'aiida_crystalface.core.bulkset.bulk_items(part, seed, **parameters)[index]',
+    }
+    classes_out = [*names, OTHER]
+    builder = _Builder(
+        path,
+        settings,
+        description=description,
+        overwrite=overwrite,
+        dtype=dtype,
+        progress=progress,
+        total=len(items),
+        classes=classes_out,
+        fields=PROTOTYPE_FIELDS,
+        targets={'unknown': len(names)},
+        as_given=False,
+    )
+    try:
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            rows = [_prototype_row(item, start + i) for i, item in enumerate(chunk)]
+            builder.add(chunk, rows, {})
+    except BaseException:
+        builder.abort()
+        raise
+    written = builder.close()
+    seconds = time.perf_counter() - started
+    summary = {
+        'path': str(written),
+        'builder': 'prototypes',
+        'part': part,
+        'seed': int(seed),
+        'n_classes': len(names),
+        'n_items': len(builder.writer),
+        'n_errors': len(builder.errors),
+        'errors': dict(list(builder.errors.items())[:20]),
+        'settings_hash': settings.hash,
+        'image_shape': list(settings.image_shape),
+        'file_size_bytes': written.stat().st_size,
+        'seconds': round(seconds, 3),
+        'seconds_fingerprints': round(builder.fingerprint_seconds, 3),
+    }
+    with open_dataset(written) as dataset:
+        summary['counts_by_class'] = {k: v for k, v in dataset.summary()['counts'].items() if v}
+        kinds, counts = np.unique(dataset.metadata['kind'].astype(str), return_counts=True)
+        summary['counts_by_kind'] = {str(k): int(c) for k, c in zip(kinds, counts, strict=True)}
+        summary['no_lattice'] = int((~dataset.metadata['lattice_found'].astype(bool)).sum())
+    return summary
+
+
+def _prototype_row(item, index: int) -> dict:
+    """The metadata row of one item of :func:`.bulkset.bulk_items` (``index``: its position in that list)."""
+    info = item.info
+
+    def joined(value) -> str:
+        if value is None:
+            return ''
+        return value if isinstance(value, str) else ','.join(str(v) for v in value)
+
+    label = str(info['label'])
+    return {
+        'source': str(item.label),
+        'index': int(index),
+        'label': label,
+        'kind': str(info.get('kind', 'member' if label != 'unknown' else 'outsider')),
+        'variant': str(info.get('variant', '')),
+        'seed': int(info.get('seed', -1)),
+        'species': joined(info.get('species')),
+        'presentation': str(info.get('presentation', '')),
+        'aflow': str(info.get('aflow', '')),
+        'space_group': int(info.get('space_group') or -1),
+        'parents': joined(info.get('parents')),
+        'n_atoms': len(item),
+    }
 
 
 def _bcc_subset(pristine, *, seed: int, species, n_structures: int, samples: int, target_atoms: int | None) -> list:
