@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from .params import options
-from .params.types import IntegerList
+from .params.types import IntegerList, NameList
 from .root import cmd_root
 
 __all__ = ('cmd_dataset',)
@@ -63,7 +63,8 @@ def _series(command):
 def cmd_dataset():
     """Build fingerprint datasets (no profile needed).
 
-    Pristine crystals, defective ones, the bcc-to-sc and Lindemann series, each written to one HDF5 file.
+    Pristine crystals, defective ones, the bcc-to-sc and Lindemann series, the bulk prototype set, each written to one
+    HDF5 file.
     """
 
 
@@ -144,6 +145,85 @@ def cmd_dataset_lindemann(output, species, seed, overwrite, float32, pristine, n
         species=species,
         n_structures=n_structures,
         samples=samples,
+        overwrite=overwrite,
+        dtype='float32' if float32 else 'float16',
+    )
+    _report(summary, output)
+
+
+def _bulk_classes() -> list[str]:
+    from aiida_crystalface.core.classes import BULK_CLASSES
+
+    return list(BULK_CLASSES)
+
+
+def _bulk_variants() -> list[str]:
+    from aiida_crystalface.core.bulkset import VARIANTS
+
+    return list(VARIANTS)
+
+
+@cmd_dataset.command('prototypes')
+@click.option(
+    '-o',
+    '--output',
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help='The dataset file to write (HDF5).',
+)
+@click.option(
+    '--part',
+    type=click.Choice(['train', 'calibration', 'test']),
+    default='train',
+    show_default=True,
+    help="The part of the set: its species and outsider prototypes are disjoint from the other parts'.",
+)
+@options.SEED()
+@click.option(
+    '--classes',
+    type=NameList(_bulk_classes, 'bulk class'),
+    default=None,
+    help='Comma-separated bulk classes, e.g. hcp,rocksalt (default: all 59).',
+)
+@click.option(
+    '--draws', type=click.IntRange(min=1), default=2, show_default=True, help='Draws per species tuple and variant.'
+)
+@click.option(
+    '--species-per-class',
+    type=click.IntRange(min=1),
+    default=None,
+    help='Species tuples per class (default: 6 train, 2 calibration, 3 test).',
+)
+@click.option(
+    '--variants',
+    type=NameList(_bulk_variants, 'variant'),
+    default=None,
+    help="Comma-separated damage variants, e.g. 'pristine,vacancies 25 %' (default: all eight).",
+)
+@click.option('--no-outsiders', is_flag=True, help="Members only: no outsider crystals (target 'other').")
+@click.option('--parents', is_flag=True, help="Add the parent prototypes (species-blind copies of a class; 'other').")
+@click.option('--overwrite', is_flag=True, help='Replace OUTPUT when it exists.')
+@click.option('--float32', 'float32', is_flag=True, help='Store float32 images (default float16).')
+def cmd_dataset_prototypes(  # noqa: PLR0917
+    output, part, seed, classes, draws, species_per_class, variants, no_outsiders, parents, overwrite, float32
+):
+    """The bulk prototype set: members of the bulk classes and outsiders, three-channel fingerprints.
+
+    Labels: each member's class; outsiders and parents 'other' (the last class; their label column says 'unknown').
+    Fingerprints: FingerprintSettings(orientation='standard', channels=3).
+    """
+    from aiida_crystalface.core.datasets import build_prototypes_dataset
+
+    summary = build_prototypes_dataset(
+        output,
+        part=part,
+        seed=seed,
+        classes=classes,
+        draws=draws,
+        species_per_class=species_per_class,
+        variants=variants,
+        outsiders=not no_outsiders,
+        parents=parents,
         overwrite=overwrite,
         dtype='float32' if float32 else 'float16',
     )

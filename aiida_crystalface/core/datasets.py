@@ -2,12 +2,18 @@
 
 Layout of a dataset file (``format = 'crystalface-dataset'``, ``format_version = 1``)::
 
-    /images           (N, H, W) float16 (default) or float32, chunked and compressed, values in [0, 1]
+    /images           (N, H, W) float16 (default) or float32, chunked and compressed, values in [0, 1];
+                      (N, C, H, W) for fingerprints of C channels (``channels=3``), then ``format_version = 2``
     /labels           (N,) int16, index into the ``classes`` attribute
     /meta/<field>     (N,) one array per metadata field: strings (source, species, defect_kind, ...),
                       floats (defect_level, ...) or integers (seed, n_atoms, pristine_index, ...)
     attrs: format, format_version, classes (JSON list), settings (JSON of FingerprintSettings),
            settings_hash, package_version, description
+
+The stored image shape is that of the settings (``FingerprintSettings.image_shape``). A one-channel file is written
+exactly as before (format version 1); a file of C > 1 channels has format version 2, so that an older package, which
+would read it as one-channel images, refuses it instead. A reader refuses a file whose images do not have the shape
+its stored settings give.
 
 The file is read lazily: :class:`FingerprintDataset` keeps the HDF5 handle open and reads images on demand, so a
 dataset of 10^5 images never has to fit in memory. A writer never overwrites an existing file unless told to.
@@ -27,7 +33,9 @@ import numpy as np
 
 __all__ = (
     'LINDEMANN_LEVELS',
+    'OTHER',
     'PAPER_VARIANTS',
+    'PROTOTYPE_FIELDS',
     'TRANSITION_LEVELS',
     'DatasetError',
     'DatasetWriter',
@@ -36,6 +44,7 @@ __all__ = (
     'build_defective_dataset',
     'build_lindemann_dataset',
     'build_pristine_dataset',
+    'build_prototypes_dataset',
     'build_transition_dataset',
     'distinct_images',
     'open_dataset',
@@ -44,6 +53,8 @@ __all__ = (
 
 FORMAT = 'crystalface-dataset'
 FORMAT_VERSION = 1
+#: The format version of files whose images have a channel axis (N, C, H, W); the newest this package reads.
+FORMAT_VERSION_CHANNELS = 2
 
 
 class DatasetError(ValueError):
@@ -62,6 +73,19 @@ def _settings_payload(settings: Any) -> tuple[str, str]:
     raise TypeError(f'settings must be a FingerprintSettings or a mapping, not {type(settings).__name__}')
 
 
+def _settings_image_shape(settings: Any) -> tuple[int, ...] | None:
+    """The image shape that fingerprint settings give ((P, P) or (C, P, P)); None for a mapping without ``pixels``
+    (synthetic data)."""
+    if settings is None:
+        return None
+    if hasattr(settings, 'image_shape'):
+        return tuple(int(n) for n in settings.image_shape)
+    if isinstance(settings, Mapping) and 'pixels' in settings:
+        pixels, channels = int(settings['pixels']), int(settings.get('channels', 1))
+        return (pixels, pixels) if channels == 1 else (channels, pixels, pixels)
+    return None
+
+
 class DatasetWriter:
     """Append fingerprints, labels and metadata to a new dataset file.
 
@@ -71,6 +95,8 @@ class DatasetWriter:
             writer.append(images, labels, {'species': [...], 'defect_kind': [...], 'seed': [...]})
 
     Metadata fields are fixed by the first call of :meth:`append`; every later call must give the same fields.
+    ``image_shape``: (H, W), or (C, H, W) for fingerprints of C channels; by default that of ``settings``
+    (``FingerprintSettings.image_shape``), else (64, 64). A shape other than the settings' is refused.
     """
 
     def __init__(
@@ -79,7 +105,7 @@ class DatasetWriter:
         classes: Sequence[str],
         settings: Any = None,
         *,
-        image_shape: tuple[int, int] = (64, 64),
+        image_shape: tuple[int, ...] | None = None,
         dtype: str = 'float16',
         description: str = '',
         overwrite: bool = False,
@@ -93,11 +119,12 @@ class DatasetWriter:
             raise FileExistsError(f'{self.path}: the file exists; refusing to overwrite it (pass overwrite=True)')
         if dtype not in ('float16', 'float32'):
             raise ValueError(f'dtype must be float16 or float32, not {dtype!r}')
-        if len(image_shape) != 2:
-            raise ValueError(
-                f'DatasetWriter: datasets hold one-channel images (H, W), not {tuple(image_shape)}; '
-                'fingerprints with channels=3 (docs/fingerprint.md, "Any lattice") have no dataset layer yet'
-            )
+        expected = _settings_image_shape(settings)
+        image_shape = tuple(int(n) for n in (image_shape if image_shape is not None else expected or (64, 64)))
+        if len(image_shape) not in (2, 3) or min(image_shape) < 1:
+            raise ValueError(f'{self.path}: image_shape must be (H, W) or (C, H, W), not {image_shape}')
+        if expected is not None and image_shape != expected:
+            raise ValueError(f'{self.path}: image_shape {image_shape} is not that of the settings, {expected}')
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.classes = list(classes)
         self._tmp = self.path.with_name(self.path.name + '.partial')
@@ -105,19 +132,19 @@ class DatasetWriter:
         settings_json, settings_hash = _settings_payload(settings)
         attrs = self._file.attrs
         attrs['format'] = FORMAT
-        attrs['format_version'] = FORMAT_VERSION
+        attrs['format_version'] = FORMAT_VERSION if len(image_shape) == 2 else FORMAT_VERSION_CHANNELS
         attrs['classes'] = json.dumps(self.classes)
         attrs['settings'] = settings_json
         attrs['settings_hash'] = settings_hash
         attrs['package_version'] = __version__
         attrs['description'] = description
-        height, width = image_shape
+        size = int(np.prod(image_shape))
         self._images = self._file.create_dataset(
             'images',
-            shape=(0, height, width),
-            maxshape=(None, height, width),
+            shape=(0, *image_shape),
+            maxshape=(None, *image_shape),
             dtype=dtype,
-            chunks=(min(256, 4096 * 16 // (height * width) * 16 or 1), height, width),
+            chunks=(min(256, 4096 * 16 // size * 16 or 1), *image_shape),
             compression='lzf',
         )
         self._labels = self._file.create_dataset('labels', shape=(0,), maxshape=(None,), dtype='int16', chunks=(4096,))
@@ -139,16 +166,16 @@ class DatasetWriter:
     def append(
         self, images: np.ndarray, labels: Sequence[int] | np.ndarray, meta: Mapping[str, Sequence] | None = None
     ):
-        """Append a batch: ``images`` (n, H, W), ``labels`` (n,) class indices, ``meta`` field -> n values."""
+        """Append a batch: ``images`` (n, H, W) or (n, C, H, W), ``labels`` (n,) class indices, ``meta`` field -> n
+        values."""
         import h5py
 
         images = np.asarray(images)
         labels = np.asarray(labels, dtype=np.int64).reshape(-1)
         n = len(images)
-        if images.ndim != 3 or images.shape[1:] != self._images.shape[1:]:
-            raise DatasetError(
-                f'{self.path}: images must have shape (n, {self._images.shape[1]}, {self._images.shape[2]})'
-            )
+        if images.ndim != self._images.ndim or images.shape[1:] != self._images.shape[1:]:
+            shape = ', '.join(str(k) for k in ('n', *self._images.shape[1:]))
+            raise DatasetError(f'{self.path}: images must have shape ({shape}), not {images.shape}')
         if len(labels) != n:
             raise DatasetError(f'{self.path}: {n} images but {len(labels)} labels')
         if n and (labels.min() < 0 or labels.max() >= len(self.classes)):
@@ -210,7 +237,8 @@ class FingerprintDataset:
     """A dataset file opened for reading, lazily. Also a sequence of ``(image, label)`` pairs.
 
     Attributes: ``classes`` (list of names), ``labels`` (int64 array, in memory), ``settings`` (dict),
-    ``settings_hash`` (str), ``metadata`` (dict of numpy arrays, in memory), ``path``.
+    ``settings_hash`` (str), ``metadata`` (dict of numpy arrays, in memory), ``path``, ``image_shape`` ((H, W) or
+    (C, H, W)). Images are read as (H, W) or (C, H, W) float32 arrays.
     """
 
     def __init__(self, path: str | os.PathLike):
@@ -227,17 +255,27 @@ class FingerprintDataset:
         if attrs.get('format') != FORMAT:
             self._file.close()
             raise DatasetError(f'{self.path}: not a crystalface dataset (format attribute is {attrs.get("format")!r})')
-        if int(attrs['format_version']) > FORMAT_VERSION:
+        version = int(attrs['format_version'])
+        if version > FORMAT_VERSION_CHANNELS:
             self._file.close()
-            raise DatasetError(
-                f'{self.path}: dataset format version {attrs["format_version"]} is newer than this package'
-            )
+            raise DatasetError(f'{self.path}: dataset format version {version} is newer than this package')
         self.classes: list[str] = json.loads(attrs['classes'])
         self.settings: dict = json.loads(attrs['settings'])
         self.settings_hash: str = str(attrs['settings_hash'])
         self.package_version: str = str(attrs['package_version'])
         self.description: str = str(attrs.get('description', ''))
         self.images = self._file['images']
+        stored, expected = tuple(self.images.shape[1:]), _settings_image_shape(self.settings)
+        if expected is not None and stored != expected:
+            self._file.close()
+            raise DatasetError(
+                f'{self.path}: the stored images have shape {stored} but the stored settings give {expected} '
+                f'(channels={self.settings.get("channels", 1)}, pixels={self.settings["pixels"]}): not a consistent '
+                'dataset file'
+            )
+        if len(stored) not in (2, 3):
+            self._file.close()
+            raise DatasetError(f'{self.path}: the stored images have shape {stored}, neither (H, W) nor (C, H, W)')
         self.labels = self._file['labels'][:].astype(np.int64)
         self.metadata = {}
         for field, column in self._file['meta'].items():
@@ -248,6 +286,11 @@ class FingerprintDataset:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """The shape of one image: (H, W), or (C, H, W) for fingerprints of C channels."""
+        return tuple(int(n) for n in self.images.shape[1:])
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
         return np.asarray(self.images[index], dtype=np.float32), int(self.labels[index])
@@ -265,7 +308,8 @@ class FingerprintDataset:
         self._file.close()
 
     def get_images(self, indices: Sequence[int] | np.ndarray | slice | None = None) -> np.ndarray:
-        """Read images as float32; ``indices`` may be unsorted (read in sorted order, returned as asked)."""
+        """Read images as float32, (n, H, W) or (n, C, H, W); ``indices`` may be unsorted (read in sorted order,
+        returned as asked)."""
         if indices is None:
             return np.asarray(self.images[:], dtype=np.float32)
         if isinstance(indices, slice):
@@ -293,6 +337,8 @@ class FingerprintDataset:
             'package_version': self.package_version,
             'description': self.description,
         }
+        if len(self.image_shape) == 3:
+            summary['channels'] = self.image_shape[0]
         if 'species' in self.metadata:
             summary['n_species'] = len(set(self.metadata['species']))
         if 'defect_kind' in self.metadata:
@@ -470,18 +516,41 @@ def _meta_row(item, structure, kind: str, level: float, *, seed: int, sample: in
 
 
 class _Builder:
-    """Fingerprint (structure, metadata) pairs in large batches and append them to one dataset file."""
+    """Fingerprint (structure, metadata) pairs in large batches and append them to one dataset file.
 
-    def __init__(self, path, settings, *, description: dict, overwrite: bool, dtype: str, progress: bool, total: int):
+    By default (the paper's sets) the classes are the four cubic ones, the metadata columns :data:`META_FIELDS` and
+    every structure is scattered from as given. The prototypes set passes its ``classes``, ``fields`` and ``targets``
+    (label -> class index, for the labels that are no class name) and ``as_given=False``: each structure then takes
+    the path of ``fingerprint(structure, settings)``, and the columns ``lattice_found`` / ``lattice_standard`` (when
+    among ``fields``) say what the orientation step found.
+    """
+
+    def __init__(
+        self,
+        path,
+        settings,
+        *,
+        description: dict,
+        overwrite: bool,
+        dtype: str,
+        progress: bool,
+        total: int,
+        classes: Sequence[str] | None = None,
+        fields: Sequence[str] = META_FIELDS,
+        targets: Mapping[str, int] | None = None,
+        as_given: bool = True,
+    ):
         from .diffraction import fingerprint_batch
         from .prototypes import CLASSES
 
         self.settings = settings
         # Each structure is scattered from as given: a target of 2 atoms makes replicate() keep the 1 x 1 x 1 cell of
         # any structure of 2 atoms or more, and the replicated pristine cells are lattice-aligned already.
-        self._as_given = dataclasses.replace(settings, target_atoms=2, orientation='none')
+        self._scatter = dataclasses.replace(settings, target_atoms=2, orientation='none') if as_given else settings
         self._fingerprint_batch = fingerprint_batch
-        self.classes = list(CLASSES)
+        self.classes = list(CLASSES if classes is None else classes)
+        self.fields = tuple(fields)
+        self.targets = {name: i for i, name in enumerate(self.classes)} | dict(targets or {})
         self.writer = DatasetWriter(
             path,
             self.classes,
@@ -503,14 +572,20 @@ class _Builder:
         """Fingerprint ``structures`` (one metadata row each) and append the good ones; keep the others' errors."""
         self.errors.update(errors)
         start = time.perf_counter()
-        result = self._fingerprint_batch(structures, self._as_given)
+        result = self._fingerprint_batch(structures, self._scatter)
         self.fingerprint_seconds += time.perf_counter() - start
         for index, message in result.errors.items():
             self.errors[rows[index]['source']] = message
         kept = [rows[i] for i in result.ok]
+        if 'lattice_found' in self.fields:
+            lattices = result.lattices or [None] * len(kept)
+            for row, lattice in zip(kept, lattices, strict=True):
+                found = lattice or {}
+                row['lattice_found'] = bool(found.get('lattice_found', False))
+                row['lattice_standard'] = str(found.get('lattice_standard', ''))
         if kept:
-            labels = [self.classes.index(row['label']) for row in kept]
-            self.writer.append(result.images, labels, {field: [row[field] for row in kept] for field in META_FIELDS})
+            labels = [self.targets[row['label']] for row in kept]
+            self.writer.append(result.images, labels, {field: [row[field] for row in kept] for field in self.fields})
         if self._bar is not None:
             self._bar.update(len(structures) + len(errors))
 
@@ -651,6 +726,183 @@ def build_lindemann_dataset(
     job = _Job('lindemann', seed, [('lindemann', float(v)) for v in levels], samples, {}, pristine)
     job.parameters.update(n_structures=n_structures, target_atoms=target_atoms)
     return _write(job, subset, path, settings, progress=progress, overwrite=overwrite, dtype=dtype, started=started)
+
+
+#: The last class of the prototypes set: the target of every outsider and parent (whose ``label`` is 'unknown').
+OTHER = 'other'
+#: The metadata columns of the prototypes set (:func:`build_prototypes_dataset`).
+PROTOTYPE_FIELDS = (
+    'source',
+    'index',
+    'label',
+    'kind',
+    'variant',
+    'seed',
+    'species',
+    'presentation',
+    'aflow',
+    'space_group',
+    'parents',
+    'n_atoms',
+    'lattice_found',
+    'lattice_standard',
+)
+_PARTS = ('train', 'calibration', 'test')
+
+
+def build_prototypes_dataset(
+    path: str | os.PathLike,
+    *,
+    part: str = 'train',
+    seed: int = 0,
+    classes: Sequence[str] | None = None,
+    draws: int = 2,
+    species_per_class: int | None = None,
+    variants: Sequence[str] | None = None,
+    outsiders: bool = True,
+    n_random: int | None = None,
+    parents: bool = False,
+    settings: Any = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    dtype: str = 'float16',
+) -> dict:
+    """Build one part of the bulk prototype set (:func:`.bulkset.bulk_items`) and write it to ``path``.
+
+    Labels: the file's ``classes`` are the asked classes in the order given (default: all of
+    :data:`.classes.BULK_CLASSES`, in order) followed by ``'other'``, whatever items the part holds, so that the
+    parts of one choice of classes share their class indices. A member's label is its class's index; an outsider's and
+    a parent's is the index of ``'other'`` (the open-set target, as in :mod:`aiida_crystalface.ml.openset`), and
+    their ``label`` column says ``'unknown'`` (what a model should answer), ``kind`` says which they are.
+
+    Metadata columns (:data:`PROTOTYPE_FIELDS`): ``source`` (the structure's label), ``index`` (its position in
+    ``bulk_items(part, seed, ...)`` with the same arguments, recorded in the description: the item can be rebuilt
+    alone), ``label``, ``kind`` ('member', 'outsider' or 'parent'), ``variant``, ``seed`` (the item's own), ``species``
+    (comma-joined, '' where the item has none: swapped-species outsiders), ``presentation`` ('' for outsiders),
+    ``aflow`` and ``space_group`` ('' and -1 where unknown: pyxtal crystals have no AFLOW label), ``parents``
+    (comma-joined classes of a parent), ``n_atoms``, ``lattice_found`` and ``lattice_standard`` (what the orientation
+    step found; items where it found no lattice are kept).
+
+    Args:
+        path: the output file (never overwritten unless ``overwrite``; checked before any work).
+        part, seed, classes, draws, species_per_class, variants, outsiders, n_random, parents: as for
+            :func:`.bulkset.bulk_items` (``variants`` default: :data:`.bulkset.VARIANTS`).
+        settings: FingerprintSettings or a mapping of them; default ``FingerprintSettings(orientation='standard',
+            channels=3)``. Every structure takes the path of ``fingerprint(structure, settings)``.
+        progress, dtype: as for :func:`build_pristine_dataset`.
+    """
+    from . import bulkset
+    from .classes import BULK_CLASSES
+    from .diffraction import FingerprintSettings
+
+    started = time.perf_counter()
+    if part not in _PARTS:
+        raise ValueError(f'part must be one of {_PARTS}, not {part!r}')
+    names = list(BULK_CLASSES) if classes is None else [str(name) for name in classes]
+    unknown = [name for name in names if name not in BULK_CLASSES]
+    if unknown or not names or len(set(names)) != len(names):
+        raise ValueError(f'classes must be distinct names of bulk classes ({list(BULK_CLASSES)}), not {names}')
+    variants = bulkset.VARIANTS if variants is None else tuple(str(v) for v in variants)
+    bad = [v for v in variants if v not in bulkset.VARIANTS]
+    if bad or not variants:
+        raise ValueError(f'variants must be among {list(bulkset.VARIANTS)}, not {list(variants)}')
+    if int(draws) < 1:
+        raise ValueError(f'draws must be at least 1, not {draws}')
+    settings = FingerprintSettings(orientation='standard', channels=3) if settings is None else settings
+    settings = _settings_or_default(settings)
+    if Path(path).exists() and not overwrite:
+        raise FileExistsError(f'{path}: the file exists; refusing to overwrite it (pass overwrite=True)')
+    parameters = {
+        'classes': names,
+        'draws': int(draws),
+        'species_per_class': species_per_class,
+        'variants': list(variants),
+        'outsiders': bool(outsiders),
+        'n_random': n_random,
+        'parents': bool(parents),
+    }
+    items = bulkset.bulk_items(part, seed, **{**parameters, 'variants': variants})
+    if not items:
+        raise DatasetError(f'{path}: part {part!r} of the prototype set holds no items with these options')
+    description = {
+        'builder': 'prototypes',
+        'part': part,
+        'seed': int(seed),
+        'parameters': parameters,
+        'labels': f"class index; {OTHER!r} (the last class) for outsiders and parents, labelled 'unknown'",
+        'rebuild': 'aiida_crystalface.core.bulkset.bulk_items(part, seed, **parameters)[index]',
+    }
+    classes_out = [*names, OTHER]
+    builder = _Builder(
+        path,
+        settings,
+        description=description,
+        overwrite=overwrite,
+        dtype=dtype,
+        progress=progress,
+        total=len(items),
+        classes=classes_out,
+        fields=PROTOTYPE_FIELDS,
+        targets={'unknown': len(names)},
+        as_given=False,
+    )
+    try:
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            rows = [_prototype_row(item, start + i) for i, item in enumerate(chunk)]
+            builder.add(chunk, rows, {})
+    except BaseException:
+        builder.abort()
+        raise
+    written = builder.close()
+    seconds = time.perf_counter() - started
+    summary = {
+        'path': str(written),
+        'builder': 'prototypes',
+        'part': part,
+        'seed': int(seed),
+        'n_classes': len(names),
+        'n_items': len(builder.writer),
+        'n_errors': len(builder.errors),
+        'errors': dict(list(builder.errors.items())[:20]),
+        'settings_hash': settings.hash,
+        'image_shape': list(settings.image_shape),
+        'file_size_bytes': written.stat().st_size,
+        'seconds': round(seconds, 3),
+        'seconds_fingerprints': round(builder.fingerprint_seconds, 3),
+    }
+    with open_dataset(written) as dataset:
+        summary['counts_by_class'] = {k: v for k, v in dataset.summary()['counts'].items() if v}
+        kinds, counts = np.unique(dataset.metadata['kind'].astype(str), return_counts=True)
+        summary['counts_by_kind'] = {str(k): int(c) for k, c in zip(kinds, counts, strict=True)}
+        summary['no_lattice'] = int((~dataset.metadata['lattice_found'].astype(bool)).sum())
+    return summary
+
+
+def _prototype_row(item, index: int) -> dict:
+    """The metadata row of one item of :func:`.bulkset.bulk_items` (``index``: its position in that list)."""
+    info = item.info
+
+    def joined(value) -> str:
+        if value is None:
+            return ''
+        return value if isinstance(value, str) else ','.join(str(v) for v in value)
+
+    label = str(info['label'])
+    return {
+        'source': str(item.label),
+        'index': int(index),
+        'label': label,
+        'kind': str(info.get('kind', 'member' if label != 'unknown' else 'outsider')),
+        'variant': str(info.get('variant', '')),
+        'seed': int(info.get('seed', -1)),
+        'species': joined(info.get('species')),
+        'presentation': str(info.get('presentation', '')),
+        'aflow': str(info.get('aflow', '')),
+        'space_group': int(info.get('space_group') or -1),
+        'parents': joined(info.get('parents')),
+        'n_atoms': len(item),
+    }
 
 
 def _bcc_subset(pristine, *, seed: int, species, n_structures: int, samples: int, target_atoms: int | None) -> list:

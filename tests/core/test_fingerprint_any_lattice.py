@@ -403,9 +403,10 @@ def test_finite_cluster_takes_the_local_path():
     assert image.shape == (3, 64, 64) and np.isfinite(image).all() and image.max() == pytest.approx(1.0)
 
 
-def test_dataset_writer_refuses_three_channels(tmp_path):
+def test_dataset_writer_refuses_a_shape_other_than_the_settings(tmp_path):
+    """Three-channel datasets are written (tests/core/test_datasets_channels.py); a one-channel shape is not theirs."""
     from aiida_crystalface.core.datasets import DatasetWriter
 
-    with pytest.raises(ValueError, match='one-channel images'):
-        DatasetWriter(tmp_path / 'x.h5', ['fcc'], STANDARD, image_shape=STANDARD.image_shape)
+    with pytest.raises(ValueError, match='not that of the settings'):
+        DatasetWriter(tmp_path / 'x.h5', ['fcc'], STANDARD, image_shape=(64, 64))
     assert not list(tmp_path.iterdir())

@@ -55,6 +55,6 @@ def build_dataset(
     }
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / 'dataset.h5'
-        with DatasetWriter(path, class_names, settings, image_shape=images.shape[-2:]) as writer:
+        with DatasetWriter(path, class_names, settings, image_shape=images.shape[1:]) as writer:
             writer.append(images, labels, meta)
         return FingerprintDatasetData(path)

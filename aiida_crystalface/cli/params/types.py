@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-__all__ = ('IntegerList', 'SpeciesList')
+__all__ = ('IntegerList', 'NameList', 'SpeciesList')
 
 
 class SpeciesList(click.ParamType):
@@ -43,3 +43,26 @@ class IntegerList(click.ParamType):
         if any(n < 1 for n in numbers):
             self.fail(f'{value!r}: every number must be positive', param, ctx)
         return numbers or None
+
+
+class NameList(click.ParamType):
+    """Comma-separated names, each one of those ``choices()`` gives (loaded only when a value is given); a list of
+    str in the order given, without repeats."""
+
+    name = 'NAMES'
+
+    def __init__(self, choices, what: str = 'name'):
+        self._choices = choices
+        self._what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[str] | None:
+        if value is None or isinstance(value, list):
+            return value
+        names = list(dict.fromkeys(v.strip() for v in str(value).split(',') if v.strip()))
+        known = list(self._choices())
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            self.fail(
+                f'{", ".join(map(repr, unknown))}: no such {self._what}; choose among {", ".join(known)}', param, ctx
+            )
+        return names or None
