@@ -68,11 +68,14 @@ def train_bulk_model(
     learning_rate: float = 1e-3,
     draws: int = 2,
     classes: Sequence[str] | None = None,
+    cache: str | Path | None = None,
     progress: bool = True,
 ) -> Classifier:
     """Build the train and calibration parts, train, calibrate and save the bulk model (see the module docstring).
 
     Deterministic for a ``seed`` on the same software (CPU). ``classes``: a subset of the bulk classes (tests).
+    ``cache``: a folder where the fingerprints of both parts are written (``<part>.npz`` and ``<part>.json``, the
+    lattice records), for :func:`recalibrate_bulk_model`.
     """
     import pytorch_lightning as pl
     import torch
@@ -82,7 +85,6 @@ def train_bulk_model(
     from aiida_crystalface.core.classes import BULK_CLASSES
     from aiida_crystalface.core.diffraction import FingerprintSettings
     from aiida_crystalface.ml.convnet import ConvNet
-    from aiida_crystalface.ml.training import ClassifierModule
 
     started = time.perf_counter()
     names = list(BULK_CLASSES) if classes is None else list(classes)
@@ -94,12 +96,14 @@ def train_bulk_model(
         items = bulk_items(part, seed, classes=names, draws=draws)
         images, targets, _, no_lattice, lattices = images_and_targets(items, names, settings, progress=progress)
         parts[part] = (images, targets, len(items), len(no_lattice), lattices)
+        if cache is not None:
+            _save_part(Path(cache), part, images, targets, lattices)
         _say(f'  {len(items)} structures, {len(images)} images ({len(no_lattice)} with no lattice left out)', progress)
 
     pl.seed_everything(seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
     net = ConvNet(len(names) + 1, in_channels=3)
-    module = ClassifierModule(net, learning_rate=learning_rate)
+    module = _CosineModule(net, learning_rate=learning_rate)
     train_images, train_targets = parts['train'][:2]
     loader = DataLoader(
         TensorDataset(torch.from_numpy(train_images), torch.from_numpy(train_targets)),
@@ -185,6 +189,45 @@ def train_bulk_model(
     return Classifier.load(output_dir / 'model.safetensors')
 
 
+def _save_part(folder: Path, part: str, images, targets, lattices) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    import numpy as np
+
+    np.savez(folder / f'{part}.npz', images=images, targets=targets)
+    (folder / f'{part}.json').write_text(json.dumps(lattices))
+
+
+def _load_part(folder: Path, part: str):
+    import numpy as np
+
+    with np.load(Path(folder) / f'{part}.npz') as data:
+        images, targets = data['images'], data['targets']
+    return images, targets, json.loads((Path(folder) / f'{part}.json').read_text())
+
+
+def _cosine_module():
+    import torch
+
+    from aiida_crystalface.ml.training import ClassifierModule
+
+    class CosineModule(ClassifierModule):
+        """Adam with the learning rate decayed along a cosine over the epochs (to a hundredth)."""
+
+        def configure_optimizers(self):
+            optimiser = torch.optim.Adam(self.net.parameters(), lr=self.hparams.learning_rate)
+            epochs = max(1, int(self.trainer.max_epochs or 1))
+            schedule = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimiser, T_max=epochs, eta_min=self.hparams.learning_rate / 100
+            )
+            return {'optimizer': optimiser, 'lr_scheduler': {'scheduler': schedule, 'interval': 'epoch'}}
+
+    return CosineModule
+
+
+def _CosineModule(net, learning_rate):  # noqa: N802 - a class built on first use (Lightning imported lazily)
+    return _cosine_module()(net, learning_rate=learning_rate)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m aiida_crystalface.ml.bulk', description=__doc__.split('\n')[0])
     parser.add_argument('-o', '--output', required=True, help='folder for model.safetensors and metrics.json')
@@ -192,8 +235,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--epochs', type=int, default=12)
     parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
+    parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')
     args = parser.parse_args(argv)
-    train_bulk_model(args.output, seed=args.seed, epochs=args.epochs, draws=args.draws, classes=args.classes)
+    train_bulk_model(
+        args.output, seed=args.seed, epochs=args.epochs, draws=args.draws, classes=args.classes, cache=args.cache
+    )
     return 0
 
 
