@@ -36,7 +36,15 @@ from pathlib import Path
 from aiida_crystalface.ml.classifier import OTHER, Classifier
 from aiida_crystalface.ml.openset import calibrate, images_and_targets
 
-__all__ = ('BULK_SETTINGS', 'RULE_MISS', 'bulk_prototypes', 'main', 'train_bulk_model')
+__all__ = (
+    'BULK_SETTINGS',
+    'RULE_MISS',
+    'bulk_prototypes',
+    'fit_decision_rule',
+    'main',
+    'recalibrate_bulk_model',
+    'train_bulk_model',
+)
 
 #: Fingerprint settings of the bulk model.
 BULK_SETTINGS = {'orientation': 'standard', 'channels': 3}
@@ -123,25 +131,13 @@ def train_bulk_model(
     trainer.fit(module, loader)
     net.eval()
 
-    # The lattice rule: exempt the classes whose calibration members it would turn away.
     cal_images, cal_targets, cal_lattices = parts['calibration'][0], parts['calibration'][1], parts['calibration'][4]
-    probe = Classifier(net, names, settings, metadata={'open_set': {'lattice_rule': True}, 'prototypes': prototypes})
-    consistent = probe.lattice_consistency(cal_lattices)
-    exempt, misses = [], {}
-    for index, name in enumerate(names):
-        rows = cal_targets == index
-        miss = float((~consistent[rows, index]).mean()) if rows.any() else 0.0
-        misses[name] = round(miss, 4)
-        if miss > RULE_MISS:
-            exempt.append(name)
-            prototypes[name] = {**prototypes[name], 'lattice': None}
-    probe = Classifier(net, names, settings, metadata={'open_set': {'lattice_rule': True}, 'prototypes': prototypes})
-    record = calibrate(probe.logits(cal_images), cal_targets, probe.lattice_consistency(cal_lattices))
+    record, prototypes = fit_decision_rule(
+        net, names, settings, prototypes=prototypes, images=cal_images, targets=cal_targets, lattices=cal_lattices
+    )
+    probe = Classifier(net, names, settings, metadata={'open_set': record, 'prototypes': prototypes})
     split = bulk_split(seed)
     record.update(
-        lattice_rule=True,
-        lattice_rule_exempt=exempt,
-        lattice_rule_calibration_misses={k: v for k, v in misses.items() if v},
         method='outlier-exposure',
         outputs=[*names, OTHER],
         seed=int(seed),
@@ -183,10 +179,83 @@ def train_bulk_model(
         f'T = {record["temperature"]:.3f}, threshold = {record["threshold"]}, calibration errors: members '
         f'{100 * record["calibration_member_error"]:.2f} %, '
         f'outsiders {100 * record["calibration_outsider_error"]:.2f} %'
-        f'; lattice rule exempt: {exempt or "none"}',
+        f'; lattice rule exempt: {record["lattice_rule_exempt"] or "none"}',
         True,
     )
     return Classifier.load(output_dir / 'model.safetensors')
+
+
+def fit_decision_rule(net, names, settings, *, prototypes, images, targets, lattices):
+    """The lattice rule's exemptions, the temperature and the threshold, fitted on the calibration part.
+
+    The rule is ``'restrict'``: the answer is the most probable class among those the lattice found admits
+    (:func:`aiida_crystalface.core.openset.lattice_admits` with each class's expected lattice), ``unknown`` where it
+    admits none; a class is exempt (always admitted) where the rule would turn away more than :data:`RULE_MISS` of
+    its calibration members. Returns ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
+    """
+    prototypes = {name: dict(record) for name, record in prototypes.items()}
+    rule = {'open_set': {'lattice_rule': 'restrict'}, 'prototypes': prototypes}
+    consistent = Classifier(net, names, settings, metadata=rule).lattice_consistency(lattices)
+    exempt, misses = [], {}
+    for index, name in enumerate(names):
+        rows = targets == index
+        miss = float((~consistent[rows, index]).mean()) if rows.any() else 0.0
+        misses[name] = round(miss, 4)
+        if miss > RULE_MISS:
+            exempt.append(name)
+            prototypes[name]['lattice'] = None
+    rule = {'open_set': {'lattice_rule': 'restrict', 'lattice_rule_exempt': exempt}, 'prototypes': prototypes}
+    probe = Classifier(net, names, settings, metadata=rule)
+    record = calibrate(probe.logits(images), targets, probe.lattice_consistency(lattices), restrict=True)
+    record.update(
+        lattice_rule='restrict',
+        lattice_rule_exempt=exempt,
+        lattice_rule_calibration_misses={k: v for k, v in misses.items() if v},
+    )
+    return record, prototypes
+
+
+def recalibrate_bulk_model(model: str | Path, cache: str | Path, output_dir: str | Path) -> Classifier:
+    """Fit the decision rule of a trained bulk model again (:func:`fit_decision_rule`) on the calibration part
+    cached by :func:`train_bulk_model` (``cache``); the network is not touched. Writes ``output_dir/model.safetensors``
+    and ``output_dir/metrics.json`` (the old record kept under ``open_set['previous']``)."""
+    classifier = Classifier.load(model)
+    images, targets, lattices = _load_part(Path(cache), 'calibration')
+    names = classifier.classes
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+
+    settings = FingerprintSettings.from_dict(classifier.settings)
+    record, prototypes = fit_decision_rule(
+        classifier.net,
+        names,
+        settings,
+        prototypes=bulk_prototypes(names),
+        images=images,
+        targets=targets,
+        lattices=lattices,
+    )
+    old = dict(classifier.open_set)
+    record = {**{k: v for k, v in old.items() if k not in record and k != 'previous'}, **record}
+    record['previous'] = {k: old[k] for k in ('temperature', 'threshold', 'lattice_rule') if k in old}
+    metadata = {**classifier.metadata, 'open_set': record, 'prototypes': prototypes}
+    fresh = Classifier(classifier.net, names, settings, metadata=_extra(metadata))
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    fresh.save(output_dir / 'model.safetensors', weights_dtype='float16')
+    training = classifier.metadata.get('training', {})
+    (output_dir / 'metrics.json').write_text(json.dumps({'open_set': record, 'training': training}, indent=2) + '\n')
+    _say(
+        f'recalibrated: T = {record["temperature"]:.3f}, threshold = {record["threshold"]}, calibration errors: '
+        f'members {100 * record["calibration_member_error"]:.2f} %, '
+        f'outsiders {100 * record["calibration_outsider_error"]:.2f} %; exempt: {record["lattice_rule_exempt"]}',
+        True,
+    )
+    return Classifier.load(output_dir / 'model.safetensors')
+
+
+def _extra(metadata: dict) -> dict:
+    drop = {'package_version', 'format', 'format_version', 'classes', 'settings', 'settings_hash'}
+    return {k: v for k, v in metadata.items() if k not in drop}
 
 
 def _save_part(folder: Path, part: str, images, targets, lattices) -> None:
@@ -236,7 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
     parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')
+    parser.add_argument('--recalibrate', metavar='MODEL', help='fit the decision rule of MODEL again from --cache')
     args = parser.parse_args(argv)
+    if args.recalibrate:
+        if not args.cache:
+            parser.error('--recalibrate needs --cache (the folder given to the training run)')
+        recalibrate_bulk_model(args.recalibrate, args.cache, args.output)
+        return 0
     train_bulk_model(
         args.output, seed=args.seed, epochs=args.epochs, draws=args.draws, classes=args.classes, cache=args.cache
     )

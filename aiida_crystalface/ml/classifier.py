@@ -325,8 +325,13 @@ class Classifier:
         members = outputs[:, :n] / outputs[:, :n].sum(axis=1, keepdims=True)
         threshold = float(self.open_set.get('threshold', 1.0))
         admits = self._lattice_rule()
+        restrict = self.open_set.get('lattice_rule') == 'restrict'
         for row, i in enumerate(index):
             best = int(outputs[row, :n].argmax())
+            if restrict and admits is not None:
+                # The lattice is exact: the answer is the most probable class among those it admits.
+                allowed = np.array([admits(entries[i], c) is not False for c in range(n)])
+                best = int(np.where(allowed, outputs[row, :n], -1.0).argmax()) if allowed.any() else best
             if self.open_set and outputs[row, n] > threshold:
                 label, confidence = UNKNOWN, float(outputs[row, n])
             elif admits is not None and admits(entries[i], best) is False:

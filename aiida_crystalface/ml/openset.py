@@ -73,13 +73,19 @@ def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _answers(probabilities: np.ndarray, threshold: float, consistent: np.ndarray | None = None) -> np.ndarray:
+def _answers(
+    probabilities: np.ndarray, threshold: float, consistent: np.ndarray | None = None, restrict: bool = False
+) -> np.ndarray:
     """Index of each answer: a class index, or the index of ``other`` (the last) for ``unknown``.
 
     ``consistent`` (N, C): whether the lattice found admits each class; a class it does not admit is ``unknown``.
+    ``restrict``: the best class is sought among the admitted ones only (``lattice_rule = 'restrict'``).
     """
     other = probabilities.shape[1] - 1
     best = probabilities[:, :other].argmax(axis=1)
+    if restrict and consistent is not None:
+        masked = np.where(consistent, probabilities[:, :other], -1.0).argmax(axis=1)
+        best = np.where(consistent.any(axis=1), masked, best)
     answers = np.where(probabilities[:, other] > threshold, other, best)
     if consistent is not None:
         rows = np.arange(len(best))
@@ -87,7 +93,9 @@ def _answers(probabilities: np.ndarray, threshold: float, consistent: np.ndarray
     return answers
 
 
-def calibrate(logits: np.ndarray, targets: np.ndarray, consistent: np.ndarray | None = None) -> dict[str, Any]:
+def calibrate(
+    logits: np.ndarray, targets: np.ndarray, consistent: np.ndarray | None = None, *, restrict: bool = False
+) -> dict[str, Any]:
     """Fit the temperature and the threshold on calibration data (see the module docstring).
 
     ``consistent`` (N, C): :meth:`Classifier.lattice_consistency` of the items, for a model with the lattice rule;
@@ -101,12 +109,12 @@ def calibrate(logits: np.ndarray, targets: np.ndarray, consistent: np.ndarray | 
     members, outsiders = targets != other, targets == other
     errors = []
     for threshold in THRESHOLDS:
-        wrong = _answers(probabilities, threshold, consistent) != targets
+        wrong = _answers(probabilities, threshold, consistent, restrict) != targets
         errors.append(0.5 * (wrong[members].mean() + wrong[outsiders].mean()))
     errors = np.array(errors)
     best = np.flatnonzero(errors == errors.min())
     threshold = float(THRESHOLDS[best[np.argmin(np.abs(THRESHOLDS[best] - 0.5))]])
-    wrong = _answers(probabilities, threshold, consistent) != targets
+    wrong = _answers(probabilities, threshold, consistent, restrict) != targets
     return {
         'temperature': round(temperature, 6),
         'threshold': threshold,
