@@ -8,6 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
+pytest.importorskip('pyxtal', reason='the outsiders of the bulk set include pyxtal random crystals')
+
 from aiida_crystalface.core import bulkset
 from aiida_crystalface.core.datasets import OTHER, PROTOTYPE_FIELDS, build_prototypes_dataset, open_dataset
 from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint
