@@ -294,9 +294,10 @@ def bulk_items(
     if parents:
         for aflow in split['parents']:
             for tags, structure in _entries(aflow, parent=True):
+                classes_of = signature_parent(structure)  # once per entry, not per variant and draw
                 for variant in variants:
                     for draw in range(draws):
                         item = outsider(tags, structure, variant, _seed(seed, 'bulk-parent', draw, len(structure)))
-                        item.info.update(kind='parent', label='unknown', parents=signature_parent(structure))
+                        item.info.update(kind='parent', label='unknown', parents=classes_of)
                         items.append(item)
     return items
