@@ -10,8 +10,12 @@ shown the library's other prototypes and random pyxtal crystals, damaged as the 
 Where it departs from the paper's protocol: the fingerprint (``FingerprintSettings(orientation='standard',
 channels=3)``: the standard conventional orientation of any lattice, one channel per crystal axis), the damaged
 training data (the paper trains on pristine crystals only; damage in training is what the four-class open-set model
-does too) and the optimiser's schedule (Adam at a fixed rate, fewer epochs). Table 1's layers are unchanged except
-the input (three channels) and the output (60 units).
+does too), the optimiser's schedule (Adam with a cosine decay of the rate) and the width: Table 1's six
+convolutions and two poolings keep their kernels and order, with the input of three channels, the last four
+convolutions 16 filters wide (:data:`BULK_FILTERS`, Table 1: 12, 12, 8, 8), a hidden layer of :data:`BULK_DENSE`
+units (Table 1: 128) and 60 outputs. The width was chosen from the training accuracy of the previous run with
+Table 1's widths (94.7 % after 16 epochs, still rising: underfit), not from any calibration or test figure; the
+first two convolutions, which cost most of the time, are unchanged.
 
 **The lattice rule** (:func:`aiida_crystalface.core.openset.lattice_admits`): each class's expected lattice, the one
 the orientation step finds on its pristine crystal with species ignored, is measured here and stored in the model's
@@ -37,6 +41,8 @@ from aiida_crystalface.ml.classifier import OTHER, Classifier
 from aiida_crystalface.ml.openset import calibrate, images_and_targets
 
 __all__ = (
+    'BULK_DENSE',
+    'BULK_FILTERS',
     'BULK_SETTINGS',
     'RULE_MISS',
     'bulk_prototypes',
@@ -48,6 +54,12 @@ __all__ = (
 
 #: Fingerprint settings of the bulk model.
 BULK_SETTINGS = {'orientation': 'standard', 'channels': 3}
+
+#: Filters of the six convolutions of the bulk model (Table 1: 32, 16, 12, 12, 8, 8; see the module docstring).
+BULK_FILTERS = (32, 16, 16, 16, 16, 16)
+
+#: Units of the bulk model's hidden layer (Table 1: 128).
+BULK_DENSE = 256
 
 #: Largest share of a class's calibration members that the lattice rule may turn away before the class is exempt.
 RULE_MISS = 0.005
@@ -71,7 +83,7 @@ def train_bulk_model(
     output_dir: str | Path,
     *,
     seed: int = 0,
-    epochs: int = 12,
+    epochs: int = 24,
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     draws: int = 2,
@@ -110,7 +122,7 @@ def train_bulk_model(
 
     pl.seed_everything(seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    net = ConvNet(len(names) + 1, in_channels=3)
+    net = ConvNet(len(names) + 1, in_channels=3, filters=BULK_FILTERS, dense=BULK_DENSE)
     module = _CosineModule(net, learning_rate=learning_rate)
     train_images, train_targets = parts['train'][:2]
     loader = DataLoader(
@@ -153,7 +165,8 @@ def train_bulk_model(
     )
     train_accuracy = float((probe.logits(train_images).argmax(axis=1) == train_targets).mean())
     training = {
-        'protocol': 'outlier exposure: Table 1 ConvNet, 3 input channels, an extra output "other"; Adam; cross-entropy',
+        'protocol': 'outlier exposure: Table 1 ConvNet widened (BULK_FILTERS, BULK_DENSE), 3 input channels, an extra '
+        'output "other"; Adam with cosine decay; cross-entropy',
         'epochs': int(epochs),
         'batch_size': int(batch_size),
         'learning_rate': float(learning_rate),
@@ -301,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m aiida_crystalface.ml.bulk', description=__doc__.split('\n')[0])
     parser.add_argument('-o', '--output', required=True, help='folder for model.safetensors and metrics.json')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--epochs', type=int, default=12)
+    parser.add_argument('--epochs', type=int, default=24)
     parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
     parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')

@@ -65,7 +65,7 @@ def test_species_tuples_hold_out_elements():
         assert tests and all(set(combo) & test for combo in tests)
     for combo in bulkset.species_tuples('rocksalt', 'test'):
         a, b = sorted(atomic_number(s) for s in combo)
-        assert b - a >= bulkset.MIN_CONTRAST
+        assert (b - a) / (b + a) >= bulkset.MIN_RELATIVE_CONTRAST
     with pytest.raises(ValueError, match='part'):
         bulkset.species_tuples('hcp', 'validation')
 
