@@ -175,7 +175,8 @@ class FingerprintDataModule(pl.LightningDataModule):
             self.labels = torch.from_numpy(dataset.labels)
         if not np.isfinite(images).all():
             raise ValueError(f'{self.dataset_path}: the images contain NaN or infinite values')
-        self.images = torch.from_numpy(images).unsqueeze(1)
+        # (N, H, W) one-channel images gain their channel axis; (N, C, H, W) three-channel ones have it.
+        self.images = torch.from_numpy(images if images.ndim == 4 else images[:, None])
         self.test_species = sorted(set(species[self.test_indices])) if species is not None else None
 
     def _subset(self, indices: np.ndarray) -> TensorDataset:
@@ -253,7 +254,9 @@ class TrainingResult:
 
 
 def _evaluate(classifier: Classifier, data: FingerprintDataModule, indices: np.ndarray) -> dict[str, Any]:
-    images = data.images[torch.from_numpy(indices), 0].numpy()
+    images = data.images[torch.from_numpy(indices)].numpy()
+    if images.shape[1] == 1:
+        images = images[:, 0]  # the one-channel model reads (N, H, W)
     predicted = classifier.predict(images).argmax(axis=1)
     return classification_metrics(data.labels.numpy()[indices], predicted, classifier.classes)
 
@@ -318,7 +321,7 @@ def train_classifier(
     image_size = data.images.shape[-1]
     if data.images.shape[-2] != image_size:
         raise ValueError(f'{dataset_path}: images must be square, not {tuple(data.images.shape[-2:])}')
-    net = ConvNet(len(data.classes), image_size)
+    net = ConvNet(len(data.classes), image_size, in_channels=int(data.images.shape[1]))
     module = ClassifierModule(net, learning_rate=learning_rate, n_classes=len(data.classes))
     csv_path = output_dir / 'metrics.csv'
     csv_path.unlink(missing_ok=True)

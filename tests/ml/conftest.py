@@ -53,3 +53,18 @@ def trained(synthetic_dataset, tmp_path_factory):
     from aiida_crystalface.ml.training import train_classifier
 
     return train_classifier(synthetic_dataset, tmp_path_factory.mktemp('model'), epochs=4, batch_size=16, seed=0)
+
+
+@pytest.fixture(scope='session')
+def three_channel_dataset(tmp_path_factory):
+    """Path of a 96-image dataset of (3, 64, 64) images (``FingerprintSettings(channels=3)`` shape): the synthetic
+    pattern, its transpose and its mirror image as the three channels."""
+    rng = np.random.default_rng(1)
+    labels = np.arange(96) % 4
+    one = synthetic_images(labels, np.full(96, 0.9), rng)
+    images = np.stack([one, one.transpose(0, 2, 1), one[:, ::-1]], axis=1).astype(np.float32)
+    path = tmp_path_factory.mktemp('data3') / 'three.h5'
+    settings = {**SETTINGS, 'channels': 3}
+    with DatasetWriter(path, CLASSES, settings, dtype='float32', image_shape=(3, 64, 64)) as writer:
+        writer.append(images, labels, {'seed': np.zeros(96, dtype=int)})
+    return path

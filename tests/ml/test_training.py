@@ -164,3 +164,15 @@ def test_no_validation_keeps_the_weights_of_the_earlier_protocol(synthetic_datas
         training._SameRandomStream = original
     for key, value in reference.classifier.net.state_dict().items():
         torch.testing.assert_close(plain.classifier.net.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_three_channel_dataset_trains_a_three_channel_network(three_channel_dataset, tmp_path):
+    """A dataset of (C, H, W) images (``FingerprintSettings(channels=3)``) trains a network with as many inputs."""
+    from aiida_crystalface.ml.training import train_classifier
+
+    data = FingerprintDataModule(three_channel_dataset, batch_size=16, seed=0)
+    assert tuple(data.images.shape) == (96, 3, 64, 64)
+    result = train_classifier(three_channel_dataset, tmp_path / 'model', epochs=16, batch_size=16, seed=0)
+    loaded = Classifier.load(result.model_path)
+    assert loaded.net.in_channels == 3
+    assert result.metrics['train_accuracy'] > 0.4  # 4 classes: chance is 0.25
