@@ -2,7 +2,11 @@
 
 Run: ``.venv/bin/python benchmarks/ml.py --dataset pristine.h5`` (the pristine set of
 ``build_pristine_dataset(path, seed=0)``). Without ``--dataset`` a synthetic set of 6,000 random images stands in
-(timings do not depend on the image content). Prints one table. The paper: 30 minutes of training on a quad-core i7,
+(timings do not depend on the image content). ``--inference-only`` skips the training rows. Prints one table.
+
+The bulk model's rows (:mod:`aiida_crystalface.ml.bulk`: three-channel input, the widened layers, 60 outputs) use
+``--bulk-model PATH`` when given, else a seeded random-weight network of that architecture (the cost does not depend
+on the weights), on random three-channel images. The paper: 30 minutes of training on a quad-core i7,
 about 70 ms per predicted image. Goals here: under 2 minutes of training, at least 500 images/s, on 2 cores.
 
 Baselines (same run): a plain PyTorch loop in NCHW float32 for training (what the layers give without the
@@ -83,6 +87,20 @@ def fingerprint_rate(n: int = 64) -> float:
     return best_rate(lambda: fingerprints(structures), n, repeats=2)
 
 
+def bulk_classifier(path: Path | None) -> tuple[Classifier, str]:
+    """The bulk model from ``path``, else a seeded random-weight network of its architecture."""
+    if path is not None:
+        return Classifier.load(path), path.parent.name
+    from aiida_crystalface.core.classes import BULK_CLASSES
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+    from aiida_crystalface.ml.bulk import BULK_DENSE, BULK_FILTERS, BULK_SETTINGS
+
+    torch.manual_seed(0)
+    net = ConvNet(len(BULK_CLASSES) + 1, in_channels=3, filters=BULK_FILTERS, dense=BULK_DENSE)
+    classes = [*BULK_CLASSES, 'extra']  # the 60th output, as 'other' is in the trained model
+    return Classifier(net, classes, FingerprintSettings(**BULK_SETTINGS)), 'random weights, its architecture'
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--dataset', type=Path, default=None, help='the pristine dataset file')
@@ -93,7 +111,11 @@ def main() -> None:
         default=1.0,
         help='time the plain loop on this fraction of the training set and scale up (0: skip it)',
     )
+    parser.add_argument('--inference-only', action='store_true', help='skip the training rows')
+    parser.add_argument('--bulk-model', type=Path, default=None, help='a bulk model file (default: random weights)')
     args = parser.parse_args()
+    if args.inference_only:
+        args.precisions, args.baseline_fraction = args.precisions[:1], 0.0
     logging.getLogger('pytorch_lightning').setLevel(logging.WARNING)
     work = Path(tempfile.mkdtemp(prefix='crystalface-bench-'))
     dataset = args.dataset or synthetic_dataset(work / 'synthetic.h5')
@@ -103,8 +125,12 @@ def main() -> None:
     rows = []
     for precision in args.precisions:
         start = time.perf_counter()
-        result = train_classifier(dataset, work / precision, precision=precision, seed=0)
+        result = train_classifier(
+            dataset, work / precision, precision=precision, seed=0, max_steps=1 if args.inference_only else -1
+        )
         seconds = time.perf_counter() - start
+        if args.inference_only:
+            continue
         accuracy = f'test acc {result.metrics["test_accuracy"]:.4f}'
         rows.append((f'train_classifier, paper protocol, {precision}', f'{seconds:.1f} s', accuracy))
     if args.baseline_fraction > 0:
@@ -122,6 +148,14 @@ def main() -> None:
     rows.append(('Classifier.predict, bfloat16 autocast', f'{bf16:.0f} img/s', f'labels agree {agree:.4f}'))
     single = per_image_rate(classifier, images[:200])
     rows.append(('baseline: one image at a time, NCHW float32', f'{single:.0f} img/s', f'{1e3 / single:.2f} ms/img'))
+    bulk, bulk_name = bulk_classifier(args.bulk_model)
+    sample3 = np.random.default_rng(1).random((2048, 3, 64, 64), dtype=np.float32)
+    rate3 = best_rate(lambda: bulk.predict(sample3), len(sample3))
+    note3 = f'{1e3 / rate3:.2f} ms/img; {bulk_name}'
+    rows.append(('bulk ConvNet (3 channels, 60 outputs), float32', f'{rate3:.0f} img/s', note3))
+    bf3 = best_rate(lambda: bulk.predict(sample3, precision='bfloat16'), len(sample3))
+    agree3 = (bulk.predict(sample3).argmax(1) == bulk.predict(sample3, precision='bfloat16').argmax(1)).mean()
+    rows.append(('bulk ConvNet, bfloat16 autocast', f'{bf3:.0f} img/s', f'labels agree {agree3:.4f}'))
     fp_rate = fingerprint_rate()
     rows.append(
         ('fingerprints() of bulk cells (for comparison)', f'{fp_rate:.0f} img/s', f'{1e3 / fp_rate:.2f} ms/img')

@@ -177,7 +177,9 @@ class FingerprintDataModule(pl.LightningDataModule):
             raise ValueError(f'{self.dataset_path}: the images contain NaN or infinite values')
         # (N, H, W) one-channel images gain their channel axis; (N, C, H, W) three-channel ones have it.
         self.images = torch.from_numpy(images if images.ndim == 4 else images[:, None])
-        self.test_species = sorted(set(species[self.test_indices])) if species is not None else None
+        # Plain Python values (NumPy scalars are not JSON): the species of the test part, as stored in the file.
+        held = species[self.test_indices].tolist() if species is not None else None
+        self.test_species = sorted(set(held)) if held is not None else None
 
     def _subset(self, indices: np.ndarray) -> TensorDataset:
         index = torch.from_numpy(indices)
