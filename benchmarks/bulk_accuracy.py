@@ -17,7 +17,13 @@ hcp, bcc, sc, diamond and hexagonal diamond, so on the other classes it cannot b
 own classes too) and the nearest template (Euclidean distance between the three-channel fingerprints).
 
 Open-set rows (right = ``unknown`` or ``amorphous``): the test part's AFLOW prototypes (every variant), its pyxtal
-crystals; parents (prototypes whose structure with species ignored is a class's: right = that class or unknown).
+crystals; parents (prototypes whose structure with species ignored is a class's: right = that class or unknown);
+low-contrast compounds (two test tuples per compound class that the contrast rule,
+:data:`~aiida_crystalface.core.bulkset.MIN_RELATIVE_CONTRAST`, leaves out of every part, pristine: right = the
+class, a class with the same species-blind structure (:data:`~aiida_crystalface.core.classes.SPECIES_BLIND_SAME`,
+or a match of pymatgen's ``StructureMatcher`` with every species made the same: the Wyckoff letters of
+:func:`~aiida_crystalface.core.bulkset.species_blind_signature` depend on the origin spglib picks, diamond 8b against
+zincblende 8a) or unknown; never trained on, not counted with the outsiders).
 """
 
 from __future__ import annotations
@@ -58,7 +64,42 @@ def test_items(seed: int, draws: int, classes, others: bool = True):
             item.info['variant'] = 'primitive cell, rotated'
             rotated.append(item)
     rest = bulk_items('test', seed, classes=[], draws=draws, parents=True) if others else []
-    return members + rotated, rest
+    return members + rotated, rest + (low_contrast_items(seed, classes) if others else [])
+
+
+def blind_partners(name: str) -> set[str]:
+    """The class and the classes whose structure, every species made the same, is its own (see the docstring)."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.core import Lattice, Structure
+
+    from aiida_crystalface.core.classes import BULK_CLASSES, SPECIES_BLIND_SAME, class_structure
+
+    def blind(cls: str) -> Structure:
+        s = class_structure(cls)
+        return Structure(Lattice(s.cell), ['Cu'] * len(s.numbers), s.positions, coords_are_cartesian=True)
+
+    matcher = StructureMatcher(ltol=0.02, stol=0.02, angle_tol=1, scale=True, attempt_supercell=True)
+    partners = {name} | {b if a == name else a for a, b in SPECIES_BLIND_SAME if name in (a, b)}
+    mine = blind(name)
+    return partners | {other for other in BULK_CLASSES if other not in partners and matcher.fit(mine, blind(other))}
+
+
+def low_contrast_items(seed: int, classes, per_class: int = 2):
+    """Pristine members of test tuples below the contrast rule; ``info['parents']``: the answers that count as right."""
+    from aiida_crystalface.core.bulkset import bulk_member, low_contrast_tuples
+
+    rng = np.random.default_rng(seed)
+    items = []
+    for name in classes:
+        tuples = low_contrast_tuples(name, 'test', seed)
+        if not tuples:
+            continue
+        partners = blind_partners(name)
+        for k in rng.choice(len(tuples), min(per_class, len(tuples)), replace=False):
+            item = bulk_member(name, tuples[k], 'pristine', 'conventional', seed=seed)
+            item.info.update(kind='low-contrast', parents=tuple(sorted(partners)))
+            items.append(item)
+    return items
 
 
 def fingerprints(items, settings, cache: Path | None, name: str):
@@ -192,24 +233,28 @@ def main() -> int:
     for miss in misses:
         print('  ', miss)
 
-    print(f'\n{"open-set row":44s} {"items":>6s} | {"right":>7s} {"wrong class":>11s}')
+    print(f'\n{"open-set row":52s} {"items":>6s} | {"right":>7s} {"wrong class":>11s}')
     rows = collections.defaultdict(collections.Counter)
     wrong_total = n_total = 0
     for j, i in enumerate(o_ok):
         info = others[i].info
         kind = info.get('kind')
         source = 'pyxtal random crystals' if info.get('source') == 'pyxtal' else 'AFLOW test prototypes'
-        row = 'parents (right: parent class or unknown)' if kind == 'parent' else f'outsiders: {source}'
+        row = {
+            'parent': 'parents (right: parent class or unknown)',
+            'low-contrast': 'low contrast (right: class, blind partner, unknown)',
+        }.get(kind, f'outsiders: {source}')
         answer = o_answers[j]
-        fine = answer in ('unknown', 'amorphous') or (kind == 'parent' and answer in info.get('parents', ()))
+        counted = kind in ('parent', 'low-contrast')
+        fine = answer in ('unknown', 'amorphous') or (counted and answer in info.get('parents', ()))
         rows[row]['n'] += 1
         rows[row]['right'] += fine
         rows[row]['wrong'] += not fine
-        if kind != 'parent':
+        if not counted:
             n_total += 1
             wrong_total += not fine
     for row, c in sorted(rows.items()):
-        print(f'{row:44s} {c["n"]:6d} | {100 * c["right"] / c["n"]:6.1f}% {100 * c["wrong"] / c["n"]:10.1f}%')
+        print(f'{row:52s} {c["n"]:6d} | {100 * c["right"] / c["n"]:6.1f}% {100 * c["wrong"] / c["n"]:10.1f}%')
     if n_total:
         print(
             f'outsiders given a wrong class, all outsider rows: {wrong_total} of {n_total} '

@@ -63,6 +63,7 @@ __all__ = (
     'bulk_split',
     'class_signatures',
     'conventional_cell',
+    'low_contrast_tuples',
     'relative_contrast',
     'signature_parent',
     'species_blind_signature',
@@ -165,25 +166,43 @@ def _contrast_ok(species: Sequence[str]) -> bool:
     return relative_contrast(species) >= MIN_RELATIVE_CONTRAST
 
 
+def _part_of(species: Sequence[str], seed: int) -> str:
+    """The part of a species tuple: test if any element is a test element, else calibration if any is one, else
+    train (:func:`.openset.open_set_split`)."""
+    test, calibration = _element_parts(seed)
+    if not test.isdisjoint(species):
+        return 'test'
+    if not calibration.isdisjoint(species):
+        return 'calibration'
+    return 'train'
+
+
+@functools.cache
+def _element_parts(seed: int) -> tuple[frozenset[str], frozenset[str]]:
+    split = open_set_split(seed)
+    return frozenset(split['test']['species']), frozenset(split['calibration']['species'])
+
+
 @functools.cache
 def species_tuples(name: str, part: str, seed: int = 0) -> tuple[tuple[str, ...], ...]:
     """The species tuples of class ``name`` in ``part`` (see the module docstring), contrast filtered for compounds."""
-    split = open_set_split(seed)
-    if part not in split:
-        raise ValueError(f'part must be one of {tuple(split)}, not {part!r}')
-    test, calibration = set(split['test']['species']), set(split['calibration']['species'])
-
-    def part_of(species: Sequence[str]) -> str:
-        if any(s in test for s in species):
-            return 'test'
-        if any(s in calibration for s in species):
-            return 'calibration'
-        return 'train'
-
+    if part not in open_set_split(seed):
+        raise ValueError(f'part must be one of {tuple(open_set_split(seed))}, not {part!r}')
     elemental = BULK_CLASSES[name]['kind'] == 'elemental'
     return tuple(
-        combo for combo in species_choices(name) if part_of(combo) == part and (elemental or _contrast_ok(combo))
+        combo for combo in species_choices(name) if _part_of(combo, seed) == part and (elemental or _contrast_ok(combo))
     )
+
+
+@functools.cache
+def low_contrast_tuples(name: str, part: str, seed: int = 0) -> tuple[tuple[str, ...], ...]:
+    """The species tuples of compound class ``name`` in ``part`` that the contrast rule leaves out (below
+    :data:`MIN_RELATIVE_CONTRAST`), for measuring what a model says on them; () for an elemental class."""
+    if BULK_CLASSES[name]['kind'] == 'elemental':
+        return ()
+    if part not in open_set_split(seed):
+        raise ValueError(f'part must be one of {tuple(open_set_split(seed))}, not {part!r}')
+    return tuple(c for c in species_choices(name) if _part_of(c, seed) == part and not _contrast_ok(c))
 
 
 def bulk_member(

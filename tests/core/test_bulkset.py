@@ -87,3 +87,15 @@ def test_items_of_a_part():
     assert len(items) == 2 * len(bulkset.VARIANTS)
     assert {i.info['label'] for i in items} == {'hcp', 'rocksalt'}
     assert {i.info['variant'] for i in items} == set(bulkset.VARIANTS)
+
+
+def test_relative_contrast_and_the_tuples_it_leaves_out():
+    assert bulkset.relative_contrast(('Na', 'Cl')) == pytest.approx((17 - 11) / (17 + 11))
+    assert bulkset.relative_contrast(('K', 'Cl')) == pytest.approx(2 / 36)  # KCl: below the rule
+    assert bulkset.relative_contrast(('Cu', 'Au', 'Zn')) == pytest.approx(1 / 59)  # the closest pair decides
+    assert bulkset.relative_contrast(('Mg',)) == 1.0
+    kept, left = bulkset.species_tuples('rocksalt', 'test'), bulkset.low_contrast_tuples('rocksalt', 'test')
+    assert kept and left and not set(kept) & set(left)
+    assert all(bulkset.relative_contrast(c) < bulkset.MIN_RELATIVE_CONTRAST for c in left)
+    assert all(bulkset.relative_contrast(c) >= bulkset.MIN_RELATIVE_CONTRAST for c in kept)
+    assert bulkset.low_contrast_tuples('hcp', 'test') == ()
