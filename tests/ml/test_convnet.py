@@ -43,3 +43,23 @@ def test_config_round_trip_and_bad_arguments():
         ConvNet(4, 30)
     with pytest.raises(ValueError, match='n_classes'):
         ConvNet(1)
+
+
+def test_he_initialisation_keeps_the_signal_through_the_relu_stack():
+    import torch
+
+    from aiida_crystalface.ml.convnet import ConvNet, he_initialise
+
+    torch.manual_seed(0)
+    default = ConvNet(60, in_channels=3)
+    he = he_initialise(ConvNet(60, in_channels=3), seed=0)
+    for conv in he.convs:
+        fan_in = conv.weight[0].numel()
+        assert abs(float(conv.weight.std()) - (2 / fan_in) ** 0.5) < 0.1 * (2 / fan_in) ** 0.5
+        assert not conv.bias.any()
+    again = he_initialise(ConvNet(60, in_channels=3), seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(he.state_dict().values(), again.state_dict().values(), strict=True))
+    x = torch.rand(8, 3, 64, 64)
+    with torch.no_grad():
+        # the default leaves the last convolution's output an order of magnitude below the input; He keeps its scale
+        assert he.features(x).std() > 5 * default.features(x).std()
