@@ -65,9 +65,11 @@ __all__ = (
     'conventional_cell',
     'low_contrast_tuples',
     'relative_contrast',
+    'scattering_order',
     'signature_parent',
     'species_blind_signature',
     'species_tuples',
+    'stratified_picks',
 )
 
 #: The damage of members and outsiders: that of the four-class set less the ternary substitution.
@@ -85,7 +87,7 @@ MIN_RELATIVE_CONTRAST = 0.15
 SUPERCELL_ATOMS = 100
 
 #: Species tuples per class in each part (train, calibration, test) of :func:`bulk_items`.
-SPECIES_PER_CLASS = {'train': 6, 'calibration': 2, 'test': 3}
+SPECIES_PER_CLASS = {'train': 12, 'calibration': 4, 'test': 4}
 
 
 def conventional_cell(structure: AtomicStructure, symprec: float = 1e-3) -> AtomicStructure:
@@ -265,6 +267,32 @@ def _entries(aflow: str, parent: bool) -> list[tuple[dict[str, Any], AtomicStruc
     ]
 
 
+def scattering_order(species: Sequence[str]) -> tuple[int, ...]:
+    """Which species group scatters most, next, ...: the groups' indices ordered by falling atomic number."""
+    numbers = [atomic_number(s) for s in species]
+    return tuple(sorted(range(len(numbers)), key=lambda k: (-numbers[k], k)))
+
+
+def stratified_picks(tuples: Sequence[Sequence[str]], count: int, rng: np.random.Generator) -> list[int]:
+    """``count`` indices of ``tuples`` (sorted), drawn evenly over their :func:`scattering_order`.
+
+    The fingerprint of a compound is dominated by its strongest scatterers: rutile TiO2 shows the Ti sublattice,
+    rutile Li2O-like species the O one, and the two look different. A plain random draw from the species pools
+    (which hold more heavy metals than heavy anions) gives mostly one order; here each order gets its share in turn
+    (random within the order), so every part covers both. Elemental tuples have one order: a plain random draw.
+    """
+    strata: dict[tuple[int, ...], list[int]] = {}
+    for index, species in enumerate(tuples):
+        strata.setdefault(scattering_order(species), []).append(index)
+    queues = [list(rng.permutation(strata[key])) for key in sorted(strata)]
+    picks: list[int] = []
+    while len(picks) < min(count, len(tuples)):
+        for queue in queues:
+            if queue and len(picks) < count:
+                picks.append(int(queue.pop()))
+    return sorted(picks)
+
+
 def bulk_items(
     part: str,
     seed: int = 0,
@@ -280,7 +308,8 @@ def bulk_items(
     """The structures of one part (``'train'``, ``'calibration'`` or ``'test'``).
 
     Members: for each class, ``species_per_class`` tuples of :func:`species_tuples` (default
-    :data:`SPECIES_PER_CLASS` of the part; drawn with a seed from ``seed``, the part and the class) x ``variants`` x
+    :data:`SPECIES_PER_CLASS` of the part; drawn with a seed from ``seed``, the part and the class, evenly over which
+    group scatters most: :func:`stratified_picks`) x ``variants`` x
     ``draws``, each draw in a random presentation. Outsiders (``outsiders``): every prototype of the part x variant x
     ``draws`` with swapped species, and ``n_random`` pyxtal crystals (default: 3 per prototype of the part), those
     whose species-blind structure is a class's left out. Parents (``parents``): every parent prototype x variant x
@@ -296,9 +325,8 @@ def bulk_items(
         tuples = species_tuples(name, part, seed)
         if not tuples:
             continue
-        pick_rng = np.random.default_rng(_seed(seed, part, name, 'species'))
-        picks = pick_rng.choice(len(tuples), size=min(count, len(tuples)), replace=False)
-        for pick in sorted(int(p) for p in picks):
+        picks = stratified_picks(tuples, count, np.random.default_rng(_seed(seed, part, name, 'species')))
+        for pick in picks:
             for variant in variants:
                 for draw in range(draws):
                     presentation = PRESENTATIONS[int(rng.integers(len(PRESENTATIONS)))]

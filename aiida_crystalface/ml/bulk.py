@@ -84,7 +84,7 @@ def train_bulk_model(
     output_dir: str | Path,
     *,
     seed: int = 0,
-    epochs: int = 24,
+    epochs: int = 14,
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     draws: int = 2,
@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m aiida_crystalface.ml.bulk', description=__doc__.split('\n')[0])
     parser.add_argument('-o', '--output', required=True, help='folder for model.safetensors and metrics.json')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--epochs', type=int, default=24)
+    parser.add_argument('--epochs', type=int, default=14)
     parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
     parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')
