@@ -85,8 +85,17 @@ def _reason(exception: Exception, name: str) -> str:
     return message
 
 
+def bundled_names() -> list[str]:
+    """The names of the models bundled with the package (``aiida_crystalface/ml/pretrained/<name>``)."""
+    from importlib.resources import files
+
+    folder = files('aiida_crystalface.ml').joinpath('pretrained')
+    return sorted(p.name for p in folder.iterdir() if p.joinpath('model.safetensors').is_file())
+
+
 def load_classifier(model: str | None, *, use_profile: bool):
-    """Return a :class:`~aiida_crystalface.ml.Classifier` for ``--model`` (a file, a node UUID / PK, or ``None``)."""
+    """Return a :class:`~aiida_crystalface.ml.Classifier` for ``--model`` (a file, a bundled model's name, a node UUID
+    / PK, or ``None``: the default bundled model)."""
     from aiida_crystalface.ml import Classifier, ModelFileError
 
     try:
@@ -94,6 +103,8 @@ def load_classifier(model: str | None, *, use_profile: bool):
             return Classifier.pretrained()
         if Path(model).is_file():
             return Classifier.load(model)
+        if model in bundled_names():
+            return Classifier.pretrained(model)
     except ModelFileError as exception:
         raise click.BadParameter(str(exception), param_hint='--model') from None
     if not use_profile:
@@ -106,7 +117,8 @@ def load_classifier(model: str | None, *, use_profile: bool):
 
 
 def load_model_node(identifier: str):
-    """Return the stored model node ``identifier``: a model file (stored once, by checksum), a UUID or a PK."""
+    """Return the stored model node ``identifier``: a model file or a bundled model's name (stored once, by
+    checksum), a UUID or a PK."""
     from aiida.common.exceptions import MultipleObjectsError, NotExistent
     from aiida.orm import load_node
 
@@ -117,11 +129,16 @@ def load_model_node(identifier: str):
             return ConvNetModelData.get_or_create(Path(identifier).resolve())
         except ValueError as exception:  # ModelFileError is a ValueError
             raise click.BadParameter(str(exception), param_hint='--model') from None
+    if identifier in bundled_names():
+        from aiida_crystalface.workflows.utils import bundled_model
+
+        return bundled_model(identifier)
     try:
         node = load_node(identifier)
     except (NotExistent, MultipleObjectsError, ValueError) as exception:
         raise click.BadParameter(
-            f'{identifier!r} is neither a model file nor a model node ({exception}); `aiida-crystalface models list` '
+            f'{identifier!r} is neither a model file, a bundled model ({", ".join(bundled_names())}) nor a model node '
+            f'({exception}); `aiida-crystalface models list` '
             'shows the stored models',
             param_hint='--model',
         ) from None

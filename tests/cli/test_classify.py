@@ -239,3 +239,22 @@ def test_table_shows_uncertainty_and_sets_no_class_answers_apart(capsys):
     with rendered.capture() as capture:
         rendered.print(format_label('unknown'))
     assert '\x1b[' in capture.get() and format_label('fcc') == 'fcc'  # dim italic, class names plain
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_a_bundled_model_by_name(tmp_path):
+    """``--model bulk-59``: a bundled model named, without a file; stored and unstored paths alike."""
+    from aiida import orm
+    from ase.build import bulk
+    from ase.io import write
+
+    path = tmp_path / 'mg.xyz'
+    write(path, bulk('Mg', 'hcp', a=3.21, c=5.21).repeat((4, 4, 4)), format='extxyz')
+    for extra in (['--no-store'], []):
+        result = CliRunner().invoke(cmd_root, ['classify', *extra, '--json', '--model', 'bulk-59', str(path)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)[0]['label'] == 'hcp'
+    from aiida_crystalface.data.model import ConvNetModelData
+
+    stored = orm.QueryBuilder().append(ConvNetModelData).all(flat=True)
+    assert len(stored) == 1 and 'hcp' in stored[0].classes

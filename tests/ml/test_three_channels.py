@@ -42,7 +42,7 @@ def test_network_reads_three_channels_and_keeps_the_paper_config():
         ConvNet(4, in_channels=0)
 
 
-def test_bundled_models_are_one_channel():
+def test_the_four_class_bundled_models_are_one_channel():
     for name in ('open-4class', 'pristine-4class'):
         classifier = Classifier.pretrained(name)
         assert classifier.channels == 1 and 'in_channels' not in classifier.net.config

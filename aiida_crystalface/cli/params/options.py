@@ -59,8 +59,9 @@ MODEL = core_options.OverridableOption(
     '--model',
     type=click.STRING,
     default=None,
-    metavar='FILE_OR_UUID',
-    help='A model file (.safetensors) or the UUID / PK of a stored model node; default: the bundled model.',
+    metavar='FILE_NAME_OR_UUID',
+    help='A model file (.safetensors), the name of a bundled model (open-4class, pristine-4class, bulk-59) or the '
+    'UUID / PK of a stored model node; default: the bundled open-4class.',
 )
 
 OUTPUT_FILE = core_options.OverridableOption(

@@ -1,0 +1,92 @@
+"""The bundled bulk model (``bulk-59``) on crystals built by ASE from literature structures, independently of the
+training generator (``core.classes.class_structure`` on pymatgen's AFLOW library)."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk, make_supercell
+from ase.spacegroup import crystal
+
+from aiida_crystalface.ml import Classifier
+
+
+@pytest.fixture(scope='module')
+def model():
+    return Classifier.pretrained('bulk-59')
+
+
+def _big(atoms: Atoms, at_least: int = 100) -> Atoms:
+    n = 1
+    while len(atoms) * n**3 < at_least:
+        n += 1
+    return make_supercell(atoms, np.eye(3, dtype=int) * n)
+
+
+#: (class, ASE structure): literature lattice parameters, species with relative contrast above the rule.
+CRYSTALS = {
+    'fcc': lambda: bulk('Cu', 'fcc', a=3.61, cubic=True),
+    'bcc': lambda: bulk('Fe', 'bcc', a=2.87, cubic=True),
+    'hcp': lambda: bulk('Mg', 'hcp', a=3.21, c=5.21),
+    'diamond': lambda: bulk('Si', 'diamond', a=5.43, cubic=True),
+    'sc': lambda: bulk('Po', 'sc', a=3.35),
+    'rocksalt': lambda: bulk('NaCl', 'rocksalt', a=5.64, cubic=True),
+    'cscl': lambda: bulk('CsCl', 'cesiumchloride', a=4.12),
+    'zincblende': lambda: bulk('ZnS', 'zincblende', a=5.41, cubic=True),
+    'wurtzite': lambda: bulk('ZnO', 'wurtzite', a=3.25, c=5.21),
+    'fluorite': lambda: bulk('CaF2', 'fluorite', a=5.46, cubic=True),
+    'l1_2': lambda: crystal(
+        ['Au', 'Cu'], [(0, 0, 0), (0, 0.5, 0.5)], spacegroup=221, cellpar=[3.75, 3.75, 3.75, 90, 90, 90]
+    ),
+    'perovskite': lambda: crystal(
+        ['Sr', 'Ti', 'O'], [(0, 0, 0), (0.5, 0.5, 0.5), (0.5, 0.5, 0)], spacegroup=221, cellpar=[3.905] * 3 + [90] * 3
+    ),
+    'rutile': lambda: crystal(
+        ['Ti', 'O'], [(0, 0, 0), (0.305, 0.305, 0)], spacegroup=136, cellpar=[4.594, 4.594, 2.959, 90, 90, 90]
+    ),
+    # MnSb (c/a 1.40, near the prototype's; troilite-like FeS at c/a 1.71 is outside what training varies)
+    'nias': lambda: crystal(
+        ['Mn', 'Sb'], [(0, 0, 0), (1 / 3, 2 / 3, 0.25)], spacegroup=194, cellpar=[4.14, 4.14, 5.78, 90, 90, 120]
+    ),
+}
+
+
+#: Known misses of bulk-59 (docs/bulk.md): its network ranks the class first, but gives ``other`` more than the
+#: calibrated threshold (0.05), so the answer is ``unknown`` -- honest, not right. Strict: a model that gets them right
+#: makes these tests fail until the marks are removed.
+KNOWN_UNKNOWN = {'sc', 'cscl'}
+
+
+@pytest.mark.parametrize(
+    'name',
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason='bulk-59 answers unknown (docs/bulk.md)'))
+        if n in KNOWN_UNKNOWN
+        else n
+        for n in sorted(CRYSTALS)
+    ],
+)
+def test_each_class_on_an_independently_built_crystal(model, name):
+    assert name in model.classes
+    answer = model.classify([_big(CRYSTALS[name]())])[0]
+    assert answer['label'] == name, answer
+
+
+def test_known_misses_are_unknown_never_a_wrong_class(model):
+    for name in sorted(KNOWN_UNKNOWN):
+        assert model.classify([_big(CRYSTALS[name]())])[0]['label'] == 'unknown'
+
+
+def test_bulk_model_is_bundled_documented_and_not_the_default(model):
+    from importlib.resources import files
+
+    from aiida_crystalface.core.classes import BULK_CLASSES
+    from aiida_crystalface.ml.classifier import PRETRAINED_DEFAULT
+
+    assert PRETRAINED_DEFAULT == 'open-4class'  # bulk-59 misses the issue's goals: opt-in by name
+    assert model.classes == list(BULK_CLASSES) and len(model.classes) == 59
+    assert model.channels == 3 and model.settings['orientation'] == 'standard'
+    assert model.open_set['lattice_rule'] == 'restrict'
+    assert model.prototypes['hcp']['aflow'] == 'A_hP2_194_c' and model.prototypes['rocksalt']['space_group'] == 225
+    folder = files('aiida_crystalface.ml').joinpath('pretrained', 'bulk-59')
+    assert folder.joinpath('model.safetensors').stat().st_size < 3_000_000
+    assert 'python -m aiida_crystalface.ml.bulk' in folder.joinpath('README.md').read_text()
