@@ -86,11 +86,10 @@ def _reason(exception: Exception, name: str) -> str:
 
 
 def bundled_names() -> list[str]:
-    """The names of the models bundled with the package (``aiida_crystalface/ml/pretrained/<name>``)."""
-    from importlib.resources import files
+    """The names of the models bundled with the package."""
+    from aiida_crystalface.ml.classifier import bundled_model_names
 
-    folder = files('aiida_crystalface.ml').joinpath('pretrained')
-    return sorted(p.name for p in folder.iterdir() if p.joinpath('model.safetensors').is_file())
+    return bundled_model_names()
 
 
 def load_classifier(model: str | None, *, use_profile: bool):

@@ -179,6 +179,11 @@ def _part_of(species: Sequence[str], seed: int) -> str:
     return 'train'
 
 
+def _check_part(part: str, seed: int) -> None:
+    if part not in open_set_split(seed):
+        raise ValueError(f'part must be one of {tuple(open_set_split(seed))}, not {part!r}')
+
+
 @functools.cache
 def _element_parts(seed: int) -> tuple[frozenset[str], frozenset[str]]:
     split = open_set_split(seed)
@@ -188,8 +193,7 @@ def _element_parts(seed: int) -> tuple[frozenset[str], frozenset[str]]:
 @functools.cache
 def species_tuples(name: str, part: str, seed: int = 0) -> tuple[tuple[str, ...], ...]:
     """The species tuples of class ``name`` in ``part`` (see the module docstring), contrast filtered for compounds."""
-    if part not in open_set_split(seed):
-        raise ValueError(f'part must be one of {tuple(open_set_split(seed))}, not {part!r}')
+    _check_part(part, seed)
     elemental = BULK_CLASSES[name]['kind'] == 'elemental'
     return tuple(
         combo for combo in species_choices(name) if _part_of(combo, seed) == part and (elemental or _contrast_ok(combo))
@@ -202,8 +206,7 @@ def low_contrast_tuples(name: str, part: str, seed: int = 0) -> tuple[tuple[str,
     :data:`MIN_RELATIVE_CONTRAST`), for measuring what a model says on them; () for an elemental class."""
     if BULK_CLASSES[name]['kind'] == 'elemental':
         return ()
-    if part not in open_set_split(seed):
-        raise ValueError(f'part must be one of {tuple(open_set_split(seed))}, not {part!r}')
+    _check_part(part, seed)
     return tuple(c for c in species_choices(name) if _part_of(c, seed) == part and not _contrast_ok(c))
 
 

@@ -572,10 +572,17 @@ class Classifier:
 
         resource = files('aiida_crystalface.ml').joinpath('pretrained', name, 'model.safetensors')
         if not resource.is_file():
-            available = sorted(p.name for p in files('aiida_crystalface.ml').joinpath('pretrained').iterdir())
-            raise ModelFileError(f'no bundled model named {name!r}; available: {available}')
+            raise ModelFileError(f'no bundled model named {name!r}; available: {bundled_model_names()}')
         with as_file(resource) as path:
             return cls.load(path)
+
+
+def bundled_model_names() -> list[str]:
+    """The names of the models bundled with the package (``aiida_crystalface/ml/pretrained/<name>/``)."""
+    from importlib.resources import files
+
+    folder = files('aiida_crystalface.ml').joinpath('pretrained')
+    return sorted(p.name for p in folder.iterdir() if p.joinpath('model.safetensors').is_file())
 
 
 def _iterable_of_structures(obj: Any) -> bool:
