@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ('AMORPHOUS', 'OTHER', 'UNKNOWN', 'Classifier', 'ModelFileError', 'SettingsMismatchError')
+__all__ = (
+    'AMORPHOUS',
+    'OTHER',
+    'UNKNOWN',
+    'Classifier',
+    'ModelFileError',
+    'SettingsMismatchError',
+    'bundled_model_names',
+)
 
 FORMAT = 'crystalface-model'
 FORMAT_VERSION = 1
