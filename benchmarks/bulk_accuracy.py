@@ -21,9 +21,9 @@ crystals; parents (prototypes whose structure with species ignored is a class's:
 low-contrast compounds (two test tuples per compound class that the contrast rule,
 :data:`~aiida_crystalface.core.bulkset.MIN_RELATIVE_CONTRAST`, leaves out of every part, pristine: right = the
 class, a class with the same species-blind structure (:data:`~aiida_crystalface.core.classes.SPECIES_BLIND_SAME`,
-or a match of pymatgen's ``StructureMatcher`` with every species made the same: the Wyckoff letters of
-:func:`~aiida_crystalface.core.bulkset.species_blind_signature` depend on the origin spglib picks, diamond 8b against
-zincblende 8a) or unknown; never trained on, not counted with the outsiders).
+or a match of pymatgen's ``StructureMatcher`` with every species made the same, a check independent of
+:func:`~aiida_crystalface.core.bulkset.species_blind_signature`) or unknown; never trained on, not counted with the
+outsiders).
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ from .structures import AtomicStructure, atomic_number, to_atomic_structure
 __all__ = (
     'MIN_RELATIVE_CONTRAST',
     'PRESENTATIONS',
+    'PYXTAL_PER_PROTOTYPE',
     'VARIANTS',
     'bulk_items',
     'bulk_member',
@@ -87,7 +88,10 @@ MIN_RELATIVE_CONTRAST = 0.15
 SUPERCELL_ATOMS = 100
 
 #: Species tuples per class in each part (train, calibration, test) of :func:`bulk_items`.
-SPECIES_PER_CLASS = {'train': 12, 'calibration': 4, 'test': 4}
+SPECIES_PER_CLASS = {'train': 16, 'calibration': 4, 'test': 4}
+
+#: Random pyxtal outsiders of a part per AFLOW outsider prototype of the part.
+PYXTAL_PER_PROTOTYPE = 6
 
 
 def conventional_cell(structure: AtomicStructure, symprec: float = 1e-3) -> AtomicStructure:
@@ -113,11 +117,14 @@ def conventional_cell(structure: AtomicStructure, symprec: float = 1e-3) -> Atom
     )
 
 
-def species_blind_signature(structure: Any) -> tuple[int, int, tuple[str, ...]] | None:
-    """(space group, atoms per primitive cell, sorted Wyckoff letters) of the structure with every species the same.
+def species_blind_signature(structure: Any) -> tuple[int, int, tuple[tuple[int, str], ...]] | None:
+    """(space group, atoms per primitive cell, orbits) of the structure with every species the same.
 
-    spglib at a tolerance of :data:`.openset.NEAR_PARENT` nearest-neighbour distances (the near-parent tolerance of
-    the four-class set). None where spglib finds nothing.
+    ``orbits``: the sorted (atoms per primitive cell, site symmetry) of each crystallographic orbit. Not the Wyckoff
+    letters: those depend on the origin spglib picks (species-blind zincblende comes out on 8b of Fd-3m, diamond on
+    8a; the two are one structure), while multiplicity and site symmetry do not. spglib at a tolerance of
+    :data:`.openset.NEAR_PARENT` nearest-neighbour distances (the near-parent tolerance of the four-class set). None
+    where spglib finds nothing.
     """
     import spglib
 
@@ -137,14 +144,17 @@ def species_blind_signature(structure: Any) -> tuple[int, int, tuple[str, ...]] 
     if dataset is None or primitive is None:
         return None
     equivalent = np.asarray(dataset.equivalent_atoms)
-    letters = sorted({str(dataset.wyckoffs[i]) for i in np.unique(equivalent)})
-    return int(dataset.number), len(primitive[2]), tuple(letters)
+    cells = len(atomic) / len(primitive[2])  # primitive cells in the input cell
+    orbits = sorted(
+        (round((equivalent == i).sum() / cells), str(dataset.site_symmetry_symbols[i])) for i in np.unique(equivalent)
+    )
+    return int(dataset.number), len(primitive[2]), tuple(orbits)
 
 
 @functools.cache
-def class_signatures() -> dict[tuple[int, int, tuple[str, ...]], tuple[str, ...]]:
+def class_signatures() -> dict[tuple, tuple[str, ...]]:
     """Species-blind signature -> the classes that have it (the library's own species and cell)."""
-    found: dict[tuple[int, int, tuple[str, ...]], list[str]] = {}
+    found: dict[tuple, list[str]] = {}
     for name in BULK_CLASSES:
         signature = species_blind_signature(class_structure(name))
         if signature is not None:
@@ -312,12 +322,12 @@ def bulk_items(
 
     Members: for each class, ``species_per_class`` tuples of :func:`species_tuples` (default
     :data:`SPECIES_PER_CLASS` of the part; drawn with a seed from ``seed``, the part and the class, evenly over which
-    group scatters most: :func:`stratified_picks`) x ``variants`` x
-    ``draws``, each draw in a random presentation. Outsiders (``outsiders``): every prototype of the part x variant x
-    ``draws`` with swapped species, and ``n_random`` pyxtal crystals (default: 3 per prototype of the part), those
-    whose species-blind structure is a class's left out. Parents (``parents``): every parent prototype x variant x
-    ``draws`` (``info['parents']``: the classes it coincides with). Every item's ``info`` has ``kind``, ``label``
-    (a class or 'unknown'), ``variant`` and ``seed``. The whole list is determined by ``seed``.
+    group scatters most: :func:`stratified_picks`) x ``variants`` x ``draws``, each draw in a random presentation.
+    Outsiders (``outsiders``): every prototype of the part x variant x ``draws`` with swapped species, and
+    ``n_random`` pyxtal crystals (default: :data:`PYXTAL_PER_PROTOTYPE` per prototype of the part), those whose
+    species-blind structure is a class's left out. Parents (``parents``): every parent prototype
+    x variant x ``draws`` (``info['parents']``: the classes it coincides with). Every item's ``info`` has ``kind``,
+    ``label`` (a class or 'unknown'), ``variant`` and ``seed``. The whole list is determined by ``seed``.
     """
     split = bulk_split(seed)[part]
     names = list(BULK_CLASSES) if classes is None else list(classes)
@@ -342,7 +352,7 @@ def bulk_items(
                         item = outsider(tags, structure, variant, _seed(seed, 'bulk', draw, len(structure)))
                         item.info['label'] = 'unknown'
                         items.append(item)
-        n_random = 3 * len(split['prototypes']) if n_random is None else int(n_random)
+        n_random = PYXTAL_PER_PROTOTYPE * len(split['prototypes']) if n_random is None else int(n_random)
         for index in range(n_random):
             crystal = random_crystal(split['pyxtal_seed_start'] + index)
             if signature_parent(crystal):
