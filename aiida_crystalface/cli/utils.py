@@ -85,24 +85,18 @@ def _reason(exception: Exception, name: str) -> str:
     return message
 
 
-def bundled_names() -> list[str]:
-    """The names of the models bundled with the package."""
-    from aiida_crystalface.ml.classifier import bundled_model_names
-
-    return bundled_model_names()
-
-
 def load_classifier(model: str | None, *, use_profile: bool):
     """Return a :class:`~aiida_crystalface.ml.Classifier` for ``--model`` (a file, a bundled model's name, a node UUID
     / PK, or ``None``: the default bundled model)."""
     from aiida_crystalface.ml import Classifier, ModelFileError
+    from aiida_crystalface.ml.classifier import bundled_model_names
 
     try:
         if model is None:
             return Classifier.pretrained()
         if Path(model).is_file():
             return Classifier.load(model)
-        if model in bundled_names():
+        if model in bundled_model_names():
             return Classifier.pretrained(model)
     except ModelFileError as exception:
         raise click.BadParameter(str(exception), param_hint='--model') from None
@@ -122,13 +116,14 @@ def load_model_node(identifier: str):
     from aiida.orm import load_node
 
     from aiida_crystalface.data.model import ConvNetModelData
+    from aiida_crystalface.ml.classifier import bundled_model_names
 
     if Path(identifier).is_file():
         try:
             return ConvNetModelData.get_or_create(Path(identifier).resolve())
         except ValueError as exception:  # ModelFileError is a ValueError
             raise click.BadParameter(str(exception), param_hint='--model') from None
-    if identifier in bundled_names():
+    if identifier in bundled_model_names():
         from aiida_crystalface.workflows.utils import bundled_model
 
         return bundled_model(identifier)
@@ -136,9 +131,8 @@ def load_model_node(identifier: str):
         node = load_node(identifier)
     except (NotExistent, MultipleObjectsError, ValueError) as exception:
         raise click.BadParameter(
-            f'{identifier!r} is neither a model file, a bundled model ({", ".join(bundled_names())}) nor a model node '
-            f'({exception}); `aiida-crystalface models list` '
-            'shows the stored models',
+            f'{identifier!r} is neither a model file, a bundled model ({", ".join(bundled_model_names())}) nor a '
+            f'model node ({exception}); `aiida-crystalface models list` shows the stored models',
             param_hint='--model',
         ) from None
     if not isinstance(node, ConvNetModelData):

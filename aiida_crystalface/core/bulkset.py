@@ -143,11 +143,10 @@ def species_blind_signature(structure: Any) -> tuple[int, int, tuple[tuple[int, 
             return None
     if dataset is None or primitive is None:
         return None
-    equivalent = np.asarray(dataset.equivalent_atoms)
+    representatives, counts = np.unique(np.asarray(dataset.equivalent_atoms), return_counts=True)
     cells = len(atomic) / len(primitive[2])  # primitive cells in the input cell
-    orbits = sorted(
-        (round((equivalent == i).sum() / cells), str(dataset.site_symmetry_symbols[i])) for i in np.unique(equivalent)
-    )
+    symbols = dataset.site_symmetry_symbols
+    orbits = sorted((round(n / cells), str(symbols[i])) for i, n in zip(representatives, counts, strict=True))
     return int(dataset.number), len(primitive[2]), tuple(orbits)
 
 
@@ -190,8 +189,9 @@ def _part_of(species: Sequence[str], seed: int) -> str:
 
 
 def _check_part(part: str, seed: int) -> None:
-    if part not in open_set_split(seed):
-        raise ValueError(f'part must be one of {tuple(open_set_split(seed))}, not {part!r}')
+    parts = tuple(open_set_split(seed))
+    if part not in parts:
+        raise ValueError(f'part must be one of {parts}, not {part!r}')
 
 
 @functools.cache
