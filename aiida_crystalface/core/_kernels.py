@@ -91,7 +91,7 @@ def _one(hx, hy, hz, omega, table, x, y, z, group_species, group_start, g0, g1, 
             out[k] *= scale
 
 
-@nb.njit(fastmath=True, cache=True, parallel=True)
+@nb.njit(fastmath=True, cache=True, parallel=True, nogil=True)
 def batch_kernel(hx, hy, hz, omega, table, x, y, z, group_species, group_start, cluster_groups, gamma, out):  # noqa: PLR0917
     """Fingerprint values of the kept pixels for every cluster, in parallel over clusters: ``out`` (N, n_kept)."""
     for i in nb.prange(out.shape[0]):
@@ -647,3 +647,33 @@ def conventional_cell(sites, primitive, coefficients, shifts, short):
         turned[0], turned[1], turned[2] = triple[1], -triple[0], triple[2]
         return nn, turned
     return nn, triple
+
+
+@nb.njit(cache=True)
+def block_members(base, steps, repeats):
+    """The (image, atom) pairs whose point ``base[atom] + steps[image]`` lies in the box [0, repeats) (half-open).
+
+    ``base`` (n, 3) and ``steps`` (m, 3) are in the block's conventional coordinates (the atoms relative to the
+    block's origin, and the cell translations to try); returns a (count, 2) array, image-major, atoms in order within
+    an image (the order of the NumPy expression it replaces, so the cluster's atoms come out in the same order).
+    """
+    n, m = base.shape[0], steps.shape[0]
+    out = np.empty((n * m, 2), dtype=np.int64)
+    count = 0
+    r0, r1, r2 = repeats[0], repeats[1], repeats[2]
+    for s in range(m):
+        sx, sy, sz = steps[s, 0], steps[s, 1], steps[s, 2]
+        for a in range(n):
+            x = base[a, 0] + sx
+            if x < 0.0 or x >= r0:
+                continue
+            y = base[a, 1] + sy
+            if y < 0.0 or y >= r1:
+                continue
+            z = base[a, 2] + sz
+            if z < 0.0 or z >= r2:
+                continue
+            out[count, 0] = s
+            out[count, 1] = a
+            count += 1
+    return out[:count]

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from .orientation import Lattice, lattice_of, standard_setting
-from .structures import AtomicStructure, StructureError, to_atomic_structure
+from .structures import AtomicStructure, StructureError, cell_heights, integer_grid, to_atomic_structure
 
 __all__ = (
     'ORIENTATIONS',
@@ -258,7 +258,8 @@ def _standard_origin(structure: AtomicStructure, lattice: Lattice) -> np.ndarray
     sites = lattice.site_positions
     diagonal = conventional.sum(axis=0)
     points = _SHIFTS @ lattice.primitive @ inverse
-    points = np.unique(np.round(points - np.floor(points + 1e-9), 9) % 1.0, axis=0)  # lattice points in one cell
+    points = np.round(points - np.floor(points + 1e-9), 9) % 1.0
+    points = np.array(sorted(set(map(tuple, points.tolist()))))  # the lattice points in one cell (np.unique's rows)
     best_key, best = None, 0
     for k in range(len(sites)):
         frac = (sites - sites[k] + 0.125 * diagonal) @ inverse
@@ -296,6 +297,10 @@ def cubic_block(per_cell: int, target_atoms: int) -> tuple[int, int, int]:
     return (best, best, best)
 
 
+#: The corners of the unit cube, i slowest (the block's corners in units of its edges).
+_CORNERS = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+
+
 def cut_block(
     structure: AtomicStructure, lattice: Lattice, target_atoms: int = 128, *, isotropic: bool = False
 ) -> AtomicStructure:
@@ -316,19 +321,18 @@ def cut_block(
         repeats = _choose_repeats(per_cell, np.linalg.norm(conventional, axis=1), int(target_atoms), isotropic)
     canonical = isotropic and lattice.bravais == '' and lattice.site_positions is not None
     origin = _standard_origin(structure, lattice) if canonical else _block_origin(structure, lattice)
-    corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) * np.array(repeats)
+    corners = _CORNERS * np.array(repeats)
     inverse_cell = np.linalg.inv(structure.cell)
+    inverse_conventional = np.linalg.inv(conventional)
     middle = origin + 0.5 * (np.array(repeats)[:, None] * conventional).sum(axis=0)
     radius = float(np.linalg.norm(corners @ conventional + origin - middle, axis=1).max())
-    from .neighbours import _heights
-
-    if np.all(_heights(structure.cell) > 2.0 * radius):
+    if np.all(cell_heights(structure.cell) > 2.0 * radius):
         # A cell wider than the block: every atom's image nearest the block's centre is the only one that can be in
         # it, so one image per atom, not every image of every atom in the block's reach (linear, not N times more).
         frac = structure.scaled_positions
         frac = frac - np.round(frac - middle @ inverse_cell)
         candidates = frac @ structure.cell
-        inside = (candidates - origin) @ np.linalg.inv(conventional)
+        inside = (candidates - origin) @ inverse_conventional
         keep = np.all((inside >= 0) & (inside < np.array(repeats)), axis=1)
         return AtomicStructure(
             (conventional * np.array(repeats)[:, None]) @ lattice.rotation.T,
@@ -339,18 +343,24 @@ def cut_block(
         )
     reach = (origin + corners @ conventional) @ inverse_cell
     low, high = np.floor(reach.min(axis=0)).astype(int) - 1, np.ceil(reach.max(axis=0)).astype(int)
-    grid = np.stack(np.meshgrid(*(np.arange(lo, hi + 1) for lo, hi in zip(low, high, strict=True)), indexing='ij'), -1)
+    shifts = integer_grid(low, high)
+    from . import _kernels
+
     frac = structure.scaled_positions
     frac = frac - np.floor(frac)
-    candidates = ((grid.reshape(-1, 1, 3) + frac[None, :, :]) @ structure.cell).reshape(-1, 3)
-    inside = (candidates - origin) @ np.linalg.inv(conventional)
-    keep = np.all((inside >= 0) & (inside < np.array(repeats)), axis=1)
+    # Every image (shift + frac) of every atom, in the block's conventional coordinates; the kernel keeps those inside
+    # the block without making the (images x atoms) array of candidates.
+    to_block = structure.cell @ inverse_conventional
+    start = origin @ inverse_conventional
+    images, atoms = _kernels.block_members(
+        np.ascontiguousarray(frac @ to_block - start), np.ascontiguousarray(shifts @ to_block), np.array(repeats, float)
+    ).T
     rotation = lattice.rotation
     info = dict(structure.info, repeats=repeats)
     return AtomicStructure(
         (conventional * np.array(repeats)[:, None]) @ rotation.T,
-        (candidates[keep] - origin) @ rotation.T,
-        np.tile(structure.numbers, grid.size // 3)[keep],
+        ((shifts[images] + frac[atoms]) @ structure.cell - origin) @ rotation.T,
+        structure.numbers[atoms],
         structure.label,
         info,
     )

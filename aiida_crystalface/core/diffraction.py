@@ -307,25 +307,50 @@ def _chunks(items: list, size: int) -> Iterable[tuple[int, list]]:
         yield start, items[start : start + size]
 
 
+#: Clusters per call of the image kernel in :func:`fingerprints` (see :func:`_run`).
+PIPELINE_CHUNK = 64
+
+
 def _run(structures: Iterable[Any], settings: FingerprintSettings, progress: bool, strict: bool) -> BatchResult:
+    """Build the clusters in this thread and compute their images in a second one, chunk by chunk.
+
+    The cluster step is per-structure Python and NumPy (one core); the image kernel is Numba, parallel over clusters
+    and free of the GIL. Run one after the other, one core idles for most of the batch; pipelined (the images of
+    chunk k while the clusters of chunk k + 1 are built) both cores work throughout. Only the worker thread launches
+    the parallel kernel, one call at a time, so any Numba threading layer (workqueue included) is safe.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     structures = list(structures)
     clusters, ok, errors = [], [], {}
     iterator = range(len(structures))
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(iterator, desc='clusters', unit='structure')
-    for index in iterator:
-        try:
-            clusters.append(_cluster(structures[index], settings))
-            ok.append(index)
-        except (StructureError, TypeError, ValueError, ArithmeticError) as exception:
-            if strict:
-                raise StructureError(f'structure {index}: {exception}') from exception
-            errors[index] = f'structure {index}: {exception}'
-    images = np.zeros((len(clusters), *settings.image_shape), dtype=np.float32)
-    for start, chunk in _chunks(clusters, 1024):
-        images[start : start + len(chunk)] = fingerprint_clusters(chunk, settings)
+        iterator = tqdm(iterator, desc='fingerprints', unit='structure')
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix='crystalface-images') as images_thread:
+        parts, pending = [], []
+        for index in iterator:
+            try:
+                pending.append(_cluster(structures[index], settings))
+                ok.append(index)
+            except (StructureError, TypeError, ValueError, ArithmeticError) as exception:
+                if strict:
+                    raise StructureError(f'structure {index}: {exception}') from exception
+                errors[index] = f'structure {index}: {exception}'
+            if len(pending) == PIPELINE_CHUNK:
+                parts.append(images_thread.submit(fingerprint_clusters, pending, settings))
+                clusters.extend(pending)
+                pending = []
+        if pending:
+            parts.append(images_thread.submit(fingerprint_clusters, pending, settings))
+            clusters.extend(pending)
+        images = np.zeros((len(clusters), *settings.image_shape), dtype=np.float32)
+        start = 0
+        for part in parts:
+            chunk = part.result()
+            images[start : start + len(chunk)] = chunk
+            start += len(chunk)
     lattices = [None if cluster.lattice is None else cluster.lattice.to_dict() for cluster in clusters]
     return BatchResult(images, ok, errors, lattices)
 

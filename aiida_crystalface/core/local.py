@@ -67,7 +67,7 @@ from .orientation import (
 from .orientation import (
     _not_found as _orientation_not_found,
 )
-from .structures import AtomicStructure, StructureError
+from .structures import AtomicStructure, StructureError, cell_heights
 
 __all__ = (
     'LATTICE_ATOMS',
@@ -392,9 +392,8 @@ def window_centres(structure: AtomicStructure, stride: float) -> np.ndarray:
     if pbc.all():
         frac = structure.scaled_positions
         frac = frac - np.floor(frac)
-        from .neighbours import _heights
 
-        counts = np.maximum(1, np.round(_heights(structure.cell) / stride)).astype(np.int64)
+        counts = np.maximum(1, np.round(cell_heights(structure.cell) / stride)).astype(np.int64)
         voxel = np.minimum(np.floor(frac * counts).astype(np.int64), counts - 1)
         grid = ((voxel + 0.5) / counts) @ structure.cell
         delta = frac @ structure.cell - grid

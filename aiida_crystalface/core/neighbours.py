@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .structures import cell_heights
+
 if TYPE_CHECKING:
     from .structures import AtomicStructure
 
@@ -26,14 +28,6 @@ __all__ = ('VACUUM_GAP', 'Neighbourhood', 'neighbourhood', 'overlapping_pair', '
 VACUUM_GAP = 6.0
 #: Cells of at most this many atoms look for overlapping atoms with an all-pairs kernel (:func:`overlapping_pair`).
 SMALL_CELL = 512
-
-
-def _heights(cell: np.ndarray) -> np.ndarray:
-    """Distances between opposite faces of the cell (volume / face area); inf where the cell is degenerate."""
-    areas = np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-    volume = abs(np.linalg.det(cell))
-    with np.errstate(divide='ignore', invalid='ignore'):
-        return np.where(areas > 0, volume / np.where(areas > 0, areas, 1.0), np.inf)
 
 
 def _fractional(cell: np.ndarray, positions: np.ndarray, pbc: np.ndarray) -> np.ndarray | None:
@@ -62,7 +56,7 @@ def periodic_images(cell: np.ndarray, positions: np.ndarray, pbc: Any, skin: flo
     shift = np.floor(frac)
     wrapped = positions - shift @ periodic
     frac = frac - shift
-    heights = _heights(cell)[pbc] if pbc.all() else _partial_heights(periodic)
+    heights = cell_heights(cell)[pbc] if pbc.all() else _partial_heights(periodic)
     reach = skin / heights
     steps = [np.arange(-int(np.ceil(r)), int(np.ceil(r)) + 1) for r in reach]
     points, index = [wrapped], [np.arange(n)]
@@ -133,7 +127,7 @@ def overlapping_pair(structure: AtomicStructure, distance: float) -> tuple[float
 
     cell = np.asarray(structure.cell, dtype=np.float64)
     n = len(structure)
-    if 2 <= n <= SMALL_CELL and all(structure.pbc) and np.all(_heights(cell) > 2.0 * distance):
+    if 2 <= n <= SMALL_CELL and all(structure.pbc) and np.all(cell_heights(cell) > 2.0 * distance):
         from . import _kernels
 
         frac = np.linalg.solve(cell.T, np.asarray(structure.positions, dtype=np.float64).T).T
@@ -161,7 +155,7 @@ def vacuum_axes(structure: AtomicStructure, nn_distance: float | None = None) ->
     if len(structure) == 0 or not pbc.any():
         return gaps
     frac = np.linalg.solve(structure.cell.T, structure.positions.T).T if pbc.all() else None
-    heights = _heights(structure.cell)
+    heights = cell_heights(structure.cell)
     minimum = max(VACUUM_GAP, 3.0 * nn_distance) if nn_distance else VACUUM_GAP
     for axis in np.flatnonzero(pbc):
         if frac is None:

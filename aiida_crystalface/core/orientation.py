@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from .structures import AtomicStructure, StructureError, to_atomic_structure
+from .structures import AtomicStructure, StructureError, cell_heights, integer_grid, median, to_atomic_structure
 
 __all__ = (
     'CUBIC_TOLERANCE',
@@ -184,12 +184,6 @@ def cubic_bravais(primitive: np.ndarray, conventional: np.ndarray) -> tuple[str,
     return _CENTRING_CODES.get(codes, ''), deviation
 
 
-def _perpendicular_heights(cell: np.ndarray) -> np.ndarray:
-    volume = abs(np.linalg.det(cell))
-    crosses = np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]])
-    return volume / np.linalg.norm(crosses, axis=1)
-
-
 def periodic_nn_distance(structure: AtomicStructure, sample: int = 256, seed: int = 0) -> float:
     """Return the median over atoms (a seeded sample of ``sample`` atoms) of the periodic nearest-neighbour distance."""
     cell, positions = structure.cell, structure.positions
@@ -197,17 +191,17 @@ def periodic_nn_distance(structure: AtomicStructure, sample: int = 256, seed: in
     chosen = np.sort(np.random.default_rng(seed).choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
     # No two atoms of a structure of this density are farther apart than close packing allows: 1.12 (V/N)^(1/3).
     radius = 1.5 * (abs(np.linalg.det(cell)) / n) ** (1.0 / 3.0)
-    heights = _perpendicular_heights(cell)
+    heights = cell_heights(cell)
     from . import _kernels
 
     wrap = bool(np.all(heights > 2.0 * radius))  # minimum image is exact below half the smallest height
     # Otherwise every image within the radius: fractional differences lie in (-1, 1), hence the extra cell.
     reach = np.zeros(3, dtype=int) if wrap else np.ceil(radius / heights).astype(int) + 1
-    shifts = np.stack(np.meshgrid(*(np.arange(-r, r + 1) for r in reach), indexing='ij'), axis=-1).reshape(-1, 3)
+    shifts = integer_grid(-reach, reach)
     frac = positions @ np.linalg.inv(cell)
     frac = np.ascontiguousarray(frac - np.floor(frac))
-    nearest = _kernels.nearest_squared(frac, cell, chosen.astype(np.int64), shifts.astype(np.float64), wrap)
-    return float(np.sqrt(np.median(nearest)))
+    nearest = _kernels.nearest_squared(frac, cell, chosen.astype(np.int64), shifts, wrap)
+    return float(np.sqrt(median(nearest)))
 
 
 def _reflections(cell: np.ndarray, g_max: float) -> np.ndarray:
@@ -386,7 +380,8 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
     if len(basis) < 3:
         return _not_found(cell, n, nn, seed, f'the coherent reflections span {len(basis)} dimension(s), not 3')
     inverse = np.linalg.inv(basis.astype(np.float64))
-    on_lattice = np.all(np.abs(hkl @ inverse - np.round(hkl @ inverse)) < 1e-6, axis=1)
+    indices = hkl @ inverse
+    on_lattice = np.all(np.abs(indices - np.round(indices)) < 1e-6, axis=1)
     if n > MAX_ATOMS:
         # A subset would add its own noise off the lattice, and so make the score depend on the cell it is given
         # in: take the lattice's reflections with every atom, and the rest from a seeded sample of them.

@@ -95,3 +95,16 @@ def test_defective_structure_keeps_cell():
 def test_single_atom_cluster_is_refused():
     with pytest.raises(StructureError, match='one atom'):
         build_cluster(prototype('sc'), target_atoms=1)
+
+
+def test_block_members_kernel_matches_numpy():
+    from aiida_crystalface.core import _kernels
+
+    rng = np.random.default_rng(2)
+    base = rng.uniform(-1.5, 3.5, size=(200, 3))
+    steps = rng.integers(-2, 3, size=(27, 3)).astype(float)
+    repeats = np.array([2.0, 1.0, 3.0])
+    pairs = _kernels.block_members(base, steps, repeats)
+    inside = (steps[:, None, :] + base[None, :, :]).reshape(-1, 3)
+    keep = np.flatnonzero(np.all((inside >= 0) & (inside < repeats), axis=1))
+    np.testing.assert_array_equal(pairs[:, 0] * len(base) + pairs[:, 1], keep)  # same members, same order

@@ -138,3 +138,21 @@ def test_paper_defaults():
 def test_cluster_reused(prototypes):
     cluster = build_cluster(prototypes['sc'])
     assert np.array_equal(fingerprint_clusters([cluster])[0], fingerprint(prototypes['sc']))
+
+
+def test_pipelined_batch_matches_one_by_one(monkeypatch):
+    """Images are computed in a second thread, chunk by chunk: order, errors and values must not depend on chunking."""
+    from aiida_crystalface.core import diffraction
+
+    bad = AtomicStructure(np.eye(3) * 4.0, [[0, 0, 0], [0.02, 0, 0]], [29, 29], label='overlapping')
+    structures = [prototype(kind) for kind in ('fcc', 'bcc', 'diamond', 'sc', 'fcc')]
+    structures.insert(2, bad)
+    structures.append(bad)
+    single = np.stack([fingerprint(s) for s in structures if s is not bad])
+    for chunk in (1, 2, 3, 1000):
+        monkeypatch.setattr(diffraction, 'PIPELINE_CHUNK', chunk)
+        result = fingerprint_batch(structures)
+        assert result.ok == [0, 1, 3, 4, 5] and set(result.errors) == {2, 6}
+        assert 'overlapping' in result.errors[2]
+        np.testing.assert_array_equal(result.images, single)
+        assert len(result.lattices) == len(result.ok)

@@ -94,3 +94,31 @@ def test_unknown_element_in_a_file_is_named(tmp_path, name, text):
     path.write_text(text)
     with pytest.raises(StructureError, match=rf"{name}: unknown element '(Xx|Qq)'"):
         read_structures(path)
+
+
+def test_cell_heights_are_face_distances():
+    from aiida_crystalface.core.structures import cell_heights
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        cell = rng.normal(size=(3, 3))
+        crosses = np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]])
+        expected = abs(np.linalg.det(cell)) / np.linalg.norm(crosses, axis=1)
+        np.testing.assert_allclose(cell_heights(cell), expected, rtol=1e-12)
+    np.testing.assert_allclose(cell_heights(np.diag([2.0, 3.0, 4.0])), [2.0, 3.0, 4.0])
+    # A face of zero area: infinite height across it; a zero vector gives zero height along itself.
+    np.testing.assert_array_equal(cell_heights(np.diag([1.0, 2.0, 0.0])), [np.inf, np.inf, 0.0])
+
+
+def test_integer_grid_and_median_match_numpy():
+    from aiida_crystalface.core.structures import integer_grid, median
+
+    low, high = np.array([-1, 0, -2]), np.array([1, 2, 0])
+    expected = np.stack(np.meshgrid(*(np.arange(a, b + 1) for a, b in zip(low, high, strict=True)), indexing='ij'), -1)
+    np.testing.assert_array_equal(integer_grid(low, high), expected.reshape(-1, 3))
+    assert not integer_grid(low, high).flags.writeable  # memoised: shared, so never writable
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 128):
+        values = rng.normal(size=n)
+        assert median(values) == float(np.median(values))
+    assert np.isnan(median(np.array([])))
