@@ -2,7 +2,9 @@
 
 Run: ``.venv/bin/python benchmarks/fingerprint.py [--n 512]``. Prints one table; timings on a shared machine are
 noisy, so each figure is the best of three repeats. The "any lattice" rows use ``orientation='standard'`` and
-``channels=3`` (docs/fingerprint.md, "Any lattice"): six patterns per structure.
+``channels=3`` (docs/fingerprint.md, "Any lattice"): six patterns per structure. ``fingerprints()`` builds the
+clusters of one chunk while a second thread computes the images of the previous one; the row "not pipelined" is the
+same call with the batch as one chunk (every cluster first, then every image), the baseline in the same run.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numba
 import numpy as np
 from ase.build import bulk
 
+from aiida_crystalface.core import diffraction
 from aiida_crystalface.core.cluster import build_cluster
 from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_clusters, fingerprints
 from aiida_crystalface.core.reference import reference_fingerprint
@@ -44,6 +47,17 @@ def cells_of_128_atoms() -> list:
     ]
     assert all(len(s) == 128 for s in out), [len(s) for s in out]
     return out
+
+
+def not_pipelined(structures: list, settings: FingerprintSettings) -> None:
+    """``fingerprints()`` with every cluster built before the first image (the batch as one chunk): the baseline of the
+    pipeline, in which the image kernel of one chunk runs while the next chunk's clusters are built."""
+    chunk = diffraction.PIPELINE_CHUNK
+    diffraction.PIPELINE_CHUNK = len(structures)
+    try:
+        fingerprints(structures, settings)
+    finally:
+        diffraction.PIPELINE_CHUNK = chunk
 
 
 def best_of(function, repeats: int = 3) -> float:
@@ -103,6 +117,7 @@ def main() -> None:
         ('Numba kernel alone, any lattice (3 channels)', lambda: fingerprint_clusters(any_batch, ANY_LATTICE)),
         ('fingerprints(): primitive cells (any lattice)', lambda: fingerprints(structures, ANY_LATTICE)),
         ('fingerprints(): 128-atom cells (any lattice)', lambda: fingerprints(large_structures, ANY_LATTICE)),
+        ('  the same, not pipelined (one chunk)', lambda: not_pipelined(large_structures, ANY_LATTICE)),
     )
     for row, run in timed:
         t = best_of(run)
