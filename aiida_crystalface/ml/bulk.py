@@ -22,7 +22,11 @@ first two convolutions, which cost most of the time, are unchanged. The weights 
 the orientation step finds on its pristine crystal with species ignored, is measured here and stored in the model's
 ``prototypes`` record (``lattice``: ``{'bravais', 'sites'}``). A class where the rule would turn away more than
 :data:`RULE_MISS` of its calibration members (a lattice that damage or pseudo-symmetry lets the orientation step see
-otherwise) keeps no ``lattice`` and is exempt (listed in ``open_set['lattice_rule_exempt']``).
+otherwise) keeps no ``lattice`` and is exempt (listed in ``open_set['lattice_rule_exempt']``). Before the
+exemptions are counted, each class's ``lattice`` gains ``seen``: the lattices found on its damaged *training* members
+(:func:`seen_lattices`; damage changes which reflections pass the coherence threshold, so the lattice found on a
+damaged crystal can be a finer or a coarser one than its own), so that a class whose lattice damage changes is held
+to the lattices damage gives it rather than exempted.
 
 Command (no AiiDA needed; writes ``OUTPUT/model.safetensors`` and ``OUTPUT/metrics.json``)::
 
@@ -45,11 +49,14 @@ __all__ = (
     'BULK_DENSE',
     'BULK_FILTERS',
     'BULK_SETTINGS',
+    'RESTRICT_RATIOS',
     'RULE_MISS',
+    'SEEN_SHARE',
     'bulk_prototypes',
     'fit_decision_rule',
     'main',
     'recalibrate_bulk_model',
+    'seen_lattices',
     'train_bulk_model',
 )
 
@@ -64,6 +71,11 @@ BULK_DENSE = 256
 
 #: Largest share of a class's calibration members that the lattice rule may turn away before the class is exempt.
 RULE_MISS = 0.005
+#: A lattice found on at least this share of a class's training members (and on at least two) is one of its seen
+#: lattices (:func:`seen_lattices`).
+SEEN_SHARE = 0.01
+#: The grid of the restrict rule's ratio (:func:`aiida_crystalface.ml.openset._answers`), fitted with the threshold.
+RESTRICT_RATIOS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 def bulk_prototypes(classes: Sequence[str] | None = None) -> dict[str, dict]:
@@ -146,7 +158,14 @@ def train_bulk_model(
 
     cal_images, cal_targets, cal_lattices = parts['calibration'][0], parts['calibration'][1], parts['calibration'][4]
     record, prototypes = fit_decision_rule(
-        net, names, settings, prototypes=prototypes, images=cal_images, targets=cal_targets, lattices=cal_lattices
+        net,
+        names,
+        settings,
+        prototypes=prototypes,
+        images=cal_images,
+        targets=cal_targets,
+        lattices=cal_lattices,
+        seen=seen_lattices(names, train_targets, parts['train'][4]),
     )
     probe = Classifier(net, names, settings, metadata={'open_set': record, 'prototypes': prototypes})
     split = bulk_split(seed)
@@ -199,15 +218,41 @@ def train_bulk_model(
     return Classifier.load(output_dir / 'model.safetensors')
 
 
-def fit_decision_rule(net, names, settings, *, prototypes, images, targets, lattices):
+def seen_lattices(names: Sequence[str], targets, lattices, *, share: float = SEEN_SHARE) -> dict[str, list[list]]:
+    """For each class, the ``[bravais, sites]`` pairs the orientation step found on its members (``targets`` index
+    ``names``; outsiders and records with no standard lattice are skipped), each found on at least ``share`` of the
+    class's members and on at least two of them, most frequent first. Give it the *train* part: the lattices a
+    class's crystals show when damaged (:func:`aiida_crystalface.core.openset.lattice_admits`)."""
+    import collections
+
+    counts = {name: collections.Counter() for name in names}
+    for target, record in zip(targets, lattices, strict=True):
+        if int(target) >= len(names) or not record or not record.get('lattice_standard'):
+            continue
+        pair = (str(record['lattice_standard']), int(record.get('sites_per_lattice_point', -1)))
+        counts[names[int(target)]][pair] += 1
+    seen = {}
+    for name in names:
+        total = sum(counts[name].values())
+        seen[name] = [[b, n] for (b, n), c in counts[name].most_common() if c >= max(2, share * total)]
+    return seen
+
+
+def fit_decision_rule(net, names, settings, *, prototypes, images, targets, lattices, seen=None):
     """The lattice rule's exemptions, the temperature and the threshold, fitted on the calibration part.
 
     The rule is ``'restrict'``: the answer is the most probable class among those the lattice found admits
-    (:func:`aiida_crystalface.core.openset.lattice_admits` with each class's expected lattice), ``unknown`` where it
-    admits none; a class is exempt (always admitted) where the rule would turn away more than :data:`RULE_MISS` of
-    its calibration members. Returns ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
+    (:func:`aiida_crystalface.core.openset.lattice_admits` with each class's expected lattice and, given ``seen``
+    (:func:`seen_lattices` of the train part), the lattices found on its damaged training members), ``unknown`` where
+    it admits none, and ``unknown`` too where the best admitted class is less than ``restrict_ratio`` times as probable
+    as the most probable class (fitted with the threshold from :data:`RESTRICT_RATIOS`); a class is exempt (always
+    admitted) where the rule would turn away more than :data:`RULE_MISS` of its calibration members. Returns
+    ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
     """
     prototypes = {name: dict(record) for name, record in prototypes.items()}
+    for name, pairs in (seen or {}).items():
+        if name in prototypes and prototypes[name].get('lattice'):
+            prototypes[name]['lattice'] = {**prototypes[name]['lattice'], 'seen': [list(p) for p in pairs]}
     rule = {'open_set': {'lattice_rule': 'restrict'}, 'prototypes': prototypes}
     consistent = Classifier(net, names, settings, metadata=rule).lattice_consistency(lattices)
     exempt, misses = [], {}
@@ -220,22 +265,29 @@ def fit_decision_rule(net, names, settings, *, prototypes, images, targets, latt
             prototypes[name]['lattice'] = None
     rule = {'open_set': {'lattice_rule': 'restrict', 'lattice_rule_exempt': exempt}, 'prototypes': prototypes}
     probe = Classifier(net, names, settings, metadata=rule)
-    record = calibrate(probe.logits(images), targets, probe.lattice_consistency(lattices), restrict=True)
+    consistent = probe.lattice_consistency(lattices)
+    record = calibrate(probe.logits(images), targets, consistent, restrict=True, ratios=RESTRICT_RATIOS)
     record.update(
         lattice_rule='restrict',
         lattice_rule_exempt=exempt,
         lattice_rule_calibration_misses={k: v for k, v in misses.items() if v},
     )
+    if seen:
+        record['lattice_rule_seen'] = 'lattices of the train part (ml.bulk.seen_lattices)'
     return record, prototypes
 
 
 def recalibrate_bulk_model(model: str | Path, cache: str | Path, output_dir: str | Path) -> Classifier:
     """Fit the decision rule of a trained bulk model again (:func:`fit_decision_rule`) on the calibration part
     cached by :func:`train_bulk_model` (``cache``); the network is not touched. Writes ``output_dir/model.safetensors``
-    and ``output_dir/metrics.json`` (the old record kept under ``open_set['previous']``)."""
+    and ``output_dir/metrics.json`` (the old record kept under ``open_set['previous']``). The seen lattices come from
+    the train part's records in ``cache`` (``train.json``; without them, none)."""
     classifier = Classifier.load(model)
     images, targets, lattices = _load_part(Path(cache), 'calibration')
     names = classifier.classes
+    seen = None
+    if (Path(cache) / 'train.json').is_file():
+        seen = seen_lattices(names, *_load_records(Path(cache), 'train'))
     from aiida_crystalface.core.diffraction import FingerprintSettings
 
     settings = FingerprintSettings.from_dict(classifier.settings)
@@ -247,10 +299,13 @@ def recalibrate_bulk_model(model: str | Path, cache: str | Path, output_dir: str
         images=images,
         targets=targets,
         lattices=lattices,
+        seen=seen,
     )
     old = dict(classifier.open_set)
     record = {**{k: v for k, v in old.items() if k not in record and k != 'previous'}, **record}
-    record['previous'] = {k: old[k] for k in ('temperature', 'threshold', 'lattice_rule') if k in old}
+    kept = ('temperature', 'threshold', 'restrict_ratio', 'lattice_rule', 'lattice_rule_exempt')
+    kept += ('calibration_member_error', 'calibration_outsider_error')
+    record['previous'] = {k: old[k] for k in kept if k in old}
     metadata = {**classifier.metadata, 'open_set': record, 'prototypes': prototypes}
     fresh = Classifier(classifier.net, names, settings, metadata=_extra(metadata))
     output_dir = Path(output_dir)
@@ -286,6 +341,15 @@ def _load_part(folder: Path, part: str):
     with np.load(Path(folder) / f'{part}.npz') as data:
         images, targets = data['images'], data['targets']
     return images, targets, json.loads((Path(folder) / f'{part}.json').read_text())
+
+
+def _load_records(folder: Path, part: str):
+    """The targets and lattice records of a cached part, without its images."""
+    import numpy as np
+
+    with np.load(Path(folder) / f'{part}.npz') as data:
+        targets = data['targets']
+    return targets, json.loads((Path(folder) / f'{part}.json').read_text())
 
 
 def _cosine_module():

@@ -300,7 +300,10 @@ class Classifier:
           stored threshold, else the most probable class -- unless the model's open-set record has ``lattice_rule``
           and the lattice found cannot be that class's (:func:`aiida_crystalface.core.openset.lattice_admits`: an
           fcc answer needs a face-centred cubic lattice with one site per point, and so on; the lattice of a
-          damaged crystal is exact), which makes it ``'unknown'`` with uncertainty 0.
+          damaged crystal is exact), which makes it ``'unknown'`` with uncertainty 0. With ``lattice_rule =
+          'restrict'`` the answer is the most probable class the lattice admits, and ``'unknown'`` where its probability
+          is below the record's calibrated ``restrict_ratio`` times that of the most probable class (the network
+          prefers by that much a class the lattice rules out).
 
         ``probabilities``: the class probabilities of :meth:`predict` (uniform where the network was not asked: the
         classes say nothing about such a structure).
@@ -334,14 +337,20 @@ class Classifier:
         threshold = float(self.open_set.get('threshold', 1.0))
         admits = self._lattice_rule()
         restrict = self.open_set.get('lattice_rule') == 'restrict'
+        ratio = float(self.open_set.get('restrict_ratio', 0.0))
         for row, i in enumerate(index):
-            best = int(outputs[row, :n].argmax())
+            top = best = int(outputs[row, :n].argmax())
+            allowed = None
             if restrict and admits is not None:
                 # The lattice is exact: the answer is the most probable class among those it admits.
                 allowed = np.array([admits(entries[i], c) is not False for c in range(n)])
                 best = int(np.where(allowed, outputs[row, :n], -1.0).argmax()) if allowed.any() else best
             if self.open_set and outputs[row, n] > threshold:
                 label, confidence = UNKNOWN, float(outputs[row, n])
+            elif allowed is not None and allowed.any() and outputs[row, best] < ratio * outputs[row, top]:
+                # The network prefers, by more than the calibrated ratio, a class the lattice rules out: an outsider
+                # whose lattice one of the classes shares. Confidence: p(other) and the ruled-out classes together.
+                label, confidence = UNKNOWN, float(outputs[row, n] + outputs[row, :n][~allowed].sum())
             elif admits is not None and admits(entries[i], best) is False:
                 label, confidence = UNKNOWN, 1.0  # the lattice's answer, not the network's
             else:

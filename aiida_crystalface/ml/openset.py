@@ -74,32 +74,50 @@ def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def _answers(
-    probabilities: np.ndarray, threshold: float, consistent: np.ndarray | None = None, restrict: bool = False
+    probabilities: np.ndarray,
+    threshold: float,
+    consistent: np.ndarray | None = None,
+    restrict: bool = False,
+    ratio: float = 0.0,
 ) -> np.ndarray:
     """Index of each answer: a class index, or the index of ``other`` (the last) for ``unknown``.
 
     ``consistent`` (N, C): whether the lattice found admits each class; a class it does not admit is ``unknown``.
     ``restrict``: the best class is sought among the admitted ones only (``lattice_rule = 'restrict'``).
+    ``ratio`` (with ``restrict``): the best admitted class is the answer only where its probability is at least
+    ``ratio`` times that of the most probable class; below, the network prefers by that much a class the lattice
+    rules out, and the answer is ``unknown`` (0: never; 1: only where the most probable class is admitted).
     """
     other = probabilities.shape[1] - 1
-    best = probabilities[:, :other].argmax(axis=1)
+    top = probabilities[:, :other].argmax(axis=1)
+    best = top
     if restrict and consistent is not None:
         masked = np.where(consistent, probabilities[:, :other], -1.0).argmax(axis=1)
-        best = np.where(consistent.any(axis=1), masked, best)
+        best = np.where(consistent.any(axis=1), masked, top)
     answers = np.where(probabilities[:, other] > threshold, other, best)
+    rows = np.arange(len(best))
+    if restrict and consistent is not None and ratio > 0:
+        weak = probabilities[rows, best] < ratio * probabilities[rows, top]
+        answers = np.where(weak, other, answers)
     if consistent is not None:
-        rows = np.arange(len(best))
         answers = np.where((answers != other) & ~consistent[rows, best], other, answers)
     return answers
 
 
 def calibrate(
-    logits: np.ndarray, targets: np.ndarray, consistent: np.ndarray | None = None, *, restrict: bool = False
+    logits: np.ndarray,
+    targets: np.ndarray,
+    consistent: np.ndarray | None = None,
+    *,
+    restrict: bool = False,
+    ratios: Sequence[float] = (0.0,),
 ) -> dict[str, Any]:
     """Fit the temperature and the threshold on calibration data (see the module docstring).
 
     ``consistent`` (N, C): :meth:`Classifier.lattice_consistency` of the items, for a model with the lattice rule;
-    the threshold is then the one that makes the fewest errors with the rule applied.
+    the threshold is then the one that makes the fewest errors with the rule applied. With ``restrict``, the
+    ``ratio`` of :func:`_answers` is fitted with it, jointly, from ``ratios`` (the smallest of equally good ones), and
+    stored as ``restrict_ratio``.
     """
     rows = np.arange(len(targets))
     nll = [float(-np.log(_softmax(logits, t)[rows, targets] + 1e-12).mean()) for t in TEMPERATURES]
@@ -107,15 +125,18 @@ def calibrate(
     probabilities = _softmax(logits, temperature)
     other = logits.shape[1] - 1
     members, outsiders = targets != other, targets == other
-    errors = []
-    for threshold in THRESHOLDS:
-        wrong = _answers(probabilities, threshold, consistent, restrict) != targets
-        errors.append(0.5 * (wrong[members].mean() + wrong[outsiders].mean()))
-    errors = np.array(errors)
-    best = np.flatnonzero(errors == errors.min())
+    grid = sorted({float(r) for r in ratios}) if restrict else [0.0]
+    errors = np.empty((len(grid), len(THRESHOLDS)))
+    for i, ratio in enumerate(grid):
+        for j, threshold in enumerate(THRESHOLDS):
+            wrong = _answers(probabilities, threshold, consistent, restrict, ratio) != targets
+            errors[i, j] = 0.5 * (wrong[members].mean() + wrong[outsiders].mean())
+    errors = np.round(errors, 12)
+    i = int(np.flatnonzero(errors.min(axis=1) == errors.min())[0])
+    best = np.flatnonzero(errors[i] == errors[i].min())
     threshold = float(THRESHOLDS[best[np.argmin(np.abs(THRESHOLDS[best] - 0.5))]])
-    wrong = _answers(probabilities, threshold, consistent, restrict) != targets
-    return {
+    wrong = _answers(probabilities, threshold, consistent, restrict, grid[i]) != targets
+    record = {
         'temperature': round(temperature, 6),
         'threshold': threshold,
         'calibration_nll': round(float(min(nll)), 6),
@@ -123,6 +144,10 @@ def calibrate(
         'calibration_outsider_error': round(float(wrong[outsiders].mean()), 6),
         'calibration_items': {'members': int(members.sum()), 'outsiders': int(outsiders.sum())},
     }
+    if restrict and len(grid) > 1:
+        record['restrict_ratio'] = grid[i]
+        record['restrict_ratio_grid'] = grid
+    return record
 
 
 def train_open_set(

@@ -79,3 +79,21 @@ def test_lattice_admits():
     # a record that does not decide it
     assert lattice_admits({'lattice_found': True}, 'A_cF4_225_a') is None
     assert lattice_admits({'lattice_found': False, 'lattice_bravais': ''}, 'A_cF4_225_a') is None
+
+
+def test_lattice_admits_the_lattices_damage_gives():
+    """ReO3 with displacements: the orientation step sees the simple cubic lattice of half the edge, one site per
+    point (the reflections with an odd index, of half strength, fall below the coherence threshold)."""
+    from aiida_crystalface.core.bulkset import bulk_member
+    from aiida_crystalface.core.orientation import standard_setting
+
+    record = standard_setting(
+        find_lattice(bulk_member('reo3', ('W', 'O'), 'displacements 0.10 A', seed=0), molecular=True)
+    ).to_dict()
+    assert (record['lattice_standard'], record['sites_per_lattice_point']) == ('cP', 1)
+    expected = {'bravais': 'cP', 'sites': 4}
+    assert lattice_admits(record, 'A3B_cP4_221_d_a', expected) is False
+    assert lattice_admits(record, 'A3B_cP4_221_d_a', {**expected, 'seen': [['cP', 4], ['cP', 1]]}) is True
+    assert lattice_admits(record, 'A3B_cP4_221_d_a', {**expected, 'seen': [['tP', 1]]}) is False
+    pristine = standard_setting(find_lattice(bulk_member('reo3', ('W', 'O'), seed=0), molecular=True)).to_dict()
+    assert lattice_admits(pristine, 'A3B_cP4_221_d_a', {**expected, 'seen': []}) is True

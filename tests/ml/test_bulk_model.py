@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from aiida_crystalface.core.classes import class_structure
 from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
 from aiida_crystalface.core.openset import supercell_of_at_least
 from aiida_crystalface.ml import Classifier
-from aiida_crystalface.ml.bulk import bulk_prototypes, fit_decision_rule, recalibrate_bulk_model
+from aiida_crystalface.ml.bulk import RESTRICT_RATIOS, bulk_prototypes, fit_decision_rule, recalibrate_bulk_model
 from aiida_crystalface.ml.convnet import ConvNet
-from aiida_crystalface.ml.openset import _answers
+from aiida_crystalface.ml.openset import _answers, calibrate
 
 SETTINGS = FingerprintSettings(orientation='standard', channels=3)
 CLASSES = ['fcc', 'hcp', 'rocksalt']
@@ -41,6 +42,32 @@ def test_restrict_takes_the_best_class_the_lattice_admits():
     probabilities = np.exp(logits) / np.exp(logits).sum()
     assert _answers(probabilities, 0.9, consistent)[0] == 3
     assert _answers(probabilities, 0.9, consistent, restrict=True)[0] == 1
+    # the ratio: hcp (admitted) is exp(-1) = 0.37 times as probable as fcc (ruled out)
+    assert _answers(probabilities, 0.9, consistent, restrict=True, ratio=0.3)[0] == 1
+    assert _answers(probabilities, 0.9, consistent, restrict=True, ratio=0.5)[0] == 3
+    classifier.open_set['restrict_ratio'] = 0.3
+    assert classifier.decide(images, lattices)[0]['label'] == 'hcp'
+    classifier.open_set['restrict_ratio'] = 0.5
+    answer = classifier.decide(images, lattices)[0]
+    assert answer['label'] == 'unknown'
+    # the chance that the answer is wrong: that it is an admitted class after all
+    assert answer['uncertainty'] == pytest.approx(probabilities[0, 1], rel=1e-5)
+
+
+def test_calibrate_fits_the_ratio_with_the_threshold():
+    """Outsiders the network takes for a class their lattice rules out, with a weak second guess that it admits: the
+    ratio turns them away; members, whose best class is admitted, keep their answer."""
+    rng = np.random.default_rng(0)
+    members = np.tile([4.0, 0.0, 0.0, -3.0], (200, 1)) + rng.normal(0, 0.3, (200, 4))
+    outsiders = np.tile([4.0, 1.0, -3.0, -4.0], (200, 1)) + rng.normal(0, 0.3, (200, 4))  # p(other) no help
+    logits = np.concatenate([members, outsiders])
+    targets = np.array([0] * 200 + [3] * 200)
+    consistent = np.concatenate([np.tile([True, True, False], (200, 1)), np.tile([False, True, False], (200, 1))])
+    plain = calibrate(logits, targets, consistent, restrict=True)
+    fitted = calibrate(logits, targets, consistent, restrict=True, ratios=(0.0, 0.2, 0.5, 1.0))
+    assert 'restrict_ratio' not in plain and plain['calibration_outsider_error'] > 0.9
+    assert fitted['restrict_ratio'] > 0 and fitted['restrict_ratio_grid'] == [0.0, 0.2, 0.5, 1.0]
+    assert fitted['calibration_outsider_error'] == 0.0 and fitted['calibration_member_error'] == 0.0
 
 
 def test_fit_and_recalibrate(tmp_path):
@@ -59,6 +86,7 @@ def test_fit_and_recalibrate(tmp_path):
         lattices=lattices,
     )
     assert record['lattice_rule'] == 'restrict' and record['lattice_rule_exempt'] == []
+    assert record['restrict_ratio'] in RESTRICT_RATIOS
     assert prototypes['hcp']['lattice'] == {'bravais': 'hP', 'sites': 2}
     model = Classifier(net, CLASSES, SETTINGS, metadata={'open_set': record, 'prototypes': prototypes})
     model.save(tmp_path / 'model.safetensors')
@@ -71,3 +99,38 @@ def test_fit_and_recalibrate(tmp_path):
     assert again.channels == 3 and again.classes == CLASSES
     answers = again.decide(images, lattices)
     assert all(a['label'] in (*CLASSES, 'unknown') for a in answers)
+
+
+def test_seen_lattices_count_only_members_found_often_enough():
+    from aiida_crystalface.ml.bulk import seen_lattices
+
+    def record(bravais, sites):
+        return {'lattice_found': True, 'lattice_standard': bravais, 'sites_per_lattice_point': sites}
+
+    lattices = [record('cP', 4)] * 150 + [record('cP', 1)] * 3 + [record('tP', 3)] + [record('oP', 2)] * 5 + [None]
+    targets = np.array([0] * 154 + [1] * 5 + [0])  # the oP records belong to a class of five members
+    lattices += [record('hP', 2)] * 9  # outsiders (target = number of classes): never counted
+    targets = np.concatenate([targets, [2] * 9])
+    seen = seen_lattices(['reo3', 'other_class'], targets, lattices, share=0.01)
+    # reo3: 154 members; a pair needs max(2, 1.54) of them: cP 1 (3) is in, tP 3 (1) is not.
+    assert seen == {'reo3': [['cP', 4], ['cP', 1]], 'other_class': [['oP', 2]]}
+
+
+def test_fit_with_seen_lattices_holds_a_class_to_them():
+    """A class whose calibration members show a lattice the pristine crystal does not is exempt without ``seen`` and
+    held to its lattices with it."""
+    names = ['hcp', 'hcp', 'fcc', 'rutile']  # the last: an outsider
+    images, lattices = _images_and_lattices(names)
+    lattices[1] = {**lattices[1], 'lattice_standard': 'oC', 'sites_per_lattice_point': 2}  # as damage may show it
+    targets = np.array([1, 1, 0, len(CLASSES)])
+    torch.manual_seed(0)
+    net = ConvNet(len(CLASSES) + 1, in_channels=3).eval()
+    common = {'prototypes': bulk_prototypes(CLASSES), 'images': images, 'targets': targets, 'lattices': lattices}
+    record, prototypes = fit_decision_rule(net, CLASSES, SETTINGS, **common)
+    assert record['lattice_rule_exempt'] == ['hcp'] and prototypes['hcp']['lattice'] is None
+    seen = {'fcc': [['cF', 1]], 'hcp': [['hP', 2], ['oC', 2]], 'rocksalt': []}
+    record, prototypes = fit_decision_rule(net, CLASSES, SETTINGS, **common, seen=seen)
+    assert record['lattice_rule_exempt'] == [] and prototypes['hcp']['lattice']['seen'] == [['hP', 2], ['oC', 2]]
+    assert 'lattice_rule_seen' in record
+    model = Classifier(net, CLASSES, SETTINGS, metadata={'open_set': record, 'prototypes': prototypes})
+    assert model.lattice_consistency(lattices)[:, 1].tolist() == [True, True, False, False]
