@@ -20,13 +20,13 @@ first two convolutions, which cost most of the time, are unchanged. The weights 
 
 **The lattice rule** (:func:`aiida_crystalface.core.openset.lattice_admits`): each class's expected lattice, the one
 the orientation step finds on its pristine crystal with species ignored, is measured here and stored in the model's
-``prototypes`` record (``lattice``: ``{'bravais', 'sites'}``). A class where the rule would turn away more than
-:data:`RULE_MISS` of its calibration members (a lattice that damage or pseudo-symmetry lets the orientation step see
-otherwise) keeps no ``lattice`` and is exempt (listed in ``open_set['lattice_rule_exempt']``). Before the
-exemptions are counted, each class's ``lattice`` gains ``seen``: the lattices found on its damaged *training* members
-(:func:`seen_lattices`; damage changes which reflections pass the coherence threshold, so the lattice found on a
-damaged crystal can be a finer or a coarser one than its own), so that a class whose lattice damage changes is held
-to the lattices damage gives it rather than exempted.
+``prototypes`` record (``lattice``: ``{'bravais', 'sites'}``), with ``seen``: the lattices found on its damaged
+*training* members (:func:`seen_lattices`; damage changes which reflections pass the coherence threshold, so the
+lattice found on a damaged crystal can be a finer or a coarser one than its own). A class whose calibration members
+the rule still turns away (a lattice that damage or pseudo-symmetry lets the orientation step see otherwise) is a
+candidate for exemption, and is exempt (keeps no ``lattice``; listed in ``open_set['lattice_rule_exempt']``) where
+exempting it lowers the balanced calibration error (:func:`choose_exemptions`). The answer is the most probable
+admitted class, and ``unknown`` where it is under ``restrict_ratio`` times as probable as the most probable class.
 
 Command (no AiiDA needed; writes ``OUTPUT/model.safetensors`` and ``OUTPUT/metrics.json``)::
 
@@ -50,9 +50,9 @@ __all__ = (
     'BULK_FILTERS',
     'BULK_SETTINGS',
     'RESTRICT_RATIOS',
-    'RULE_MISS',
     'SEEN_SHARE',
     'bulk_prototypes',
+    'choose_exemptions',
     'fit_decision_rule',
     'main',
     'recalibrate_bulk_model',
@@ -69,8 +69,6 @@ BULK_FILTERS = (32, 16, 16, 16, 16, 16)
 #: Units of the bulk model's hidden layer (Table 1: 128).
 BULK_DENSE = 256
 
-#: Largest share of a class's calibration members that the lattice rule may turn away before the class is exempt.
-RULE_MISS = 0.005
 #: A lattice found on at least this share of a class's training members (and on at least two) is one of its seen
 #: lattices (:func:`seen_lattices`).
 SEEN_SHARE = 0.01
@@ -246,7 +244,7 @@ def fit_decision_rule(net, names, settings, *, prototypes, images, targets, latt
     (:func:`seen_lattices` of the train part), the lattices found on its damaged training members), ``unknown`` where
     it admits none, and ``unknown`` too where the best admitted class is less than ``restrict_ratio`` times as probable
     as the most probable class (fitted with the threshold from :data:`RESTRICT_RATIOS`); a class is exempt (always
-    admitted) where the rule would turn away more than :data:`RULE_MISS` of its calibration members. Returns
+    admitted) where that lowers the balanced calibration error (:func:`choose_exemptions`). Returns
     ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
     """
     prototypes = {name: dict(record) for name, record in prototypes.items()}
@@ -254,19 +252,19 @@ def fit_decision_rule(net, names, settings, *, prototypes, images, targets, latt
         if name in prototypes and prototypes[name].get('lattice'):
             prototypes[name]['lattice'] = {**prototypes[name]['lattice'], 'seen': [list(p) for p in pairs]}
     rule = {'open_set': {'lattice_rule': 'restrict'}, 'prototypes': prototypes}
-    consistent = Classifier(net, names, settings, metadata=rule).lattice_consistency(lattices)
-    exempt, misses = [], {}
-    for index, name in enumerate(names):
-        rows = targets == index
-        miss = float((~consistent[rows, index]).mean()) if rows.any() else 0.0
-        misses[name] = round(miss, 4)
-        if miss > RULE_MISS:
-            exempt.append(name)
-            prototypes[name]['lattice'] = None
-    rule = {'open_set': {'lattice_rule': 'restrict', 'lattice_rule_exempt': exempt}, 'prototypes': prototypes}
     probe = Classifier(net, names, settings, metadata=rule)
     consistent = probe.lattice_consistency(lattices)
-    record = calibrate(probe.logits(images), targets, consistent, restrict=True, ratios=RESTRICT_RATIOS)
+    misses = {}
+    for index, name in enumerate(names):
+        rows = targets == index
+        misses[name] = round(float((~consistent[rows, index]).mean()) if rows.any() else 0.0, 4)
+    logits = probe.logits(images)
+    exempt = choose_exemptions(logits, targets, consistent, names, misses)
+    for name in exempt:
+        prototypes[name]['lattice'] = None
+    held = consistent.copy()
+    held[:, [names.index(name) for name in exempt]] = True  # an exempt class: always admitted
+    record = calibrate(logits, targets, held, restrict=True, ratios=RESTRICT_RATIOS)
     record.update(
         lattice_rule='restrict',
         lattice_rule_exempt=exempt,
@@ -275,6 +273,34 @@ def fit_decision_rule(net, names, settings, *, prototypes, images, targets, latt
     if seen:
         record['lattice_rule_seen'] = 'lattices of the train part (ml.bulk.seen_lattices)'
     return record, prototypes
+
+
+def choose_exemptions(logits, targets, consistent, names, misses, *, ratios=RESTRICT_RATIOS) -> list[str]:
+    """The classes the lattice rule exempts: chosen greedily, on the calibration part, for the balanced error.
+
+    ``consistent`` (N, C): whether each item's lattice admits each class with no class exempt; ``misses``: the share
+    of each class's calibration members its lattice rule turns away. The candidates are the classes with misses, the
+    most missed first; each is exempted (its column of ``consistent`` made all True) where that lowers the balanced
+    error of the whole rule, the temperature, threshold and ratio fitted again (:func:`calibrate`), below the best so
+    far. Exempting a class keeps its members whose lattice the orientation step saw otherwise, and lets every outsider
+    the network takes for it through: which weighs more is measured, not assumed.
+    """
+    import numpy as np
+
+    def balanced(exempt: list[str]) -> float:
+        admitted = np.array(consistent, dtype=bool, copy=True)
+        admitted[:, [names.index(name) for name in exempt]] = True
+        record = calibrate(logits, targets, admitted, restrict=True, ratios=ratios)
+        return round(0.5 * (record['calibration_member_error'] + record['calibration_outsider_error']), 9)
+
+    candidates = sorted((name for name in names if misses.get(name)), key=lambda name: (-misses[name], name))
+    exempt: list[str] = []
+    best = balanced(exempt)
+    for name in candidates:
+        error = balanced([*exempt, name])
+        if error < best:
+            exempt, best = [*exempt, name], error
+    return exempt
 
 
 def recalibrate_bulk_model(model: str | Path, cache: str | Path, output_dir: str | Path) -> Classifier:

@@ -117,8 +117,8 @@ def test_seen_lattices_count_only_members_found_often_enough():
 
 
 def test_fit_with_seen_lattices_holds_a_class_to_them():
-    """A class whose calibration members show a lattice the pristine crystal does not is exempt without ``seen`` and
-    held to its lattices with it."""
+    """A class whose calibration members show a lattice the pristine crystal does not is a candidate for exemption
+    without ``seen`` and held to its lattices with it."""
     names = ['hcp', 'hcp', 'fcc', 'rutile']  # the last: an outsider
     images, lattices = _images_and_lattices(names)
     lattices[1] = {**lattices[1], 'lattice_standard': 'oC', 'sites_per_lattice_point': 2}  # as damage may show it
@@ -127,10 +127,45 @@ def test_fit_with_seen_lattices_holds_a_class_to_them():
     net = ConvNet(len(CLASSES) + 1, in_channels=3).eval()
     common = {'prototypes': bulk_prototypes(CLASSES), 'images': images, 'targets': targets, 'lattices': lattices}
     record, prototypes = fit_decision_rule(net, CLASSES, SETTINGS, **common)
-    assert record['lattice_rule_exempt'] == ['hcp'] and prototypes['hcp']['lattice'] is None
+    assert record['lattice_rule_calibration_misses'] == {'hcp': 0.5}
+    assert set(record['lattice_rule_exempt']) <= {'hcp'}
     seen = {'fcc': [['cF', 1]], 'hcp': [['hP', 2], ['oC', 2]], 'rocksalt': []}
     record, prototypes = fit_decision_rule(net, CLASSES, SETTINGS, **common, seen=seen)
     assert record['lattice_rule_exempt'] == [] and prototypes['hcp']['lattice']['seen'] == [['hP', 2], ['oC', 2]]
+    assert record['lattice_rule_calibration_misses'] == {}
     assert 'lattice_rule_seen' in record
     model = Classifier(net, CLASSES, SETTINGS, metadata={'open_set': record, 'prototypes': prototypes})
     assert model.lattice_consistency(lattices)[:, 1].tolist() == [True, True, False, False]
+
+
+def _exemption_case(outsiders_for_a: int):
+    """Class ``a``: 100 members, 10 of them on a lattice its rule rules out; ``outsiders_for_a`` of 100 outsiders are
+    taken for ``a`` by the network (on a lattice the rule rules out for ``a``), the others for ``b``, which their
+    lattice rules out too."""
+    logits, targets, consistent = [], [], []
+    for i in range(100):  # members of a: best class a, p(other) low
+        logits.append([5.0, 0.0, -3.0])
+        targets.append(0)
+        consistent.append([i >= 10, True])
+    for _ in range(100):  # members of b
+        logits.append([0.0, 5.0, -3.0])
+        targets.append(1)
+        consistent.append([True, True])
+    for i in range(100):  # outsiders, as confident as members; their lattice admits neither class
+        logits.append([5.0, 0.0, -3.0] if i < outsiders_for_a else [0.0, 5.0, -3.0])
+        targets.append(2)
+        consistent.append([False, False])
+    return np.array(logits), np.array(targets), np.array(consistent)
+
+
+def test_choose_exemptions_weighs_members_kept_against_outsiders_let_through():
+    from aiida_crystalface.ml.bulk import choose_exemptions
+
+    # exempting a keeps its 10 members and lets no outsider through (none is taken for a): exempt
+    logits, targets, consistent = _exemption_case(outsiders_for_a=0)
+    assert choose_exemptions(logits, targets, consistent, ['a', 'b'], {'a': 0.1}) == ['a']
+    # exempting a would let 40 outsiders through to keep 10 members: held
+    logits, targets, consistent = _exemption_case(outsiders_for_a=40)
+    assert choose_exemptions(logits, targets, consistent, ['a', 'b'], {'a': 0.1}) == []
+    # a class with no misses is never a candidate
+    assert choose_exemptions(logits, targets, consistent, ['a', 'b'], {'a': 0.0, 'b': 0.0}) == []
