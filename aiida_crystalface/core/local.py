@@ -234,6 +234,8 @@ def _lattice_of_window(
     if len(vectors) < 3:
         return _not_found(nn, k, seed, 'too few neighbours for a lattice')
     centres, populations = _modes(vectors / nn, owners, MODE_RADIUS)
+    if len(populations) == 0:  # no candidate of the first owners is repeated (vectors of far owners alone)
+        return _not_found(nn, k, seed, 'no repeated pair vectors')
     # The reference is the median of the six fullest piles, not the fullest alone: with vacancies the piles' counts
     # scatter binomially, and the fullest is an upper outlier.
     reference = float(np.median(populations[:6]))

@@ -57,6 +57,20 @@ def test_no_lattice_in_a_random_packing():
     assert not any(found)
 
 
+def test_no_repeated_pair_vector_is_no_lattice_and_no_warning(monkeypatch):
+    """Where no candidate vector of the first owners repeats, the window has no lattice (before: a median of no
+    populations, NumPy's 'Mean of empty slice' warning, then no lattice)."""
+    import warnings
+
+    crystal, _ = damaged('Cu', 'fcc', 3.61, 0.0, 0.0, seed=0)
+    hood = neighbourhood(crystal, 15.0)
+    monkeypatch.setattr(local, '_modes', lambda *_args, **_kw: (np.zeros((0, 3)), np.zeros(0, dtype=np.int64)))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        lattice = local.local_lattice(hood, hood.points[0])
+    assert not lattice.found and lattice.reason == 'no repeated pair vectors'
+
+
 def test_periodic_images_complete_every_ball():
     cell = np.array([[4.0, 0.0, 0.0], [1.5, 3.5, 0.0], [0.3, 0.4, 5.0]])  # triclinic
     positions = np.random.default_rng(2).random((10, 3)) @ cell
