@@ -313,7 +313,7 @@ def recalibrate_bulk_model(model: str | Path, cache: str | Path, output_dir: str
     names = classifier.classes
     seen = None
     if (Path(cache) / 'train.json').is_file():
-        seen = seen_lattices(names, *_load_records(Path(cache), 'train'))
+        seen = seen_lattices(names, *_load_part(Path(cache), 'train', images=False))
     from aiida_crystalface.core.diffraction import FingerprintSettings
 
     settings = FingerprintSettings.from_dict(classifier.settings)
@@ -361,21 +361,14 @@ def _save_part(folder: Path, part: str, images, targets, lattices) -> None:
     (folder / f'{part}.json').write_text(json.dumps(lattices))
 
 
-def _load_part(folder: Path, part: str):
+def _load_part(folder: Path, part: str, *, images: bool = True):
+    """A part cached by :func:`train_bulk_model`: ``(images, targets, lattice records)``, or ``(targets, records)``
+    with ``images=False`` (the images are not read)."""
     import numpy as np
 
     with np.load(Path(folder) / f'{part}.npz') as data:
-        images, targets = data['images'], data['targets']
-    return images, targets, json.loads((Path(folder) / f'{part}.json').read_text())
-
-
-def _load_records(folder: Path, part: str):
-    """The targets and lattice records of a cached part, without its images."""
-    import numpy as np
-
-    with np.load(Path(folder) / f'{part}.npz') as data:
-        targets = data['targets']
-    return targets, json.loads((Path(folder) / f'{part}.json').read_text())
+        arrays = (data['images'], data['targets']) if images else (data['targets'],)
+    return (*arrays, json.loads((Path(folder) / f'{part}.json').read_text()))
 
 
 def _cosine_module():
