@@ -120,6 +120,16 @@ def fingerprints(items, settings, cache: Path | None, name: str):
     return batch.images, list(batch.ok), batch.lattices
 
 
+def top(counter: collections.Counter, n: int = 15) -> list:
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    return ', '.join(f'{name} {version(name)}' for name in ('numpy', 'spglib', 'pymatgen', 'pyxtal', 'ase', 'torch'))
+
+
 def ptm_vote(structure) -> str:
     from _ptm import ptm_labels
     from ase import Atoms
@@ -153,6 +163,7 @@ def main() -> int:
     print(
         f'# model {args.model}; test part, seed {args.seed}: {len(members)} members, {len(others)} others', flush=True
     )
+    print(f'# {versions()} (the test structures depend on these: spglib and pymatgen build the cells)', flush=True)
     m_images, m_ok, m_lattices = fingerprints(members, settings, args.cache, 'members')
     m_answers = [a['label'] for a in model.decide(m_images, m_lattices)]
     o_ok, o_answers = [], []
@@ -232,10 +243,17 @@ def main() -> int:
     print(f'\nclass rows below the goal (pristine 99 %, others 95 %): {len(misses)}')
     for miss in misses:
         print('  ', miss)
+    confusions = collections.Counter(
+        (members[i].info['label'], m_answers[j]) for j, i in enumerate(m_ok) if m_answers[j] != members[i].info['label']
+    )
+    print(
+        '\nmember confusions, truth -> answer (count): ' + ', '.join(f'{a} -> {b} {n}' for (a, b), n in top(confusions))
+    )
 
     print(f'\n{"open-set row":52s} {"items":>6s} | {"right":>7s} {"wrong class":>11s}')
     rows = collections.defaultdict(collections.Counter)
     wrong_total = n_total = 0
+    given = collections.Counter()
     for j, i in enumerate(o_ok):
         info = others[i].info
         kind = info.get('kind')
@@ -253,12 +271,25 @@ def main() -> int:
         if not counted:
             n_total += 1
             wrong_total += not fine
+            if not fine:
+                given[
+                    (
+                        f'pyxtal {info.get("space_group")}'
+                        if info.get('source') == 'pyxtal'
+                        else str(info.get('aflow')),
+                        answer,
+                    )
+                ] += 1
     for row, c in sorted(rows.items()):
         print(f'{row:52s} {c["n"]:6d} | {100 * c["right"] / c["n"]:6.1f}% {100 * c["wrong"] / c["n"]:10.1f}%')
     if n_total:
         print(
             f'outsiders given a wrong class, all outsider rows: {wrong_total} of {n_total} '
             f'({100 * wrong_total / n_total:.2f} %)'
+        )
+        print(
+            'outsiders given a class, prototype -> class (count): '
+            + ', '.join(f'{a} -> {b} {n}' for (a, b), n in top(given))
         )
     print(f'\n# {time.perf_counter() - started:.0f} s')
     return 0

@@ -98,6 +98,7 @@ def train_bulk_model(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     draws: int = 2,
+    random_crystals: int | None = None,
     classes: Sequence[str] | None = None,
     cache: str | Path | None = None,
     progress: bool = True,
@@ -105,6 +106,10 @@ def train_bulk_model(
     """Build the train and calibration parts, train, calibrate and save the bulk model (see the module docstring).
 
     Deterministic for a ``seed`` on the same software (CPU). ``classes``: a subset of the bulk classes (tests).
+    ``random_crystals``: how many pyxtal crystals the *train* part holds (``n_random`` of
+    :func:`~aiida_crystalface.core.bulkset.bulk_items`; default: its own,
+    :data:`~aiida_crystalface.core.bulkset.PYXTAL_PER_PROTOTYPE` per outsider prototype); the calibration part keeps
+    its default, so that the rule is fitted on the same kind of part as always.
     ``cache``: a folder where the fingerprints of both parts are written (``<part>.npz`` and ``<part>.json``, the
     lattice records), for :func:`recalibrate_bulk_model`.
     """
@@ -124,7 +129,8 @@ def train_bulk_model(
     parts = {}
     for part in ('train', 'calibration'):
         _say(f'building the {part} part (seed {seed}) ...', progress)
-        items = bulk_items(part, seed, classes=names, draws=draws)
+        n_random = random_crystals if part == 'train' else None
+        items = bulk_items(part, seed, classes=names, draws=draws, n_random=n_random)
         images, targets, _, no_lattice, lattices = images_and_targets(items, names, settings, progress=progress)
         parts[part] = (images, targets, len(items), len(no_lattice), lattices)
         if cache is not None:
@@ -190,13 +196,15 @@ def train_bulk_model(
         'learning_rate': float(learning_rate),
         'seed': int(seed),
         'draws': int(draws),
+        'random_crystals': None if random_crystals is None else int(random_crystals),
         'train_items': int(parts['train'][2]),
         'train_images': len(train_images),
         'train_no_lattice': int(parts['train'][3]),
         'calibration_images': len(cal_images),
         'train_accuracy': round(train_accuracy, 6),
         'seconds': round(time.perf_counter() - started, 1),
-        'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}',
+        'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}'
+        + ('' if random_crystals is None else f' --random {int(random_crystals)}'),
     }
     classifier = Classifier(
         net, names, settings, metadata={'open_set': record, 'prototypes': prototypes, 'training': training}
@@ -400,6 +408,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--epochs', type=int, default=14)
     parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
+    parser.add_argument(
+        '--random', type=int, help='pyxtal crystals in the train part (default: 6 per outsider prototype of the part)'
+    )
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
     parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')
     parser.add_argument('--recalibrate', metavar='MODEL', help='fit the decision rule of MODEL again from --cache')
@@ -410,7 +421,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         recalibrate_bulk_model(args.recalibrate, args.cache, args.output)
         return 0
     train_bulk_model(
-        args.output, seed=args.seed, epochs=args.epochs, draws=args.draws, classes=args.classes, cache=args.cache
+        args.output,
+        seed=args.seed,
+        epochs=args.epochs,
+        draws=args.draws,
+        random_crystals=args.random,
+        classes=args.classes,
+        cache=args.cache,
     )
     return 0
 

@@ -169,3 +169,17 @@ def test_choose_exemptions_weighs_members_kept_against_outsiders_let_through():
     assert choose_exemptions(logits, targets, consistent, ['a', 'b'], {'a': 0.1}) == []
     # a class with no misses is never a candidate
     assert choose_exemptions(logits, targets, consistent, ['a', 'b'], {'a': 0.0, 'b': 0.0}) == []
+
+
+def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_path):
+    from aiida_crystalface.ml import bulk
+
+    calls = []
+    monkeypatch.setattr(bulk, 'train_bulk_model', lambda output, **kwargs: calls.append((output, kwargs)))
+    assert bulk.main(['-o', str(tmp_path), '--seed', '3', '--epochs', '2', '--random', '2700']) == 0
+    ((output, kwargs),) = calls
+    assert output == str(tmp_path)
+    assert kwargs['seed'] == 3 and kwargs['epochs'] == 2 and kwargs['random_crystals'] == 2700 and kwargs['draws'] == 2
+    calls.clear()
+    bulk.main(['-o', str(tmp_path)])
+    assert calls[0][1]['random_crystals'] is None  # the part's own default: 6 per outsider prototype
