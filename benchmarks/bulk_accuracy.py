@@ -272,14 +272,8 @@ def main() -> int:
             n_total += 1
             wrong_total += not fine
             if not fine:
-                given[
-                    (
-                        f'pyxtal {info.get("space_group")}'
-                        if info.get('source') == 'pyxtal'
-                        else str(info.get('aflow')),
-                        answer,
-                    )
-                ] += 1
+                prototype = f'pyxtal {info.get("space_group")}' if info.get('source') == 'pyxtal' else info.get('aflow')
+                given[(str(prototype), answer)] += 1
     for row, c in sorted(rows.items()):
         print(f'{row:52s} {c["n"]:6d} | {100 * c["right"] / c["n"]:6.1f}% {100 * c["wrong"] / c["n"]:10.1f}%')
     if n_total:

@@ -270,9 +270,7 @@ def fit_decision_rule(net, names, settings, *, prototypes, images, targets, latt
     exempt = choose_exemptions(logits, targets, consistent, names, misses)
     for name in exempt:
         prototypes[name]['lattice'] = None
-    held = consistent.copy()
-    held[:, [names.index(name) for name in exempt]] = True  # an exempt class: always admitted
-    record = calibrate(logits, targets, held, restrict=True, ratios=RESTRICT_RATIOS)
+    record = calibrate(logits, targets, _admitted(consistent, names, exempt), restrict=True, ratios=RESTRICT_RATIOS)
     record.update(
         lattice_rule='restrict',
         lattice_rule_exempt=exempt,
@@ -293,12 +291,9 @@ def choose_exemptions(logits, targets, consistent, names, misses, *, ratios=REST
     far. Exempting a class keeps its members whose lattice the orientation step saw otherwise, and lets every outsider
     the network takes for it through: which weighs more is measured, not assumed.
     """
-    import numpy as np
 
     def balanced(exempt: list[str]) -> float:
-        admitted = np.array(consistent, dtype=bool, copy=True)
-        admitted[:, [names.index(name) for name in exempt]] = True
-        record = calibrate(logits, targets, admitted, restrict=True, ratios=ratios)
+        record = calibrate(logits, targets, _admitted(consistent, names, exempt), restrict=True, ratios=ratios)
         return round(0.5 * (record['calibration_member_error'] + record['calibration_outsider_error']), 9)
 
     candidates = sorted((name for name in names if misses.get(name)), key=lambda name: (-misses[name], name))
@@ -309,6 +304,15 @@ def choose_exemptions(logits, targets, consistent, names, misses, *, ratios=REST
         if error < best:
             exempt, best = [*exempt, name], error
     return exempt
+
+
+def _admitted(consistent, names: Sequence[str], exempt: Sequence[str]):
+    """``consistent`` with the columns of the ``exempt`` classes made all True (an exempt class: always admitted)."""
+    import numpy as np
+
+    admitted = np.array(consistent, dtype=bool, copy=True)
+    admitted[:, [names.index(name) for name in exempt]] = True
+    return admitted
 
 
 def recalibrate_bulk_model(model: str | Path, cache: str | Path, output_dir: str | Path) -> Classifier:
