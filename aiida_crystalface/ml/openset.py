@@ -39,10 +39,11 @@ import numpy as np
 
 from aiida_crystalface.ml.classifier import OTHER, Classifier
 
-__all__ = ('calibrate', 'images_and_targets', 'main', 'recalibrate_open_set', 'train_open_set')
+__all__ = ('calibrate', 'images_and_targets', 'main', 'recalibrate_open_set', 'rule_objective', 'train_open_set')
 
-#: Threshold grid searched at calibration (calibrated p(other) above which the answer is ``unknown``).
-THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.01), 2)
+#: Threshold grid searched at calibration (calibrated p(other) above which the answer is ``unknown``); the values
+#: under 0.05 serve an ``outsider_target`` (:func:`calibrate`).
+THRESHOLDS = np.concatenate([[0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04], np.round(np.arange(0.05, 0.96, 0.01), 2)])
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 81))
 
 
@@ -111,6 +112,7 @@ def calibrate(
     *,
     restrict: bool = False,
     ratios: Sequence[float] = (0.0,),
+    outsider_target: float | None = None,
 ) -> dict[str, Any]:
     """Fit the temperature and the threshold on calibration data (see the module docstring).
 
@@ -118,6 +120,10 @@ def calibrate(
     the threshold is then the one that makes the fewest errors with the rule applied. With ``restrict``, the
     ``ratio`` of :func:`_answers` is fitted with it, jointly, from ``ratios`` (the smallest of equally good ones), and
     stored as ``restrict_ratio``.
+
+    ``outsider_target``: instead of the balanced error (members and outsiders weighted equally), the rule is the one
+    with the fewest member errors among those that give at most this share of the calibration outsiders a class
+    (where none does, the one that gives the fewest); stored as ``outsider_target``.
     """
     rows = np.arange(len(targets))
     nll = [float(-np.log(_softmax(logits, t)[rows, targets] + 1e-12).mean()) for t in TEMPERATURES]
@@ -126,12 +132,13 @@ def calibrate(
     other = logits.shape[1] - 1
     members, outsiders = targets != other, targets == other
     grid = sorted({float(r) for r in ratios}) if restrict else [0.0]
-    errors = np.empty((len(grid), len(THRESHOLDS)))
+    member_errors = np.empty((len(grid), len(THRESHOLDS)))
+    outsider_errors = np.empty_like(member_errors)
     for i, ratio in enumerate(grid):
         for j, threshold in enumerate(THRESHOLDS):
             wrong = _answers(probabilities, threshold, consistent, restrict, ratio) != targets
-            errors[i, j] = 0.5 * (wrong[members].mean() + wrong[outsiders].mean())
-    errors = np.round(errors, 12)
+            member_errors[i, j], outsider_errors[i, j] = wrong[members].mean(), wrong[outsiders].mean()
+    errors = np.round(rule_objective(member_errors, outsider_errors, outsider_target), 12)
     i = int(np.flatnonzero(errors.min(axis=1) == errors.min())[0])
     best = np.flatnonzero(errors[i] == errors[i].min())
     threshold = float(THRESHOLDS[best[np.argmin(np.abs(THRESHOLDS[best] - 0.5))]])
@@ -147,7 +154,21 @@ def calibrate(
     if restrict and len(grid) > 1:
         record['restrict_ratio'] = grid[i]
         record['restrict_ratio_grid'] = grid
+    if outsider_target is not None:
+        record['outsider_target'] = float(outsider_target)
     return record
+
+
+def rule_objective(member_error, outsider_error, outsider_target: float | None = None):
+    """What :func:`calibrate` minimises over the decision rules: the balanced error ``(member + outsider) / 2``; or,
+    with ``outsider_target``, the member error of the rules whose outsider error is at most the target and
+    ``1 + outsider error`` for the others (so that any rule that meets the target beats every rule that does not)."""
+    member_error, outsider_error = np.asarray(member_error, dtype=float), np.asarray(outsider_error, dtype=float)
+    if outsider_target is None:
+        return 0.5 * (member_error + outsider_error)
+    if not 0.0 <= float(outsider_target) < 1.0:
+        raise ValueError(f'outsider_target must be a share in [0, 1), got {outsider_target!r}')
+    return np.where(outsider_error <= float(outsider_target) + 1e-12, member_error, 1.0 + outsider_error)
 
 
 def train_open_set(

@@ -10,7 +10,13 @@ from aiida_crystalface.core.classes import class_structure
 from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
 from aiida_crystalface.core.openset import supercell_of_at_least
 from aiida_crystalface.ml import Classifier
-from aiida_crystalface.ml.bulk import RESTRICT_RATIOS, bulk_prototypes, fit_decision_rule, recalibrate_bulk_model
+from aiida_crystalface.ml.bulk import (
+    OUTSIDER_TARGET,
+    RESTRICT_RATIOS,
+    bulk_prototypes,
+    fit_decision_rule,
+    recalibrate_bulk_model,
+)
 from aiida_crystalface.ml.convnet import ConvNet
 from aiida_crystalface.ml.openset import _answers, calibrate
 
@@ -70,6 +76,35 @@ def test_calibrate_fits_the_ratio_with_the_threshold():
     assert fitted['calibration_outsider_error'] == 0.0 and fitted['calibration_member_error'] == 0.0
 
 
+def _overlapping_case():
+    """Members and outsiders whose p(other) overlap: no threshold separates them, the objective picks the trade."""
+    rng = np.random.default_rng(1)
+    members = np.column_stack([np.full(500, 3.0), np.zeros(500), rng.normal(0.5, 1.5, 500)])
+    outsiders = np.column_stack([np.full(500, 3.0), np.zeros(500), rng.normal(4.0, 1.5, 500)])
+    return np.concatenate([members, outsiders]), np.array([0] * 500 + [2] * 500)
+
+
+def test_calibrate_with_an_outsider_target_bounds_the_outsiders_given_a_class():
+    from aiida_crystalface.ml.openset import rule_objective
+
+    logits, targets = _overlapping_case()
+    balanced = calibrate(logits, targets)
+    bounded = calibrate(logits, targets, outsider_target=0.01)
+    assert balanced['calibration_outsider_error'] > 0.02 and 'outsider_target' not in balanced
+    assert bounded['calibration_outsider_error'] <= 0.01 and bounded['outsider_target'] == 0.01
+    # the price is paid in members called unknown, and it is the least one that meets the bound
+    assert bounded['calibration_member_error'] > balanced['calibration_member_error']
+    assert bounded['threshold'] < balanced['threshold']
+    looser = calibrate(logits, targets, outsider_target=0.05)
+    assert looser['calibration_member_error'] <= bounded['calibration_member_error']
+    # a bound no rule meets: the rule that gives the fewest outsiders a class
+    assert rule_objective([0.0, 0.5], [0.2, 0.1], 0.0).tolist() == [1.2, 1.1]
+    assert rule_objective([0.1, 0.3], [0.02, 0.0], 0.01).tolist() == [1.02, 0.3]
+    assert rule_objective([0.1], [0.3]).tolist() == [pytest.approx(0.2)]
+    with pytest.raises(ValueError, match='outsider_target'):
+        rule_objective([0.1], [0.3], 1.5)
+
+
 def test_fit_and_recalibrate(tmp_path):
     names = ['fcc', 'hcp', 'rocksalt', 'hcp', 'rutile', 'wurtzite']  # the last two: outsiders of these classes
     images, lattices = _images_and_lattices(names)
@@ -96,6 +131,9 @@ def test_fit_and_recalibrate(tmp_path):
     (cache / 'calibration.json').write_text(__import__('json').dumps(lattices))
     again = recalibrate_bulk_model(tmp_path / 'model.safetensors', cache, tmp_path / 'out')
     assert again.open_set['lattice_rule'] == 'restrict' and 'previous' in again.open_set
+    assert record['outsider_target'] == again.open_set['outsider_target'] == OUTSIDER_TARGET
+    plain = recalibrate_bulk_model(tmp_path / 'model.safetensors', cache, tmp_path / 'plain', outsider_target=None)
+    assert 'outsider_target' not in plain.open_set and plain.open_set['previous']['outsider_target'] == OUTSIDER_TARGET
     assert again.channels == 3 and again.classes == CLASSES
     answers = again.decide(images, lattices)
     assert all(a['label'] in (*CLASSES, 'unknown') for a in answers)
@@ -183,3 +221,13 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     calls.clear()
     bulk.main(['-o', str(tmp_path)])
     assert calls[0][1]['random_crystals'] is None  # the part's own default: 6 per outsider prototype
+    assert calls[0][1]['outsider_target'] == bulk.OUTSIDER_TARGET
+    calls.clear()
+    bulk.main(['-o', str(tmp_path), '--balanced'])
+    assert calls[0][1]['outsider_target'] is None
+    calls.clear()
+    bulk.main(['-o', str(tmp_path), '--outsider-target', '0.02'])
+    assert calls[0][1]['outsider_target'] == 0.02
+    for bad in (['--outsider-target', '1.5'], ['--balanced', '--outsider-target', '0.02']):
+        with pytest.raises(SystemExit):
+            bulk.main(['-o', str(tmp_path), *bad])
