@@ -292,8 +292,8 @@ class BatchResult(NamedTuple):
     """``images`` (len(ok), H, W) of the structures at indices ``ok``; ``errors`` maps index -> message.
 
     ``lattices`` (aligned with ``ok``): what the orientation step found for each image
-    (:meth:`.orientation.Lattice.to_dict`: ``lattice_found``, ``lattice_score``, ...), or None where the settings'
-    orientation is not ``'lattice'``.
+    (:meth:`.orientation.Lattice.to_dict`: ``lattice_found``, ``lattice_score``, ...) and ``species_count``, the
+    number of elements in the structure's cluster, or None where the settings' orientation finds no lattice.
     """
 
     images: np.ndarray
@@ -351,7 +351,12 @@ def _run(structures: Iterable[Any], settings: FingerprintSettings, progress: boo
             chunk = part.result()
             images[start : start + len(chunk)] = chunk
             start += len(chunk)
-    lattices = [None if cluster.lattice is None else cluster.lattice.to_dict() for cluster in clusters]
+    lattices = [
+        None
+        if cluster.lattice is None
+        else {**cluster.lattice.to_dict(), 'species_count': int(np.unique(cluster.numbers).size)}
+        for cluster in clusters
+    ]
     return BatchResult(images, ok, errors, lattices)
 
 

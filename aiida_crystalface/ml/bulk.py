@@ -90,12 +90,24 @@ OUTSIDER_TARGET = 0.005
 
 
 def bulk_prototypes(classes: Sequence[str] | None = None) -> dict[str, dict]:
-    """``{name: {'aflow', 'space_group', 'strukturbericht', 'kind', 'lattice'}}`` for the classes (default: all)."""
+    """``{name: {'aflow', 'space_group', 'strukturbericht', 'kind', 'lattice', 'species_count'}}`` for the classes
+    (default: all); ``species_count``: the elements of the prototype (the species rule of
+    :meth:`~aiida_crystalface.ml.classifier.Classifier.lattice_consistency`)."""
+    import numpy as np
+
     from aiida_crystalface.core.classes import BULK_CLASSES, class_structure
     from aiida_crystalface.core.openset import expected_lattice
 
     names = list(BULK_CLASSES) if classes is None else list(classes)
-    return {name: {**BULK_CLASSES[name], 'lattice': expected_lattice(class_structure(name))} for name in names}
+    records = {}
+    for name in names:
+        structure = class_structure(name)
+        records[name] = {
+            **BULK_CLASSES[name],
+            'lattice': expected_lattice(structure),
+            'species_count': int(np.unique(structure.numbers).size),
+        }
+    return records
 
 
 def _say(message: str, show: bool) -> None:

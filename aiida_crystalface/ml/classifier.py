@@ -363,7 +363,15 @@ class Classifier:
         return answers
 
     def _lattice_rule(self):
-        """``admits(entry, class_index) -> bool | None`` for an open-set model with ``lattice_rule``; else None."""
+        """``admits(entry, class_index) -> bool | None`` for an open-set model with ``lattice_rule``; else None.
+
+        Two rules, both facts of the input rather than fits: the lattice rule
+        (:func:`aiida_crystalface.core.openset.lattice_admits`, not applied to the classes in
+        ``lattice_rule_exempt``), and the species rule: a class whose prototype has more elements
+        (``prototypes[name]['species_count']``, stored by models that have it) than the structure
+        (``entry['species_count']``, :class:`aiida_crystalface.core.diffraction.BatchResult`) is not admitted --
+        vacancies can make the sites of an elemental bcc crystal look unequally occupied, as CsCl's are, but they
+        never make it two elements. Exemption from the lattice rule is not exemption from this one."""
         if not self.open_set.get('lattice_rule'):
             return None
         from aiida_crystalface.core.openset import lattice_admits
@@ -374,8 +382,14 @@ class Classifier:
         exempt = set(self.open_set.get('lattice_rule_exempt') or ())
         labels = [None if name in exempt else label for name, label in zip(self.classes, labels, strict=True)]
 
+        species = [prototypes[name].get('species_count') for name in self.classes]
+
         def admits(entry: Any, best: int) -> bool | None:
-            if not isinstance(entry, dict) or not labels[best]:
+            if not isinstance(entry, dict):
+                return None
+            if species[best] and entry.get('species_count') and int(entry['species_count']) < int(species[best]):
+                return False  # a crystal of one element is no binary compound, one of two no ternary one
+            if not labels[best]:
                 return None
             return lattice_admits(entry, labels[best], expected[best])
 

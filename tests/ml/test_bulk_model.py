@@ -60,6 +60,38 @@ def test_restrict_takes_the_best_class_the_lattice_admits():
     assert answer['uncertainty'] == pytest.approx(probabilities[0, 1], rel=1e-5)
 
 
+def test_species_rule_keeps_compound_classes_from_crystals_of_fewer_elements():
+    """bcc with half its sites vacant at random: the network may take the unequal occupation of its two cubic
+    sublattices for CsCl's; one element is no binary compound, so the answer is the best class of one element."""
+    import re
+
+    from aiida_crystalface.core.defects import vacancies
+
+    names = ['bcc', 'cscl', 'rocksalt', 'perovskite']
+    prototypes = bulk_prototypes(names)
+    for name, record in prototypes.items():  # independent of the class structures: the AFLOW label's elements
+        assert record['species_count'] == len(re.findall('[A-Z]', record['aflow'].split('_')[0])), name
+    crystal = vacancies(supercell_of_at_least(class_structure('bcc', 'random'), 128), 0.5, seed=3)
+    compound = supercell_of_at_least(class_structure('cscl', 'random'), 128)
+    batch = fingerprint_batch([crystal, compound], SETTINGS)
+    assert [lattice['species_count'] for lattice in batch.lattices] == [1, 2]
+    net = ConvNet(len(names) + 1, in_channels=3)
+    rule = {'threshold': 0.9, 'temperature': 1.0, 'lattice_rule': 'restrict'}
+    classifier = Classifier(net, names, SETTINGS, metadata={'prototypes': prototypes, 'open_set': rule})
+    logits = np.array([[2.0, 3.0, -5.0, -5.0, -5.0]] * 2)  # CsCl first, bcc second, for both
+    classifier.logits = lambda _images, **_: logits
+    classifier.output_probabilities = lambda _images, **_: np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    consistent = classifier.lattice_consistency(batch.lattices)
+    assert consistent[0].tolist() == [True, False, False, False]  # one element: no compound class
+    assert consistent[1, 1] and not consistent[1, 3]  # two elements: CsCl; never perovskite (three)
+    assert [a['label'] for a in classifier.decide(batch.images, batch.lattices)] == ['bcc', 'cscl']
+    # the rule holds for a class exempt from the lattice rule too, and a record without the count decides nothing
+    classifier.open_set['lattice_rule_exempt'] = ['cscl']
+    assert not classifier.lattice_consistency(batch.lattices)[0, 1]
+    unknown_count = [{k: v for k, v in lattice.items() if k != 'species_count'} for lattice in batch.lattices]
+    assert classifier.lattice_consistency(unknown_count)[0, 1]
+
+
 def test_calibrate_fits_the_ratio_with_the_threshold():
     """Outsiders the network takes for a class their lattice rules out, with a weak second guess that it admits: the
     ratio turns them away; members, whose best class is admitted, keep their answer."""
