@@ -29,11 +29,12 @@ exempting it lowers the calibration objective (:func:`choose_exemptions`). The a
 admitted class, and ``unknown`` where it is under ``restrict_ratio`` times as probable as the most probable class.
 
 **The objective** of the rule's fit: where the four-class open-set model weighs members and outsiders equally (the
-balanced error), the bulk model keeps the outsiders it gives a class under a bound, :data:`OUTSIDER_TARGET` of the
-calibration outsiders, and within that bound makes the fewest member errors
-(:func:`aiida_crystalface.ml.openset.rule_objective`; ``--balanced`` for the other). With 59 classes there are
-many more ways for an outsider to look like a member, and an outsider given a class is the confident wrong label
-the open-set answer is for; a member called ``unknown`` is an honest miss.
+balanced error), the bulk model keeps the outsiders it gives a class under a bound on the share of the calibration
+outsiders, and within that bound makes the fewest member errors (:func:`aiida_crystalface.ml.openset.rule_objective`;
+``--balanced`` for the other). The bound is the smallest of :data:`OUTSIDER_TARGETS` that costs at most
+:data:`MEMBER_SLACK` more calibration member errors than the balanced rule (:func:`choose_outsider_target`). With
+59 classes there are many more ways for an outsider to look like a member, and an outsider given a class is the
+confident wrong label the open-set answer is for; a member called ``unknown`` is an honest miss.
 
 Command (no AiiDA needed; writes ``OUTPUT/model.safetensors`` and ``OUTPUT/metrics.json``)::
 
@@ -56,11 +57,13 @@ __all__ = (
     'BULK_DENSE',
     'BULK_FILTERS',
     'BULK_SETTINGS',
-    'OUTSIDER_TARGET',
+    'MEMBER_SLACK',
+    'OUTSIDER_TARGETS',
     'RESTRICT_RATIOS',
     'SEEN_SHARE',
     'bulk_prototypes',
     'choose_exemptions',
+    'choose_outsider_target',
     'fit_decision_rule',
     'main',
     'recalibrate_bulk_model',
@@ -82,11 +85,11 @@ BULK_DENSE = 256
 SEEN_SHARE = 0.01
 #: The grid of the restrict rule's ratio (:func:`aiida_crystalface.ml.openset._answers`), fitted with the threshold.
 RESTRICT_RATIOS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-#: The share of the calibration outsiders the bulk model's decision rule may give a class (``outsider_target`` of
-#: :func:`aiida_crystalface.ml.openset.calibrate`): half the goal of 1 % on the test part, fixed before any test
-#: figure was seen, for the sampling error of the calibration part's 473 outsiders (one standard error of a 1 % share
-#: is 0.46 %). ``None`` is the balanced error of the four-class open-set model.
-OUTSIDER_TARGET = 0.005
+#: The bounds on the share of calibration outsiders given a class that :func:`choose_outsider_target` tries, smallest
+#: first (``outsider_target`` of :func:`aiida_crystalface.ml.openset.calibrate`).
+OUTSIDER_TARGETS = (0.005, 0.01, 0.015, 0.02, 0.025)
+#: The most calibration member error (a share of the members) a bound may cost over the balanced rule.
+MEMBER_SLACK = 0.01
 
 
 def bulk_prototypes(classes: Sequence[str] | None = None) -> dict[str, dict]:
@@ -126,7 +129,7 @@ def train_bulk_model(
     random_crystals: int | None = None,
     classes: Sequence[str] | None = None,
     cache: str | Path | None = None,
-    outsider_target: float | None = OUTSIDER_TARGET,
+    outsider_target: float | str | None = 'auto',
     progress: bool = True,
 ) -> Classifier:
     """Build the train and calibration parts, train, calibrate and save the bulk model (see the module docstring).
@@ -232,7 +235,13 @@ def train_bulk_model(
         'seconds': round(time.perf_counter() - started, 1),
         'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}'
         + ('' if random_crystals is None else f' --random {int(random_crystals)}')
-        + ('' if outsider_target is None else f' --outsider-target {float(outsider_target)}'),
+        + (
+            ''
+            if outsider_target == 'auto'
+            else ' --balanced'
+            if outsider_target is None
+            else f' --outsider-target {outsider_target}'
+        ),
     }
     classifier = Classifier(
         net, names, settings, metadata={'open_set': record, 'prototypes': prototypes, 'training': training}
@@ -273,7 +282,7 @@ def seen_lattices(names: Sequence[str], targets, lattices, *, share: float = SEE
 
 
 def fit_decision_rule(
-    net, names, settings, *, prototypes, images, targets, lattices, seen=None, outsider_target=OUTSIDER_TARGET
+    net, names, settings, *, prototypes, images, targets, lattices, seen=None, outsider_target='auto'
 ):
     """The lattice rule's exemptions, the temperature and the threshold, fitted on the calibration part.
 
@@ -284,8 +293,8 @@ def fit_decision_rule(
     as the most probable class (fitted with the threshold from :data:`RESTRICT_RATIOS`); a class is exempt (always
     admitted) where that lowers the calibration objective (:func:`choose_exemptions`). The objective
     (:func:`aiida_crystalface.ml.openset.rule_objective`): the fewest member errors among the rules that give at most
-    ``outsider_target`` of the calibration outsiders a class (:data:`OUTSIDER_TARGET`), or with ``None`` the balanced
-    error. Returns ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
+    ``outsider_target`` of the calibration outsiders a class (``'auto'``: :func:`choose_outsider_target`), or with
+    ``None`` the balanced error. Returns ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
     """
     prototypes = {name: dict(record) for name, record in prototypes.items()}
     for name, pairs in (seen or {}).items():
@@ -299,6 +308,9 @@ def fit_decision_rule(
         rows = targets == index
         misses[name] = round(float((~consistent[rows, index]).mean()) if rows.any() else 0.0, 4)
     logits = probe.logits(images)
+    curve = None
+    if outsider_target == 'auto':
+        outsider_target, curve = choose_outsider_target(logits, targets, consistent)
     exempt = choose_exemptions(logits, targets, consistent, names, misses, outsider_target=outsider_target)
     for name in exempt:
         prototypes[name]['lattice'] = None
@@ -313,7 +325,31 @@ def fit_decision_rule(
     )
     if seen:
         record['lattice_rule_seen'] = 'lattices of the train part (ml.bulk.seen_lattices)'
+    if curve is not None:
+        record['outsider_target_rule'] = f'choose_outsider_target (member slack {MEMBER_SLACK})'
+        record['outsider_target_curve'] = curve
+        record.setdefault('outsider_target', None)
     return record, prototypes
+
+
+def choose_outsider_target(logits, targets, consistent, *, candidates=OUTSIDER_TARGETS, slack=MEMBER_SLACK):
+    """The bound on the outsiders given a class for the rule's fit, chosen on the calibration part: the smallest of
+    ``candidates`` whose rule (threshold and ratio fitted under it, no class exempt) makes at most ``slack`` more
+    member errors than the balanced rule, or ``None`` (the balanced rule) where none does or the balanced rule meets
+    it already. A network whose outsiders and members overlap in ``p(other)`` buys each outsider with many members;
+    the slack says how many it may spend. Returns ``(target, curve)``; ``curve``: ``[[target, member error, outsider
+    error], ...]``, ``None`` for the balanced rule first."""
+    curve = []
+    for target in (None, *candidates):
+        record = calibrate(logits, targets, consistent, restrict=True, ratios=RESTRICT_RATIOS, outsider_target=target)
+        curve.append([target, record['calibration_member_error'], record['calibration_outsider_error']])
+    _, balanced_members, balanced_outsiders = curve[0]
+    for target, members, _outsiders in curve[1:]:
+        if target >= balanced_outsiders:
+            break
+        if members <= balanced_members + slack + 1e-12:
+            return float(target), curve
+    return None, curve
 
 
 def choose_exemptions(
@@ -357,7 +393,7 @@ def _admitted(consistent, names: Sequence[str], exempt: Sequence[str]):
 
 
 def recalibrate_bulk_model(
-    model: str | Path, cache: str | Path, output_dir: str | Path, *, outsider_target: float | None = OUTSIDER_TARGET
+    model: str | Path, cache: str | Path, output_dir: str | Path, *, outsider_target: float | str | None = 'auto'
 ) -> Classifier:
     """Fit the decision rule of a trained bulk model again (:func:`fit_decision_rule`) on the calibration part
     cached by :func:`train_bulk_model` (``cache``); the network is not touched. Writes ``output_dir/model.safetensors``
@@ -385,7 +421,7 @@ def recalibrate_bulk_model(
     )
     old = dict(classifier.open_set)
     record = {
-        **{k: v for k, v in old.items() if k not in record and k not in ('previous', 'outsider_target')},
+        **{k: v for k, v in old.items() if k not in record and not k.startswith('outsider_target') and k != 'previous'},
         **record,
     }
     kept = ('temperature', 'threshold', 'restrict_ratio', 'lattice_rule', 'lattice_rule_exempt', 'outsider_target')
@@ -468,17 +504,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     rule = parser.add_mutually_exclusive_group()
     rule.add_argument(
         '--outsider-target',
-        type=float,
-        default=OUTSIDER_TARGET,
-        help=f'the share of calibration outsiders the rule may give a class (default: {OUTSIDER_TARGET})',
+        default='auto',
+        help='the share of calibration outsiders the rule may give a class, or "auto" (default: the smallest of '
+        f'{", ".join(map(str, OUTSIDER_TARGETS))} that costs at most {MEMBER_SLACK} more member errors)',
     )
     rule.add_argument(
         '--balanced', action='store_true', help='fit the rule for the balanced error instead of --outsider-target'
     )
     args = parser.parse_args(argv)
     target = None if args.balanced else args.outsider_target
-    if target is not None and not 0.0 <= target < 1.0:
-        parser.error(f'--outsider-target must be a share in [0, 1), got {target}')
+    if target not in (None, 'auto'):
+        try:
+            target = float(target)
+        except ValueError:
+            parser.error(f'--outsider-target must be "auto" or a share in [0, 1), got {target!r}')
+        if not 0.0 <= target < 1.0:
+            parser.error(f'--outsider-target must be "auto" or a share in [0, 1), got {target}')
     if args.recalibrate:
         if not args.cache:
             parser.error('--recalibrate needs --cache (the folder given to the training run)')

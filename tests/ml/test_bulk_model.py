@@ -11,7 +11,6 @@ from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_
 from aiida_crystalface.core.openset import supercell_of_at_least
 from aiida_crystalface.ml import Classifier
 from aiida_crystalface.ml.bulk import (
-    OUTSIDER_TARGET,
     RESTRICT_RATIOS,
     bulk_prototypes,
     fit_decision_rule,
@@ -137,6 +136,22 @@ def test_calibrate_with_an_outsider_target_bounds_the_outsiders_given_a_class():
         rule_objective([0.1], [0.3], 1.5)
 
 
+def test_choose_outsider_target_spends_at_most_the_slack_on_members():
+    from aiida_crystalface.ml.bulk import choose_outsider_target
+
+    logits, targets = _overlapping_case()
+    consistent = np.ones((len(targets), 2), dtype=bool)
+    target, curve = choose_outsider_target(logits, targets, consistent, candidates=(0.01, 0.05, 0.1), slack=0.2)
+    (_, balanced_members, balanced_outsiders), *bounded = curve
+    assert curve[0][0] is None and [row[0] for row in bounded] == [0.01, 0.05, 0.1]
+    # 1 % costs 45 points of members, 5 % costs 17 (the case above): with a slack of 20 points, 5 %
+    assert target == 0.05 and bounded[1][1] - balanced_members <= 0.2 < bounded[0][1] - balanced_members
+    assert bounded[1][2] <= 0.05 < balanced_outsiders
+    assert choose_outsider_target(logits, targets, consistent, candidates=(0.01, 0.05), slack=0.01)[0] is None
+    # a bound the balanced rule meets already is no bound
+    assert choose_outsider_target(logits, targets, consistent, candidates=(0.5,), slack=1.0)[0] is None
+
+
 def test_fit_and_recalibrate(tmp_path):
     names = ['fcc', 'hcp', 'rocksalt', 'hcp', 'rutile', 'wurtzite']  # the last two: outsiders of these classes
     images, lattices = _images_and_lattices(names)
@@ -163,9 +178,14 @@ def test_fit_and_recalibrate(tmp_path):
     (cache / 'calibration.json').write_text(__import__('json').dumps(lattices))
     again = recalibrate_bulk_model(tmp_path / 'model.safetensors', cache, tmp_path / 'out')
     assert again.open_set['lattice_rule'] == 'restrict' and 'previous' in again.open_set
-    assert record['outsider_target'] == again.open_set['outsider_target'] == OUTSIDER_TARGET
-    plain = recalibrate_bulk_model(tmp_path / 'model.safetensors', cache, tmp_path / 'plain', outsider_target=None)
-    assert 'outsider_target' not in plain.open_set and plain.open_set['previous']['outsider_target'] == OUTSIDER_TARGET
+    assert 'outsider_target' in record and len(record['outsider_target_curve']) == 6
+    assert again.open_set['outsider_target_curve'][0][0] is None  # the balanced rule first
+    fixed = recalibrate_bulk_model(tmp_path / 'model.safetensors', cache, tmp_path / 'fixed', outsider_target=0.02)
+    assert fixed.open_set['outsider_target'] == 0.02 and 'outsider_target_curve' not in fixed.open_set
+    plain = recalibrate_bulk_model(
+        tmp_path / 'fixed' / 'model.safetensors', cache, tmp_path / 'plain', outsider_target=None
+    )
+    assert 'outsider_target' not in plain.open_set and plain.open_set['previous']['outsider_target'] == 0.02
     assert again.channels == 3 and again.classes == CLASSES
     answers = again.decide(images, lattices)
     assert all(a['label'] in (*CLASSES, 'unknown') for a in answers)
@@ -253,13 +273,13 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     calls.clear()
     bulk.main(['-o', str(tmp_path)])
     assert calls[0][1]['random_crystals'] is None  # the part's own default: 6 per outsider prototype
-    assert calls[0][1]['outsider_target'] == bulk.OUTSIDER_TARGET
+    assert calls[0][1]['outsider_target'] == 'auto'
     calls.clear()
     bulk.main(['-o', str(tmp_path), '--balanced'])
     assert calls[0][1]['outsider_target'] is None
     calls.clear()
     bulk.main(['-o', str(tmp_path), '--outsider-target', '0.02'])
     assert calls[0][1]['outsider_target'] == 0.02
-    for bad in (['--outsider-target', '1.5'], ['--balanced', '--outsider-target', '0.02']):
+    for bad in (['--outsider-target', '1.5'], ['--outsider-target', 'x'], ['--balanced', '--outsider-target', '0.02']):
         with pytest.raises(SystemExit):
             bulk.main(['-o', str(tmp_path), *bad])
