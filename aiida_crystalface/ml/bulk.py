@@ -517,9 +517,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             target = float(target)
         except ValueError:
-            parser.error(f'--outsider-target must be "auto" or a share in [0, 1), got {target!r}')
+            target = float('nan')
         if not 0.0 <= target < 1.0:
-            parser.error(f'--outsider-target must be "auto" or a share in [0, 1), got {target}')
+            parser.error(f'--outsider-target must be "auto" or a share in [0, 1), got {args.outsider_target!r}')
     if args.recalibrate:
         if not args.cache:
             parser.error('--recalibrate needs --cache (the folder given to the training run)')
