@@ -58,6 +58,8 @@ __all__ = (
     'MIN_RELATIVE_CONTRAST',
     'PRESENTATIONS',
     'PYXTAL_PER_PROTOTYPE',
+    'SUPERSTRUCTURE_PARENTS',
+    'SUPERSTRUCTURE_SIZES',
     'VARIANTS',
     'bulk_items',
     'bulk_member',
@@ -65,10 +67,12 @@ __all__ = (
     'class_signatures',
     'conventional_cell',
     'low_contrast_tuples',
+    'ordered_superstructure',
     'relative_contrast',
     'scattering_order',
     'signature_parent',
     'species_blind_signature',
+    'species_signature',
     'species_tuples',
     'stratified_picks',
 )
@@ -306,6 +310,122 @@ def stratified_picks(tuples: Sequence[Sequence[str]], count: int, rng: np.random
     return sorted(picks)
 
 
+#: The lattices whose ordered decorations :func:`ordered_superstructure` builds (bulk classes, elemental).
+SUPERSTRUCTURE_PARENTS: tuple[str, ...] = ('fcc', 'bcc', 'sc', 'hcp', 'diamond')
+#: Primitive cells per decoration's cell in :func:`ordered_superstructure` (the determinant of the supercell matrix).
+SUPERSTRUCTURE_SIZES: tuple[int, ...] = (2, 3, 4, 5, 6, 8)
+
+
+def species_signature(structure: Any, symprec: float = 1e-3) -> tuple | None:
+    """(space group, atoms per primitive cell, the orbits of each species) of a crystal, the species' names left out:
+    two crystals with the same signature are one prototype with other species (L1_2 Cu3Au and Ni3Al). ``orbits``
+    of a species: the sorted (atoms per primitive cell, site symmetry) of its crystallographic orbits (see
+    :func:`species_blind_signature`); the species' tuples are sorted. None where spglib finds nothing."""
+    import spglib
+
+    atomic = to_atomic_structure(structure)
+    cell = (atomic.cell, atomic.scaled_positions, atomic.numbers)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        try:
+            dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+            primitive = spglib.find_primitive(cell, symprec=symprec)
+        except spglib.error.SpglibError:
+            return None
+    if dataset is None or primitive is None:
+        return None
+    cells = len(atomic) / len(primitive[2])
+    representatives, counts = np.unique(np.asarray(dataset.equivalent_atoms), return_counts=True)
+    by_species: dict[int, list] = {}
+    for i, n in zip(representatives, counts, strict=True):
+        by_species.setdefault(int(atomic.numbers[i]), []).append(
+            (round(n / cells), str(dataset.site_symmetry_symbols[i]))
+        )
+    orbits = tuple(sorted(tuple(sorted(v)) for v in by_species.values()))
+    return int(dataset.number), len(primitive[2]), orbits
+
+
+@functools.cache
+def _class_species_signatures() -> frozenset:
+    return frozenset(
+        signature for name in BULK_CLASSES if (signature := species_signature(class_structure(name))) is not None
+    )
+
+
+def _hermite_normal_form(det: int, rng: np.random.Generator) -> np.ndarray:
+    """A random lower-triangular Hermite normal form of determinant ``det`` (a supercell of ``det`` cells)."""
+    triples = [(a, c, det // (a * c)) for a in range(1, det + 1) for c in range(1, det + 1) if det % (a * c) == 0]
+    a, c, f = triples[int(rng.integers(len(triples)))]
+    return np.array(
+        [[a, 0, 0], [int(rng.integers(c)), c, 0], [int(rng.integers(f)), int(rng.integers(f)), f]], dtype=int
+    )
+
+
+def ordered_superstructure(seed: int, part: str = 'train', split_seed: int = 0, max_attempts: int = 50):
+    """An ordered compound on the lattice of an elemental class that is none of the classes, with the target ``other``.
+
+    The compound classes built on these lattices (L1_2, L1_0, D0_22 and D0_3 on fcc and bcc, CsCl on bcc, rocksalt
+    on sc, zincblende on diamond, ...) are ordered decorations of small supercells, and the library's other
+    prototypes near them (a distorted A2B on fcc, an A3BC6 on bcc) are too: what tells them apart are the
+    superlattice reflections of the order, at a stoichiometry that may be a class's. Here: the primitive cell of one of
+    :data:`SUPERSTRUCTURE_PARENTS` (the library's, scaled to contact for the first species), in a supercell of
+    :data:`SUPERSTRUCTURE_SIZES` cells (a random Hermite normal form), each site given one of two or three species at
+    random (each present), species drawn from the elements of ``part`` (:func:`.openset.open_set_split` with
+    ``split_seed``: training never sees a test element) with the contrast of :func:`relative_contrast` (an order
+    X-rays cannot see is its parent lattice); half of them strained (up to 3 %) and displaced (a frozen pattern of
+    0.04 nearest-neighbour distances), a near-parent; a decoration whose :func:`species_signature` is a class's is
+    drawn again. Then a supercell of >= 100 atoms, damaged with a random variant of :data:`VARIANTS`. Random
+    substitution (a class's member) has no superlattice reflections: that is the distinction learnt.
+
+    ``info``: ``kind`` = 'outsider', ``source`` = 'ordered', ``parent``, ``det``, ``variant``, ``seed``.
+    """
+    from .defects import nearest_neighbour_distance
+    from .structures import supercell
+
+    rng = np.random.default_rng(_seed(seed, part, split_seed, 'ordered'))
+    pool = [s for s in open_set_split(split_seed)[part]['species']]
+    for _ in range(max_attempts):
+        parent = SUPERSTRUCTURE_PARENTS[int(rng.integers(len(SUPERSTRUCTURE_PARENTS)))]
+        det = int(SUPERSTRUCTURE_SIZES[int(rng.integers(len(SUPERSTRUCTURE_SIZES)))])
+        n_species = 2 if rng.random() < 0.7 else 3
+        species = [str(x) for x in rng.choice(pool, size=n_species, replace=False)]
+        if relative_contrast(species) < MIN_RELATIVE_CONTRAST:
+            continue
+        cell = supercell(class_structure(parent, (species[0],)), _hermite_normal_form(det, rng))
+        if len(cell) < n_species:
+            continue
+        groups = rng.permutation(
+            np.concatenate([np.arange(n_species), rng.integers(n_species, size=len(cell) - n_species)])
+        )
+        numbers = np.array([atomic_number(species[g]) for g in groups])
+        decorated = cell.replace(numbers=numbers)
+        if species_signature(decorated) in _class_species_signatures():
+            continue
+        distorted = bool(rng.random() < 0.5)
+        if distorted:
+            strain = rng.uniform(-0.03, 0.03, (3, 3))
+            strain = np.eye(3) + (strain + strain.T) / 2
+            nn = nearest_neighbour_distance(decorated)
+            shifted = decorated.positions + rng.normal(0.0, 0.04 * nn, decorated.positions.shape)
+            decorated = decorated.replace(cell=decorated.cell @ strain, positions=shifted @ strain)
+        variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
+        big = supercell_of_at_least(decorated, SUPERCELL_ATOMS)
+        item = _damage(big, variant, _seed(seed, part, 'ordered-damage'))
+        item.info.update(
+            kind='outsider',
+            source='ordered',
+            parent=parent,
+            det=det,
+            distorted=distorted,
+            variant=variant,
+            label='unknown',
+            seed=int(seed),
+            species=tuple(species),
+        )
+        return item.replace(label=f'ordered-{parent}-{det}-{"".join(species)}-{seed}-{variant}')
+    raise RuntimeError(f'no ordered superstructure in {max_attempts} attempts (seed {seed})')
+
+
 def bulk_items(
     part: str,
     seed: int = 0,
@@ -317,6 +437,7 @@ def bulk_items(
     variants: Sequence[str] = VARIANTS,
     outsiders: bool = True,
     parents: bool = False,
+    n_ordered: int = 0,
 ) -> list[AtomicStructure]:
     """The structures of one part (``'train'``, ``'calibration'`` or ``'test'``).
 
@@ -326,8 +447,10 @@ def bulk_items(
     Outsiders (``outsiders``): every prototype of the part x variant x ``draws`` with swapped species, and
     ``n_random`` pyxtal crystals (default: :data:`PYXTAL_PER_PROTOTYPE` per prototype of the part), those whose
     species-blind structure is a class's left out. Parents (``parents``): every parent prototype
-    x variant x ``draws`` (``info['parents']``: the classes it coincides with). Every item's ``info`` has ``kind``,
-    ``label`` (a class or 'unknown'), ``variant`` and ``seed``. The whole list is determined by ``seed``.
+    x variant x ``draws`` (``info['parents']``: the classes it coincides with). ``n_ordered``: that many ordered
+    superstructures of the class lattices (:func:`ordered_superstructure`, outsiders, species of the part; none by
+    default: the bulk model's training adds them, its calibration and test parts do not). Every item's ``info`` has
+    ``kind``, ``label`` (a class or 'unknown'), ``variant`` and ``seed``. The whole list is determined by ``seed``.
     """
     split = bulk_split(seed)[part]
     names = list(BULK_CLASSES) if classes is None else list(classes)
@@ -361,6 +484,8 @@ def bulk_items(
             item = _damage(crystal, variant, _seed(seed, 'bulk-pyxtal-damage', index))
             item.info.update(crystal.info, label='unknown', variant=variant)
             items.append(item.replace(label=f'{crystal.label}-{variant}'))
+    for index in range(int(n_ordered)):
+        items.append(ordered_superstructure(index, part, seed))
     if parents:
         for aflow in split['parents']:
             for tags, structure in _entries(aflow, parent=True):

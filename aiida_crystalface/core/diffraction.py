@@ -292,8 +292,9 @@ class BatchResult(NamedTuple):
     """``images`` (len(ok), H, W) of the structures at indices ``ok``; ``errors`` maps index -> message.
 
     ``lattices`` (aligned with ``ok``): what the orientation step found for each image
-    (:meth:`.orientation.Lattice.to_dict`: ``lattice_found``, ``lattice_score``, ...) and ``species_count``, the
-    number of elements in the structure's cluster, or None where the settings' orientation finds no lattice.
+    (:meth:`.orientation.Lattice.to_dict`: ``lattice_found``, ``lattice_score``, ...), ``species_count``, the
+    number of elements in the structure's cluster, and ``species_fractions``, their shares of its atoms (largest
+    first, to 4 decimals); None where the settings' orientation finds no lattice.
     """
 
     images: np.ndarray
@@ -351,13 +352,15 @@ def _run(structures: Iterable[Any], settings: FingerprintSettings, progress: boo
             chunk = part.result()
             images[start : start + len(chunk)] = chunk
             start += len(chunk)
-    lattices = [
-        None
-        if cluster.lattice is None
-        else {**cluster.lattice.to_dict(), 'species_count': int(np.unique(cluster.numbers).size)}
-        for cluster in clusters
-    ]
+    lattices = [None if cluster.lattice is None else _lattice_record(cluster) for cluster in clusters]
     return BatchResult(images, ok, errors, lattices)
+
+
+def _lattice_record(cluster: Cluster) -> dict:
+    """What :class:`BatchResult` records of a cluster's lattice, its number of elements and their shares."""
+    _, counts = np.unique(cluster.numbers, return_counts=True)
+    shares = sorted((round(float(c) / len(cluster.numbers), 4) for c in counts), reverse=True)
+    return {**cluster.lattice.to_dict(), 'species_count': int(counts.size), 'species_fractions': shares}
 
 
 def fingerprints(

@@ -30,6 +30,7 @@ ranges. Nothing in ``test`` chooses anything.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,9 +42,12 @@ from .structures import AtomicStructure, atomic_number, supercell, to_atomic_str
 
 __all__ = (
     'CLASS_PROTOTYPES',
+    'COMPOSITION_MAX_SPECIES',
     'MEMBER_VARIANTS',
+    'SUBSTITUENT_SHARE',
     'aflow_prototypes',
     'class_lattice',
+    'composition_distance',
     'expected_lattice',
     'lattice_admits',
     'member',
@@ -55,6 +59,7 @@ __all__ = (
     'prototype_entries',
     'random_crystal',
     'species_blind_parent',
+    'stoichiometry',
     'supercell_of_at_least',
 )
 
@@ -152,6 +157,67 @@ def lattice_admits(lattice: dict[str, Any], aflow: str, expected: dict[str, Any]
     if bravais[0] != 'c':
         return found == ''
     return found == bravais and int(lattice.get('sites_per_lattice_point', -1)) == sites
+
+
+#: The largest share of a structure's atoms that :func:`composition_distance` may leave out as one substituent
+#: element (random substitution over every site, as :func:`.defects.substitutions` does up to 30 %).
+SUBSTITUENT_SHARE = 1.0 / 3.0
+#: The most elements :func:`composition_distance` decides for (more: a many-element alloy fits most groupings).
+COMPOSITION_MAX_SPECIES = 6
+
+
+def stoichiometry(structure: Any) -> list[float]:
+    """The shares of a crystal's atoms that each of its elements holds, largest first (L1_2 Cu3Au: [0.75, 0.25])."""
+    numbers = to_atomic_structure(structure).numbers
+    _, counts = np.unique(numbers, return_counts=True)
+    return sorted((float(c) / len(numbers) for c in counts), reverse=True)
+
+
+@functools.cache
+def _groupings(n: int, k: int) -> np.ndarray:
+    """(m, n) int: every assignment of n elements to k groups, each group non-empty, with value k (left out) on at
+    most one element, and only where n > k."""
+    rows = [
+        row
+        for row in itertools.product(range(k + 1), repeat=n)
+        if all(j in row for j in range(k)) and row.count(k) <= (1 if n > k else 0)
+    ]
+    return np.array(rows, dtype=int).reshape(len(rows), n)
+
+
+@functools.cache
+def _composition_distance(fractions: tuple[float, ...], shares: tuple[float, ...]) -> float:
+    f = np.asarray(fractions, dtype=float)
+    q = np.asarray(shares, dtype=float)
+    groups = _groupings(len(f), len(q))
+    onehot = groups[:, :, None] == np.arange(len(q))[None, None, :]  # (m, n, k)
+    sums = np.einsum('mnk,n->mk', onehot, f)
+    kept = sums.sum(axis=1)
+    dropped = 1.0 - kept / f.sum()
+    distance = np.abs(sums / kept[:, None] - q[None, :]).max(axis=1)
+    distance[dropped > SUBSTITUENT_SHARE + 1e-9] = np.inf
+    return float(distance.min())
+
+
+def composition_distance(fractions: Sequence[float], shares: Sequence[float]) -> float | None:
+    """How far a structure's composition is from a prototype's stoichiometry; None where it cannot tell.
+
+    ``fractions``: the shares of the structure's atoms each element holds (``species_fractions`` of a lattice record,
+    :class:`.diffraction.BatchResult`); ``shares``: the prototype's (:func:`stoichiometry`). The structure's elements
+    are gathered into as many groups as the prototype has species (each element in one group: a random alloy on one
+    sublattice, (Cu,Ni)3Au, is still L1_2), one element of at most :data:`SUBSTITUENT_SHARE` of the atoms may be left
+    out (a substituent on random sites of every sublattice), and the distance is the largest difference between a
+    group's share and its prototype species' share, least over the groupings. Vacancies and substitutions on random
+    sites keep the shares on average; in a cell of a hundred atoms they move them by a few hundredths, which is what
+    the tolerance fitted on calibration members (:func:`aiida_crystalface.ml.bulk.fit_decision_rule`) allows for.
+    None for an elemental prototype, a structure of fewer elements than the prototype (the species rule decides
+    those) or of more than :data:`COMPOSITION_MAX_SPECIES`.
+    """
+    shares = tuple(sorted((float(x) for x in shares), reverse=True))
+    fractions = tuple(sorted((float(x) for x in fractions), reverse=True))
+    if len(shares) <= 1 or len(fractions) < len(shares) or len(fractions) > COMPOSITION_MAX_SPECIES:
+        return None
+    return _composition_distance(fractions, shares)
 
 
 def expected_lattice(structure: Any) -> dict[str, Any]:

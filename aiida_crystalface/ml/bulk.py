@@ -57,6 +57,7 @@ __all__ = (
     'BULK_DENSE',
     'BULK_FILTERS',
     'BULK_SETTINGS',
+    'COMPOSITION_TOLERANCES',
     'MEMBER_SLACK',
     'OUTSIDER_TARGETS',
     'RESTRICT_RATIOS',
@@ -64,6 +65,8 @@ __all__ = (
     'bulk_prototypes',
     'choose_exemptions',
     'choose_outsider_target',
+    'choose_rule',
+    'composition_distances',
     'fit_decision_rule',
     'main',
     'recalibrate_bulk_model',
@@ -90,16 +93,20 @@ RESTRICT_RATIOS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 OUTSIDER_TARGETS = (0.005, 0.01, 0.015, 0.02, 0.025)
 #: The most calibration member error (a share of the members) a bound may cost over the balanced rule.
 MEMBER_SLACK = 0.01
+#: The tolerances of the composition rule that :func:`choose_rule` tries, loosest first (None: no composition rule;
+#: :func:`aiida_crystalface.core.openset.composition_distance`).
+COMPOSITION_TOLERANCES = (None, 0.3, 0.2, 0.15, 0.12, 0.1, 0.08, 0.06, 0.04)
 
 
 def bulk_prototypes(classes: Sequence[str] | None = None) -> dict[str, dict]:
-    """``{name: {'aflow', 'space_group', 'strukturbericht', 'kind', 'lattice', 'species_count'}}`` for the classes
-    (default: all); ``species_count``: the elements of the prototype (the species rule of
+    """``{name: {'aflow', 'space_group', 'strukturbericht', 'kind', 'lattice', 'species_count', 'stoichiometry'}}``
+    for the classes (default: all); ``species_count``: the elements of the prototype, ``stoichiometry``: their shares
+    of its atoms, largest first (the species and composition rules of
     :meth:`~aiida_crystalface.ml.classifier.Classifier.lattice_consistency`)."""
     import numpy as np
 
     from aiida_crystalface.core.classes import BULK_CLASSES, class_structure
-    from aiida_crystalface.core.openset import expected_lattice
+    from aiida_crystalface.core.openset import expected_lattice, stoichiometry
 
     names = list(BULK_CLASSES) if classes is None else list(classes)
     records = {}
@@ -109,6 +116,7 @@ def bulk_prototypes(classes: Sequence[str] | None = None) -> dict[str, dict]:
             **BULK_CLASSES[name],
             'lattice': expected_lattice(structure),
             'species_count': int(np.unique(structure.numbers).size),
+            'stoichiometry': [round(share, 6) for share in stoichiometry(structure)],
         }
     return records
 
@@ -127,9 +135,11 @@ def train_bulk_model(
     learning_rate: float = 1e-3,
     draws: int = 2,
     random_crystals: int | None = None,
+    ordered: int = 0,
     classes: Sequence[str] | None = None,
     cache: str | Path | None = None,
     outsider_target: float | str | None = 'auto',
+    composition: bool = True,
     progress: bool = True,
 ) -> Classifier:
     """Build the train and calibration parts, train, calibrate and save the bulk model (see the module docstring).
@@ -138,9 +148,12 @@ def train_bulk_model(
     ``random_crystals``: how many pyxtal crystals the *train* part holds (``n_random`` of
     :func:`~aiida_crystalface.core.bulkset.bulk_items`; default: its own,
     :data:`~aiida_crystalface.core.bulkset.PYXTAL_PER_PROTOTYPE` per outsider prototype); the calibration part keeps
-    its default, so that the rule is fitted on the same kind of part as always.
+    its default, so that the rule is fitted on the same kind of part as always. ``ordered``: how many ordered
+    superstructures of the class lattices the train part holds (outsiders,
+    :func:`~aiida_crystalface.core.bulkset.ordered_superstructure`); the calibration part holds none.
     ``cache``: a folder where the fingerprints of both parts are written (``<part>.npz`` and ``<part>.json``, the
-    lattice records), for :func:`recalibrate_bulk_model`. ``outsider_target``: see :func:`fit_decision_rule`.
+    lattice records), for :func:`recalibrate_bulk_model`. ``outsider_target`` and ``composition``: see
+    :func:`fit_decision_rule`.
     """
     import pytorch_lightning as pl
     import torch
@@ -159,7 +172,8 @@ def train_bulk_model(
     for part in ('train', 'calibration'):
         _say(f'building the {part} part (seed {seed}) ...', progress)
         n_random = random_crystals if part == 'train' else None
-        items = bulk_items(part, seed, classes=names, draws=draws, n_random=n_random)
+        n_ordered = int(ordered) if part == 'train' else 0
+        items = bulk_items(part, seed, classes=names, draws=draws, n_random=n_random, n_ordered=n_ordered)
         images, targets, _, no_lattice, lattices = images_and_targets(items, names, settings, progress=progress)
         parts[part] = (images, targets, len(items), len(no_lattice), lattices)
         if cache is not None:
@@ -200,6 +214,7 @@ def train_bulk_model(
         lattices=cal_lattices,
         seen=seen_lattices(names, train_targets, parts['train'][4]),
         outsider_target=outsider_target,
+        composition=composition,
     )
     probe = Classifier(net, names, settings, metadata={'open_set': record, 'prototypes': prototypes})
     split = bulk_split(seed)
@@ -227,6 +242,7 @@ def train_bulk_model(
         'seed': int(seed),
         'draws': int(draws),
         'random_crystals': None if random_crystals is None else int(random_crystals),
+        'ordered_superstructures': int(ordered),
         'train_items': int(parts['train'][2]),
         'train_images': len(train_images),
         'train_no_lattice': int(parts['train'][3]),
@@ -235,13 +251,15 @@ def train_bulk_model(
         'seconds': round(time.perf_counter() - started, 1),
         'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}'
         + ('' if random_crystals is None else f' --random {int(random_crystals)}')
+        + (f' --ordered {int(ordered)}' if ordered else '')
         + (
             ''
             if outsider_target == 'auto'
             else ' --balanced'
             if outsider_target is None
             else f' --outsider-target {outsider_target}'
-        ),
+        )
+        + ('' if composition else ' --no-composition-rule'),
     }
     classifier = Classifier(
         net, names, settings, metadata={'open_set': record, 'prototypes': prototypes, 'training': training}
@@ -282,7 +300,7 @@ def seen_lattices(names: Sequence[str], targets, lattices, *, share: float = SEE
 
 
 def fit_decision_rule(
-    net, names, settings, *, prototypes, images, targets, lattices, seen=None, outsider_target='auto'
+    net, names, settings, *, prototypes, images, targets, lattices, seen=None, outsider_target='auto', composition=True
 ):
     """The lattice rule's exemptions, the temperature and the threshold, fitted on the calibration part.
 
@@ -294,7 +312,9 @@ def fit_decision_rule(
     admitted) where that lowers the calibration objective (:func:`choose_exemptions`). The objective
     (:func:`aiida_crystalface.ml.openset.rule_objective`): the fewest member errors among the rules that give at most
     ``outsider_target`` of the calibration outsiders a class (``'auto'``: :func:`choose_outsider_target`), or with
-    ``None`` the balanced error. Returns ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
+    ``None`` the balanced error. The composition rule's tolerance is fitted with the bound (:func:`choose_rule`;
+    ``composition=False``: no composition rule). The species and composition rules hold for exempt classes too.
+    Returns ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
     """
     prototypes = {name: dict(record) for name, record in prototypes.items()}
     for name, pairs in (seen or {}).items():
@@ -308,13 +328,19 @@ def fit_decision_rule(
         rows = targets == index
         misses[name] = round(float((~consistent[rows, index]).mean()) if rows.any() else 0.0, 4)
     logits = probe.logits(images)
-    curve = None
-    if outsider_target == 'auto':
-        outsider_target, curve = choose_outsider_target(logits, targets, consistent)
-    exempt = choose_exemptions(logits, targets, consistent, names, misses, outsider_target=outsider_target)
+    facts = _species_admits(lattices, names, prototypes)
+    distances = composition_distances(lattices, names, prototypes)
+    tolerances = COMPOSITION_TOLERANCES if composition else (None,)
+    auto = outsider_target == 'auto'
+    tolerance, outsider_target, table = choose_rule(
+        logits, targets, consistent, distances, outsider_target=outsider_target, tolerances=tolerances
+    )
+    facts &= _composition_admits(distances, tolerance)
+    consistent = consistent & facts
+    exempt = choose_exemptions(logits, targets, consistent, names, misses, outsider_target=outsider_target, keep=facts)
     for name in exempt:
         prototypes[name]['lattice'] = None
-    admitted = _admitted(consistent, names, exempt)
+    admitted = _admitted(consistent, names, exempt) & facts
     record = calibrate(
         logits, targets, admitted, restrict=True, ratios=RESTRICT_RATIOS, outsider_target=outsider_target
     )
@@ -322,14 +348,106 @@ def fit_decision_rule(
         lattice_rule='restrict',
         lattice_rule_exempt=exempt,
         lattice_rule_calibration_misses={k: v for k, v in misses.items() if v},
+        composition_tolerance=tolerance,
+        composition_rule='ml.bulk.choose_rule (core.openset.composition_distance)',
     )
     if seen:
         record['lattice_rule_seen'] = 'lattices of the train part (ml.bulk.seen_lattices)'
-    if curve is not None:
-        record['outsider_target_rule'] = f'choose_outsider_target (member slack {MEMBER_SLACK})'
-        record['outsider_target_curve'] = curve
-        record.setdefault('outsider_target', None)
+    record['rule_table'] = table
+    if auto:
+        record['outsider_target_rule'] = f'choose_rule (member slack {MEMBER_SLACK})'
+        record.setdefault('outsider_target', outsider_target)
     return record, prototypes
+
+
+def composition_distances(lattices, names: Sequence[str], prototypes: dict[str, dict]):
+    """(N, C) float: :func:`aiida_crystalface.core.openset.composition_distance` of each record's
+    ``species_fractions`` from each class's ``stoichiometry``; NaN where it does not decide (no record, no shares,
+    an elemental class)."""
+    import numpy as np
+
+    from aiida_crystalface.core.openset import composition_distance
+
+    shares = [prototypes[name].get('stoichiometry') for name in names]
+    out = np.full((len(lattices), len(names)), np.nan)
+    for i, entry in enumerate(lattices):
+        fractions = entry.get('species_fractions') if isinstance(entry, dict) else None
+        if not fractions:
+            continue
+        for c, share in enumerate(shares):
+            if share:
+                distance = composition_distance(fractions, share)
+                out[i, c] = np.nan if distance is None else distance
+    return out
+
+
+def _composition_admits(distances, tolerance):
+    import numpy as np
+
+    if tolerance is None:
+        return np.ones(distances.shape, dtype=bool)
+    with np.errstate(invalid='ignore'):
+        return ~(distances > tolerance)
+
+
+def _species_admits(lattices, names: Sequence[str], prototypes: dict[str, dict]):
+    """(N, C) bool: the species rule alone (a class of more elements than the record's is not admitted)."""
+    import numpy as np
+
+    need = np.array([int(prototypes[name].get('species_count') or 0) for name in names])
+    have = np.array(
+        [int(e.get('species_count') or 0) if isinstance(e, dict) else 0 for e in lattices], dtype=int
+    ).reshape(-1, 1)
+    return (have == 0) | (need[None, :] == 0) | (have >= need[None, :])
+
+
+def choose_rule(
+    logits,
+    targets,
+    consistent,
+    distances,
+    *,
+    outsider_target='auto',
+    tolerances=COMPOSITION_TOLERANCES,
+    candidates=OUTSIDER_TARGETS,
+    slack=MEMBER_SLACK,
+):
+    """The composition rule's tolerance and the bound on the outsiders given a class, chosen together on the
+    calibration part. Returns ``(tolerance, outsider_target, table)``; ``table``: ``[[tolerance, bound, member error,
+    outsider error], ...]`` (bound None: the balanced rule).
+
+    For every tolerance of ``tolerances`` (None: no composition rule) the threshold and ratio are fitted
+    (:func:`aiida_crystalface.ml.openset.calibrate`) for the balanced error and under each bound of ``candidates``.
+    With ``outsider_target='auto'`` the bound is the smallest of ``candidates`` that some fitted rule meets at a cost
+    of at most ``slack`` more member errors than the balanced rule without the composition rule; among the rules that
+    do, the one with the fewest member errors (ties: the loosest tolerance). Where none does, the balanced rule of
+    the tolerance with the lowest balanced error. With a fixed bound (or None, the balanced error), the tolerance
+    whose rule has the lowest objective (:func:`aiida_crystalface.ml.openset.rule_objective`). A composition rule
+    that turns members away and no outsider is never chosen: a looser one makes as few errors.
+    """
+    bounds = (None, *candidates) if outsider_target == 'auto' else (outsider_target,)
+    table = []
+    for tolerance in tolerances:
+        admitted = consistent & _composition_admits(distances, tolerance)
+        for bound in bounds:
+            record = calibrate(logits, targets, admitted, restrict=True, ratios=RESTRICT_RATIOS, outsider_target=bound)
+            table.append([tolerance, bound, record['calibration_member_error'], record['calibration_outsider_error']])
+    if outsider_target != 'auto':
+        best = min(
+            range(len(table)),
+            key=lambda i: (round(float(rule_objective(table[i][2], table[i][3], outsider_target)), 9), i),
+        )
+        return table[best][0], outsider_target, table
+    reference = table[0][2]
+    for bound in candidates:
+        feasible = [i for i, row in enumerate(table) if row[3] <= bound + 1e-12 and row[2] <= reference + slack + 1e-12]
+        if feasible:
+            best = min(feasible, key=lambda i: (round(table[i][2], 9), i))
+            tolerance, chosen = table[best][0], table[best][1]
+            return tolerance, (None if chosen is None else float(chosen)), table
+    balanced = [i for i, row in enumerate(table) if row[1] is None]
+    best = min(balanced, key=lambda i: (round(float(rule_objective(table[i][2], table[i][3], None)), 9), i))
+    return table[best][0], None, table
 
 
 def choose_outsider_target(logits, targets, consistent, *, candidates=OUTSIDER_TARGETS, slack=MEMBER_SLACK):
@@ -353,7 +471,7 @@ def choose_outsider_target(logits, targets, consistent, *, candidates=OUTSIDER_T
 
 
 def choose_exemptions(
-    logits, targets, consistent, names, misses, *, ratios=RESTRICT_RATIOS, outsider_target=None
+    logits, targets, consistent, names, misses, *, ratios=RESTRICT_RATIOS, outsider_target=None, keep=None
 ) -> list[str]:
     """The classes the lattice rule exempts: chosen greedily, on the calibration part, for the rule's objective
     (:func:`aiida_crystalface.ml.openset.rule_objective`: the balanced error, or with ``outsider_target`` the member
@@ -369,6 +487,8 @@ def choose_exemptions(
 
     def objective(exempt: list[str]) -> float:
         admitted = _admitted(consistent, names, exempt)
+        if keep is not None:  # the rules exemption does not lift (species, composition)
+            admitted &= keep
         record = calibrate(logits, targets, admitted, restrict=True, ratios=ratios, outsider_target=outsider_target)
         errors = record['calibration_member_error'], record['calibration_outsider_error']
         return round(float(rule_objective(*errors, outsider_target)), 9)
@@ -393,7 +513,12 @@ def _admitted(consistent, names: Sequence[str], exempt: Sequence[str]):
 
 
 def recalibrate_bulk_model(
-    model: str | Path, cache: str | Path, output_dir: str | Path, *, outsider_target: float | str | None = 'auto'
+    model: str | Path,
+    cache: str | Path,
+    output_dir: str | Path,
+    *,
+    outsider_target: float | str | None = 'auto',
+    composition: bool = True,
 ) -> Classifier:
     """Fit the decision rule of a trained bulk model again (:func:`fit_decision_rule`) on the calibration part
     cached by :func:`train_bulk_model` (``cache``); the network is not touched. Writes ``output_dir/model.safetensors``
@@ -418,6 +543,7 @@ def recalibrate_bulk_model(
         lattices=lattices,
         seen=seen,
         outsider_target=outsider_target,
+        composition=composition,
     )
     old = dict(classifier.open_set)
     record = {
@@ -425,7 +551,7 @@ def recalibrate_bulk_model(
         **record,
     }
     kept = ('temperature', 'threshold', 'restrict_ratio', 'lattice_rule', 'lattice_rule_exempt', 'outsider_target')
-    kept += ('calibration_member_error', 'calibration_outsider_error')
+    kept += ('calibration_member_error', 'calibration_outsider_error', 'composition_tolerance')
     record['previous'] = {k: old[k] for k in kept if k in old}
     metadata = {**classifier.metadata, 'open_set': record, 'prototypes': prototypes}
     fresh = Classifier(classifier.net, names, settings, metadata=_extra(metadata))
@@ -498,6 +624,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         '--random', type=int, help='pyxtal crystals in the train part (default: 6 per outsider prototype of the part)'
     )
+    parser.add_argument(
+        '--ordered', type=int, default=0, help='ordered superstructures of the class lattices in the train part'
+    )
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
     parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')
     parser.add_argument('--recalibrate', metavar='MODEL', help='fit the decision rule of MODEL again from --cache')
@@ -511,6 +640,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rule.add_argument(
         '--balanced', action='store_true', help='fit the rule for the balanced error instead of --outsider-target'
     )
+    parser.add_argument(
+        '--no-composition-rule',
+        action='store_true',
+        help="fit no composition rule (a compound class admitted whatever the structure's element shares)",
+    )
     args = parser.parse_args(argv)
     target = None if args.balanced else args.outsider_target
     if target not in (None, 'auto'):
@@ -523,7 +657,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.recalibrate:
         if not args.cache:
             parser.error('--recalibrate needs --cache (the folder given to the training run)')
-        recalibrate_bulk_model(args.recalibrate, args.cache, args.output, outsider_target=target)
+        recalibrate_bulk_model(
+            args.recalibrate,
+            args.cache,
+            args.output,
+            outsider_target=target,
+            composition=not args.no_composition_rule,
+        )
         return 0
     train_bulk_model(
         args.output,
@@ -531,9 +671,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         draws=args.draws,
         random_crystals=args.random,
+        ordered=args.ordered,
         classes=args.classes,
         cache=args.cache,
         outsider_target=target,
+        composition=not args.no_composition_rule,
     )
     return 0
 

@@ -365,16 +365,20 @@ class Classifier:
     def _lattice_rule(self):
         """``admits(entry, class_index) -> bool | None`` for an open-set model with ``lattice_rule``; else None.
 
-        Two rules, both facts of the input rather than fits: the lattice rule
+        Rules that are facts of the input rather than fits: the lattice rule
         (:func:`aiida_crystalface.core.openset.lattice_admits`, not applied to the classes in
         ``lattice_rule_exempt``), and the species rule: a class whose prototype has more elements
         (``prototypes[name]['species_count']``, stored by models that have it) than the structure
         (``entry['species_count']``, :class:`aiida_crystalface.core.diffraction.BatchResult`) is not admitted --
         vacancies can make the sites of an elemental bcc crystal look unequally occupied, as CsCl's are, but they
-        never make it two elements. Exemption from the lattice rule is not exemption from this one."""
+        never make it two elements. And, in a model with ``open_set['composition_tolerance']``, the composition rule:
+        a compound class whose stoichiometry (``prototypes[name]['stoichiometry']``) is further than the tolerance
+        from the structure's element shares (``entry['species_fractions']``;
+        :func:`aiida_crystalface.core.openset.composition_distance`) is not admitted. Exemption from the lattice rule
+        is not exemption from these two."""
         if not self.open_set.get('lattice_rule'):
             return None
-        from aiida_crystalface.core.openset import lattice_admits
+        from aiida_crystalface.core.openset import composition_distance, lattice_admits
 
         prototypes = self.prototypes
         labels = [prototypes[name].get('aflow') for name in self.classes]
@@ -383,12 +387,18 @@ class Classifier:
         labels = [None if name in exempt else label for name, label in zip(self.classes, labels, strict=True)]
 
         species = [prototypes[name].get('species_count') for name in self.classes]
+        shares = [prototypes[name].get('stoichiometry') for name in self.classes]
+        tolerance = self.open_set.get('composition_tolerance')
 
         def admits(entry: Any, best: int) -> bool | None:
             if not isinstance(entry, dict):
                 return None
             if species[best] and entry.get('species_count') and int(entry['species_count']) < int(species[best]):
                 return False  # a crystal of one element is no binary compound, one of two no ternary one
+            if tolerance is not None and shares[best] and entry.get('species_fractions'):
+                distance = composition_distance(entry['species_fractions'], shares[best])
+                if distance is not None and distance > float(tolerance):
+                    return False  # an A2B crystal is no A3B compound, whatever its pattern
             if not labels[best]:
                 return None
             return lattice_admits(entry, labels[best], expected[best])

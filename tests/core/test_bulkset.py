@@ -102,3 +102,51 @@ def test_relative_contrast_and_the_tuples_it_leaves_out():
     assert all(bulkset.relative_contrast(c) < bulkset.MIN_RELATIVE_CONTRAST for c in left)
     assert all(bulkset.relative_contrast(c) >= bulkset.MIN_RELATIVE_CONTRAST for c in kept)
     assert bulkset.low_contrast_tuples('hcp', 'test') == ()
+
+
+def test_species_signature_tells_prototypes_not_species():
+    """L1_2 Cu3Au and Ni3Al share a signature, L1_2 and D0_22 (both A3B on fcc) do not; built with ASE, not the
+    library."""
+    from ase.spacegroup import crystal
+
+    from aiida_crystalface.core.bulkset import species_signature
+
+    def l12(a, b, edge):
+        return crystal([b, a], [(0, 0, 0), (0, 0.5, 0.5)], spacegroup=221, cellpar=edge)
+
+    d022 = crystal(
+        ['Al', 'Ti', 'Al'],
+        [(0, 0, 0.5), (0, 0, 0), (0, 0.5, 0.25)],
+        spacegroup=139,
+        cellpar=[3.85, 3.85, 8.6, 90, 90, 90],
+    )
+    assert species_signature(l12('Cu', 'Au', 3.75)) == species_signature(l12('Ni', 'Al', 3.57))
+    assert species_signature(l12('Cu', 'Au', 3.75)) != species_signature(d022)
+    assert species_signature(l12('Cu', 'Au', 3.75)) in bulkset._class_species_signatures()
+
+
+def test_ordered_superstructures_are_seeded_outsiders_on_a_class_lattice_and_no_class():
+    from aiida_crystalface.core.bulkset import (
+        SUPERSTRUCTURE_PARENTS,
+        _class_species_signatures,
+        ordered_superstructure,
+        species_signature,
+    )
+    from aiida_crystalface.core.openset import open_set_split
+
+    items = [ordered_superstructure(seed) for seed in range(12)]
+    again = ordered_superstructure(5)
+    assert np.array_equal(again.positions, items[5].positions) and np.array_equal(again.numbers, items[5].numbers)
+    train = set(open_set_split(0)['train']['species'])
+    for item in items:
+        info = item.info
+        assert info['kind'] == 'outsider' and info['label'] == 'unknown' and info['source'] == 'ordered'
+        assert info['parent'] in SUPERSTRUCTURE_PARENTS and len(item) >= 60  # >= 100 before vacancies
+        assert set(info['species']) <= train and 2 <= len(info['species']) <= 3
+        assert species_signature(item) not in _class_species_signatures()
+    pristine = [i for i in items if i.info['variant'] == 'pristine' and not i.info['distorted']]
+    for item in pristine:  # an undistorted decoration is its parent lattice with species ignored
+        assert item.info['parent'] in bulkset.signature_parent(item)
+    assert any(i.info['distorted'] for i in items) and any(not i.info['distorted'] for i in items)
+    test_species = set(open_set_split(0)['test']['species'])
+    assert all(set(ordered_superstructure(s, 'test').info['species']) <= test_species for s in range(3))

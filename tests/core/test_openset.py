@@ -82,3 +82,23 @@ def test_order_of_disorder_and_of_large_cells():
     assert big.to_dict()['lattice_periodic'] is True
     cu = find_lattice(to_atomic_structure(bulk('Cu', 'fcc', a=3.6, cubic=True).repeat(3)))
     assert cu.found and cu.periodic
+
+
+def test_composition_distance_of_compounds_and_their_alloys():
+    """Distances from a prototype's stoichiometry: exact shares 0 in any order; A2B from A3B 1/12; an alloy on one
+    sublattice or a substituent on random sites of every sublattice keeps the host's; what cannot tell is None."""
+    distance = openset.composition_distance
+    assert distance([0.25, 0.75], [0.75, 0.25]) == pytest.approx(0.0, abs=1e-12)
+    assert distance([2 / 3, 1 / 3], [0.75, 0.25]) == pytest.approx(1 / 12)
+    assert distance([0.5, 0.5], [0.75, 0.25]) == pytest.approx(0.25)
+    assert distance([0.45, 0.3, 0.25], [0.75, 0.25]) == pytest.approx(0.0, abs=1e-12)  # (Cu,Ni)3Au
+    assert distance([0.525, 0.3, 0.175], [0.75, 0.25]) == pytest.approx(0.0, abs=1e-12)  # 30 % substituted Cu3Au
+    assert distance([0.4, 0.4, 0.2], [0.5, 0.5]) == pytest.approx(0.0, abs=1e-12)
+    # a third element of half the atoms is no substituent: its atoms must belong to a group
+    assert distance([0.5, 0.25, 0.25], [0.5, 0.5]) == pytest.approx(0.0, abs=1e-12)
+    assert distance([0.5, 0.4, 0.1], [0.75, 0.25]) == pytest.approx(0.15)
+    assert distance([1.0], [0.5, 0.5]) is None  # fewer elements: the species rule's case
+    assert distance([0.5, 0.5], [1.0]) is None  # an elemental prototype: any alloy of it
+    assert distance([1 / 7] * 7, [0.5, 0.5]) is None  # too many elements to tell
+    structure = to_atomic_structure(crystal(['Cu', 'Au'], [(0, 0.5, 0.5), (0, 0, 0)], spacegroup=221, cellpar=3.75))
+    assert openset.stoichiometry(structure) == pytest.approx([0.75, 0.25])

@@ -11,6 +11,7 @@ from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_
 from aiida_crystalface.core.openset import supercell_of_at_least
 from aiida_crystalface.ml import Classifier
 from aiida_crystalface.ml.bulk import (
+    COMPOSITION_TOLERANCES,
     RESTRICT_RATIOS,
     bulk_prototypes,
     fit_decision_rule,
@@ -91,6 +92,44 @@ def test_species_rule_keeps_compound_classes_from_crystals_of_fewer_elements():
     assert classifier.lattice_consistency(unknown_count)[0, 1]
 
 
+def _aflow_shares(label: str) -> list[float]:
+    """The element shares of an AFLOW label's formula (AB3C6 -> 0.6, 0.3, 0.1), independent of the class cells."""
+    import re
+
+    counts = [int(n or 1) for _, n in re.findall('([A-Z])([0-9]*)', label.split('_', maxsplit=1)[0])]
+    return sorted((c / sum(counts) for c in counts), reverse=True)
+
+
+def test_composition_rule_keeps_compound_classes_from_crystals_of_another_stoichiometry():
+    """An ordered A3B crystal the network takes for L1_0 (AB): with the composition rule fitted the answer is the best
+    class of its stoichiometry; without the tolerance in the model nothing changes, and a random alloy on one
+    sublattice keeps its host's class."""
+    names = ['l1_0', 'cscl', 'l1_2', 'd0_22', 'heusler']
+    prototypes = bulk_prototypes(names)
+    for name, record in prototypes.items():
+        assert record['stoichiometry'] == pytest.approx(_aflow_shares(record['aflow']), abs=1e-6), name
+    cu3au = supercell_of_at_least(class_structure('l1_2', ('Au', 'Cu')), 100)
+    numbers = cu3au.numbers.copy()
+    majority = np.flatnonzero(numbers == np.bincount(numbers).argmax())  # 3/4 of the sites
+    numbers[majority[::6]] = 28  # Ni on a sixth of the majority sublattice: (Cu5Ni)3Au-like, Ni 1/8 of the atoms
+    alloy = cu3au.replace(numbers=numbers)
+    batch = fingerprint_batch([cu3au, alloy], SETTINGS)
+    assert batch.lattices[0]['species_fractions'] == pytest.approx([0.75, 0.25], abs=0.02)
+    net = ConvNet(len(names) + 1, in_channels=3)
+    rule = {'threshold': 0.9, 'temperature': 1.0, 'lattice_rule': 'restrict', 'lattice_rule_exempt': list(names)}
+    classifier = Classifier(net, names, SETTINGS, metadata={'prototypes': prototypes, 'open_set': rule})
+    logits = np.array([[3.0, 2.5, 2.0, -5.0, -5.0, -5.0]] * 2)  # L1_0 first, then CsCl, then L1_2
+    classifier.logits = lambda _images, **_: logits
+    classifier.output_probabilities = lambda _images, **_: np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert [a['label'] for a in classifier.decide(batch.images, batch.lattices)] == ['l1_0', 'l1_0']
+    classifier.open_set['composition_tolerance'] = 0.1
+    consistent = classifier.lattice_consistency(batch.lattices)
+    assert consistent.tolist() == [[False, False, True, True, False]] * 2  # A3B only; Heusler's A2BC needs 3 kinds
+    assert [a['label'] for a in classifier.decide(batch.images, batch.lattices)] == ['l1_2', 'l1_2']
+    no_shares = [{k: v for k, v in lattice.items() if k != 'species_fractions'} for lattice in batch.lattices]
+    assert classifier.lattice_consistency(no_shares)[0].tolist() == [True] * 4 + [False]  # no shares: no decision
+
+
 def test_calibrate_fits_the_ratio_with_the_threshold():
     """Outsiders the network takes for a class their lattice rules out, with a weak second guess that it admits: the
     ratio turns them away; members, whose best class is admitted, keep their answer."""
@@ -152,6 +191,29 @@ def test_choose_outsider_target_spends_at_most_the_slack_on_members():
     assert choose_outsider_target(logits, targets, consistent, candidates=(0.5,), slack=1.0)[0] is None
 
 
+def test_choose_rule_fits_the_loosest_composition_tolerance_that_turns_the_outsiders_away():
+    """Outsiders the network takes for class 0 as confidently as its members, at another stoichiometry (0.25 away,
+    members 0.01-0.05): p(other) cannot separate them, the composition rule can; the loosest tolerance that does
+    is chosen, and without such outsiders no composition rule at all."""
+    from aiida_crystalface.ml.bulk import choose_rule
+
+    rng = np.random.default_rng(1)
+    logits = np.tile([4.0, 0.0, -3.0], (400, 1)) + rng.normal(0, 0.3, (400, 3))
+    targets = np.array([0] * 200 + [2] * 200)
+    consistent = np.ones((400, 2), dtype=bool)
+    distances = np.full((400, 2), np.nan)
+    distances[:200, 0] = rng.uniform(0.01, 0.05, 200)
+    distances[200:, 0] = 0.25
+    tolerance, target, table = choose_rule(logits, targets, consistent, distances)
+    assert tolerance == 0.2 and target is None  # the balanced rule meets the smallest bound already
+    assert len(table) == len(COMPOSITION_TOLERANCES) * 6
+    chosen = next(row for row in table if row[:2] == [tolerance, target])
+    assert chosen[2] == 0.0 and chosen[3] <= 0.005
+    assert all(row[2] + row[3] > 0.2 for row in table if row[0] in (None, 0.3))  # too loose: p(other) alone
+    distances[200:, 0] = 0.03  # now the outsiders' composition is a member's: no tolerance helps, none is chosen
+    assert choose_rule(logits, targets, consistent, distances)[0] is None
+
+
 def test_fit_and_recalibrate(tmp_path):
     names = ['fcc', 'hcp', 'rocksalt', 'hcp', 'rutile', 'wurtzite']  # the last two: outsiders of these classes
     images, lattices = _images_and_lattices(names)
@@ -178,10 +240,14 @@ def test_fit_and_recalibrate(tmp_path):
     (cache / 'calibration.json').write_text(__import__('json').dumps(lattices))
     again = recalibrate_bulk_model(tmp_path / 'model.safetensors', cache, tmp_path / 'out')
     assert again.open_set['lattice_rule'] == 'restrict' and 'previous' in again.open_set
-    assert 'outsider_target' in record and len(record['outsider_target_curve']) == 6
-    assert again.open_set['outsider_target_curve'][0][0] is None  # the balanced rule first
+    tolerances = len(COMPOSITION_TOLERANCES)
+    assert 'outsider_target' in record and len(record['rule_table']) == 6 * tolerances
+    assert again.open_set['rule_table'][0][:2] == [None, None]  # the balanced rule without composition rule first
+    assert again.open_set['composition_tolerance'] in COMPOSITION_TOLERANCES
     fixed = recalibrate_bulk_model(tmp_path / 'model.safetensors', cache, tmp_path / 'fixed', outsider_target=0.02)
-    assert fixed.open_set['outsider_target'] == 0.02 and 'outsider_target_curve' not in fixed.open_set
+    assert fixed.open_set['outsider_target'] == 0.02 and len(fixed.open_set['rule_table']) == tolerances
+    none = recalibrate_bulk_model(tmp_path / 'model.safetensors', cache, tmp_path / 'none', composition=False)
+    assert none.open_set['composition_tolerance'] is None and len(none.open_set['rule_table']) == 6
     plain = recalibrate_bulk_model(
         tmp_path / 'fixed' / 'model.safetensors', cache, tmp_path / 'plain', outsider_target=None
     )
