@@ -70,7 +70,9 @@ def test_bulk_model_is_bundled_documented_and_not_the_default(model):
     assert model.prototypes['hcp']['aflow'] == 'A_hP2_194_c' and model.prototypes['rocksalt']['space_group'] == 225
     # the species rule and the outsider bound chosen on the calibration part (docs/bulk.md)
     assert model.prototypes['cscl']['species_count'] == 2 and model.prototypes['perovskite']['species_count'] == 3
-    assert model.open_set['outsider_target_curve'][0][0] is None and 'outsider_target' in model.open_set
+    assert model.open_set['rule_table'][0][:2] == [None, None] and 'outsider_target' in model.open_set
+    # the composition rule, its tolerance fitted with the bound
+    assert model.prototypes['l1_2']['stoichiometry'] == [0.75, 0.25] and model.open_set['composition_tolerance']
     folder = files('aiida_crystalface.ml').joinpath('pretrained', 'bulk-59')
     assert folder.joinpath('model.safetensors').stat().st_size < 3_000_000
     assert 'python -m aiida_crystalface.ml.bulk' in folder.joinpath('README.md').read_text()
