@@ -67,6 +67,7 @@ __all__ = (
     'choose_outsider_target',
     'choose_rule',
     'composition_distances',
+    'ensemble_bulk_models',
     'fit_decision_rule',
     'main',
     'recalibrate_bulk_model',
@@ -513,18 +514,19 @@ def _admitted(consistent, names: Sequence[str], exempt: Sequence[str]):
 
 
 def recalibrate_bulk_model(
-    model: str | Path,
+    model: str | Path | Classifier,
     cache: str | Path,
     output_dir: str | Path,
     *,
     outsider_target: float | str | None = 'auto',
     composition: bool = True,
 ) -> Classifier:
-    """Fit the decision rule of a trained bulk model again (:func:`fit_decision_rule`) on the calibration part
-    cached by :func:`train_bulk_model` (``cache``); the network is not touched. Writes ``output_dir/model.safetensors``
+    """Fit the decision rule of a trained bulk model (a file or a :class:`Classifier`) again
+    (:func:`fit_decision_rule`) on the calibration part cached by :func:`train_bulk_model` (``cache``); the network is
+    not touched. Writes ``output_dir/model.safetensors``
     and ``output_dir/metrics.json`` (the old record kept under ``open_set['previous']``). The seen lattices come from
     the train part's records in ``cache`` (``train.json``; without them, none)."""
-    classifier = Classifier.load(model)
+    classifier = model if isinstance(model, Classifier) else Classifier.load(model)
     images, targets, lattices = _load_part(Path(cache), 'calibration')
     names = classifier.classes
     seen = None
@@ -567,6 +569,37 @@ def recalibrate_bulk_model(
         True,
     )
     return Classifier.load(output_dir / 'model.safetensors')
+
+
+def ensemble_bulk_models(
+    models: Sequence[str | Path],
+    cache: str | Path,
+    output_dir: str | Path,
+    *,
+    outsider_target: float | str | None = 'auto',
+    composition: bool = True,
+) -> Classifier:
+    """Join trained bulk models into one (:class:`~aiida_crystalface.ml.convnet.Ensemble`: the mean of their
+    log-probabilities) and fit its decision rule on the cached calibration part (:func:`recalibrate_bulk_model`).
+    The models must share their classes and fingerprint settings; their training records are kept under
+    ``training['ensemble']``. Writes ``output_dir/model.safetensors`` and ``output_dir/metrics.json``."""
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+    from aiida_crystalface.ml.convnet import Ensemble
+
+    loaded = [Classifier.load(model) for model in models]
+    first = loaded[0]
+    for path, other in zip(models[1:], loaded[1:], strict=True):
+        if other.classes != first.classes or other.settings_hash != first.settings_hash:
+            raise ValueError(f'{path}: its classes or fingerprint settings are not those of {models[0]}')
+    net = Ensemble([model.net for model in loaded]).eval()
+    names = ' '.join(Path(model).parent.name or str(model) for model in models)
+    training = {
+        'ensemble': [model.metadata.get('training', {}) for model in loaded],
+        'command': f'python -m aiida_crystalface.ml.bulk --ensemble {names} --cache PARTS -o OUTPUT',
+    }
+    metadata = {**_extra(first.metadata), 'training': training}
+    joined = Classifier(net, first.classes, FingerprintSettings.from_dict(first.settings), metadata=metadata)
+    return recalibrate_bulk_model(joined, cache, output_dir, outsider_target=outsider_target, composition=composition)
 
 
 def _extra(metadata: dict) -> dict:
@@ -630,6 +663,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
     parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')
     parser.add_argument('--recalibrate', metavar='MODEL', help='fit the decision rule of MODEL again from --cache')
+    parser.add_argument(
+        '--ensemble', nargs='+', metavar='MODEL', help='join MODELs into one and fit its decision rule from --cache'
+    )
     rule = parser.add_mutually_exclusive_group()
     rule.add_argument(
         '--outsider-target',
@@ -654,6 +690,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             target = float('nan')
         if not 0.0 <= target < 1.0:
             parser.error(f'--outsider-target must be "auto" or a share in [0, 1), got {args.outsider_target!r}')
+    if args.ensemble:
+        if not args.cache or len(args.ensemble) < 2:
+            parser.error('--ensemble needs two or more models and --cache (the folder given to a training run)')
+        ensemble_bulk_models(
+            args.ensemble, args.cache, args.output, outsider_target=target, composition=not args.no_composition_rule
+        )
+        return 0
     if args.recalibrate:
         if not args.cache:
             parser.error('--recalibrate needs --cache (the folder given to the training run)')

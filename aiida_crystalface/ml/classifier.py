@@ -3,7 +3,8 @@
 File format (``format = 'crystalface-model'``, ``format_version = 1``): a safetensors file whose tensors are the
 :class:`~aiida_crystalface.ml.convnet.ConvNet` state dict and whose header metadata holds one key, ``crystalface``, a
 JSON object with ``format``, ``format_version``, ``classes``, ``settings`` (the FingerprintSettings dict),
-``settings_hash``, ``package_version``, ``architecture`` (the ConvNet config), ``weights_dtype`` and free-form
+``settings_hash``, ``package_version``, ``architecture`` (the ConvNet config, or an Ensemble's: the tensors are then
+its members', ``members.0.``, ...), ``weights_dtype`` and free-form
 ``training`` (data summary, split, seed, hyper-parameters) and ``metrics``. Safetensors stores raw tensors and a JSON
 header only, so loading never executes code from the file.
 """
@@ -585,14 +586,14 @@ class Classifier:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        from aiida_crystalface.ml.convnet import ConvNet
+        from aiida_crystalface.ml.convnet import network_from_config
 
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(f'{path}: no such model file')
         metadata = _read_metadata(path)
         try:
-            net = ConvNet.from_config(metadata['architecture'])
+            net = network_from_config(metadata['architecture'])
         except (KeyError, TypeError, ValueError) as exception:
             raise ModelFileError(f'{path}: damaged architecture metadata ({exception})') from None
         try:

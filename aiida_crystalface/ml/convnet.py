@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 (the torch convention)
 
-__all__ = ('ConvNet', 'he_initialise')
+__all__ = ('ConvNet', 'Ensemble', 'he_initialise', 'network_from_config')
 
 TABLE_1_FILTERS = (32, 16, 12, 12, 8, 8)
 POOL_AFTER = (1, 3)
@@ -107,6 +107,50 @@ class ConvNet(nn.Module):
         x = torch.flatten(self.features(x), 1)
         x = self.dropout(F.relu(self.hidden(x)))
         return self.output(x)
+
+
+class Ensemble(nn.Module):
+    """Networks of the same outputs and input, answering together: the mean of their log-probabilities.
+
+    The mean log-probability is the log of the members' normalised geometric mean, so the rest of the pipeline
+    (temperature, threshold, the lattice rules) reads it as logits. Networks trained on different data make
+    different mistakes on what neither was trained for, and an outsider one of them takes for a class the other
+    gives ``other`` loses confidence in the product (docs/bulk.md, "Measured"). Inference costs one pass per member.
+    """
+
+    def __init__(self, nets: Sequence[ConvNet]) -> None:
+        super().__init__()
+        nets = list(nets)
+        if len(nets) < 2:
+            raise ValueError(f'an ensemble needs at least two networks, not {len(nets)}')
+        keys = ('n_classes', 'image_size', 'in_channels')
+        shapes = {tuple(net.config.get(k, 1) for k in keys) for net in nets}
+        if len(shapes) != 1:
+            raise ValueError(f'the networks of an ensemble must share {", ".join(keys)}; got {sorted(shapes)}')
+        self.members = nn.ModuleList(nets)
+        first = nets[0].config
+        self.config = {
+            'name': 'Ensemble',
+            'members': [dict(net.config) for net in nets],
+            **{k: first.get(k, 1) for k in keys},
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Ensemble:
+        if config.get('name') != 'Ensemble' or not isinstance(config.get('members'), list):
+            raise ValueError(f'not an ensemble architecture: {config.get("name")!r}')
+        return cls([ConvNet.from_config(member) for member in config['members']])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean log-probabilities (N, n_classes) of the members."""
+        return torch.stack([F.log_softmax(member(x), dim=1) for member in self.members]).mean(dim=0)
+
+
+def network_from_config(config: dict[str, Any]) -> nn.Module:
+    """A :class:`ConvNet` or an :class:`Ensemble` from the ``architecture`` record of a model file."""
+    if isinstance(config, dict) and config.get('name') == 'Ensemble':
+        return Ensemble.from_config(config)
+    return ConvNet.from_config(config)
 
 
 def he_initialise(net: nn.Module, seed: int | None = None) -> nn.Module:

@@ -253,6 +253,14 @@ def test_fit_and_recalibrate(tmp_path):
     )
     assert 'outsider_target' not in plain.open_set and plain.open_set['previous']['outsider_target'] == 0.02
     assert again.channels == 3 and again.classes == CLASSES
+    from aiida_crystalface.ml.bulk import ensemble_bulk_models
+    from aiida_crystalface.ml.convnet import Ensemble
+
+    joined = ensemble_bulk_models(
+        [tmp_path / 'model.safetensors', tmp_path / 'fixed' / 'model.safetensors'], cache, tmp_path / 'joined'
+    )
+    assert isinstance(joined.net, Ensemble) and len(joined.metadata['training']['ensemble']) == 2
+    assert joined.open_set['lattice_rule'] == 'restrict' and len(joined.decide(images, lattices)) == len(images)
     answers = again.decide(images, lattices)
     assert all(a['label'] in (*CLASSES, 'unknown') for a in answers)
 
@@ -346,6 +354,15 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     calls.clear()
     bulk.main(['-o', str(tmp_path), '--outsider-target', '0.02'])
     assert calls[0][1]['outsider_target'] == 0.02
+    calls.clear()
+    bulk.main(['-o', str(tmp_path), '--ordered', '2400', '--no-composition-rule'])
+    assert calls[0][1]['ordered'] == 2400 and calls[0][1]['composition'] is False
+    joined = []
+    monkeypatch.setattr(bulk, 'ensemble_bulk_models', lambda models, cache, output, **kw: joined.append((models, kw)))
+    assert bulk.main(['-o', str(tmp_path), '--ensemble', 'a', 'b', '--cache', 'c']) == 0
+    assert joined == [(['a', 'b'], {'outsider_target': 'auto', 'composition': True})]
+    with pytest.raises(SystemExit):
+        bulk.main(['-o', str(tmp_path), '--ensemble', 'a', 'b'])  # no --cache
     for bad in (['--outsider-target', '1.5'], ['--outsider-target', 'x'], ['--balanced', '--outsider-target', '0.02']):
         with pytest.raises(SystemExit):
             bulk.main(['-o', str(tmp_path), *bad])

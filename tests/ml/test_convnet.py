@@ -63,3 +63,32 @@ def test_he_initialisation_keeps_the_signal_through_the_relu_stack():
     with torch.no_grad():
         # the default leaves the last convolution's output an order of magnitude below the input; He keeps its scale
         assert he.features(x).std() > 5 * default.features(x).std()
+
+
+def test_ensemble_is_the_mean_log_probability_and_round_trips_through_a_model_file(tmp_path):
+    import numpy as np
+
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+    from aiida_crystalface.ml import Classifier
+    from aiida_crystalface.ml.convnet import Ensemble, network_from_config
+
+    torch.manual_seed(0)
+    a, b = ConvNet(3, 32, in_channels=3).eval(), ConvNet(3, 32, in_channels=3).eval()
+    ensemble = Ensemble([a, b]).eval()
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        expected = (torch.log_softmax(a(x), 1) + torch.log_softmax(b(x), 1)) / 2
+        assert torch.allclose(ensemble(x), expected, atol=1e-6)
+    assert ensemble.config['n_classes'] == 3 and ensemble.config['in_channels'] == 3
+    assert isinstance(network_from_config(ensemble.config), Ensemble)
+    assert isinstance(network_from_config(a.config), ConvNet)
+    settings = FingerprintSettings(pixels=32, orientation='standard', channels=3)
+    model = Classifier(ensemble, ['x', 'y', 'z'], settings)
+    model.save(tmp_path / 'ensemble.safetensors')
+    again = Classifier.load(tmp_path / 'ensemble.safetensors')
+    images = np.random.default_rng(0).random((5, 3, 32, 32), dtype=np.float32)
+    assert isinstance(again.net, Ensemble) and np.allclose(again.logits(images), model.logits(images), atol=1e-5)
+    with pytest.raises(ValueError, match='at least two'):
+        Ensemble([a])
+    with pytest.raises(ValueError, match='must share'):
+        Ensemble([a, ConvNet(4, 32, in_channels=3)])
