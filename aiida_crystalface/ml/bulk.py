@@ -72,6 +72,7 @@ __all__ = (
     'main',
     'recalibrate_bulk_model',
     'seen_lattices',
+    'soft_targets',
     'train_bulk_model',
 )
 
@@ -137,6 +138,8 @@ def train_bulk_model(
     draws: int = 2,
     random_crystals: int | None = None,
     ordered: int = 0,
+    teacher: str | Path | None = None,
+    teacher_weight: float = 0.5,
     classes: Sequence[str] | None = None,
     cache: str | Path | None = None,
     outsider_target: float | str | None = 'auto',
@@ -151,7 +154,9 @@ def train_bulk_model(
     :data:`~aiida_crystalface.core.bulkset.PYXTAL_PER_PROTOTYPE` per outsider prototype); the calibration part keeps
     its default, so that the rule is fitted on the same kind of part as always. ``ordered``: how many ordered
     superstructures of the class lattices the train part holds (outsiders,
-    :func:`~aiida_crystalface.core.bulkset.ordered_superstructure`); the calibration part holds none.
+    :func:`~aiida_crystalface.core.bulkset.ordered_superstructure`); the calibration part holds none. ``teacher``: a
+    trained bulk model (an ensemble, say) whose probabilities the network learns with the labels
+    (:func:`soft_targets`, ``teacher_weight``): one network, one pass, in place of the teacher's several.
     ``cache``: a folder where the fingerprints of both parts are written (``<part>.npz`` and ``<part>.json``, the
     lattice records), for :func:`recalibrate_bulk_model`. ``outsider_target`` and ``composition``: see
     :func:`fit_decision_rule`.
@@ -186,8 +191,12 @@ def train_bulk_model(
     net = he_initialise(ConvNet(len(names) + 1, in_channels=3, filters=BULK_FILTERS, dense=BULK_DENSE), seed=seed)
     module = _CosineModule(net, learning_rate=learning_rate)
     train_images, train_targets = parts['train'][:2]
+    fit_targets = torch.from_numpy(train_targets)
+    if teacher is not None:
+        fit_targets = torch.from_numpy(soft_targets(teacher, names, train_images, train_targets, teacher_weight))
+        _say(f'  soft targets from {teacher} (weight {teacher_weight})', progress)
     loader = DataLoader(
-        TensorDataset(torch.from_numpy(train_images), torch.from_numpy(train_targets)),
+        TensorDataset(torch.from_numpy(train_images), fit_targets),
         batch_size=batch_size,
         shuffle=True,
         generator=torch.Generator().manual_seed(seed),
@@ -244,6 +253,9 @@ def train_bulk_model(
         'draws': int(draws),
         'random_crystals': None if random_crystals is None else int(random_crystals),
         'ordered_superstructures': int(ordered),
+        'teacher': None
+        if teacher is None
+        else {'model': Path(teacher).parent.name or str(teacher), 'weight': float(teacher_weight)},
         'train_items': int(parts['train'][2]),
         'train_images': len(train_images),
         'train_no_lattice': int(parts['train'][3]),
@@ -253,6 +265,7 @@ def train_bulk_model(
         'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}'
         + ('' if random_crystals is None else f' --random {int(random_crystals)}')
         + (f' --ordered {int(ordered)}' if ordered else '')
+        + (f' --teacher {Path(teacher).parent.name or teacher} --teacher-weight {teacher_weight}' if teacher else '')
         + (
             ''
             if outsider_target == 'auto'
@@ -278,6 +291,25 @@ def train_bulk_model(
         True,
     )
     return Classifier.load(output_dir / 'model.safetensors')
+
+
+def soft_targets(teacher, names: Sequence[str], images, targets, weight: float = 0.5):
+    """(N, C) float32 training targets: ``1 - weight`` of the one-hot label plus ``weight`` of the probabilities of
+    ``teacher`` (a bulk model file or :class:`Classifier` of the same classes and fingerprint; its network's softmax,
+    no temperature) on ``images``. Knowledge distillation: the student learns how the teacher ranks the other
+    classes, which a label does not say, and keeps the label where the teacher is wrong."""
+    import numpy as np
+
+    model = teacher if isinstance(teacher, Classifier) else Classifier.load(teacher)
+    if list(model.classes) != list(names):
+        raise ValueError(f"{teacher}: the teacher's classes are not the student's")
+    if not 0.0 <= float(weight) <= 1.0:
+        raise ValueError(f'teacher_weight must be in [0, 1], not {weight!r}')
+    logits = model.logits(images).astype(np.float64)
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    onehot = np.eye(len(names) + 1)[np.asarray(targets, dtype=int)]
+    return ((1.0 - weight) * onehot + weight * probabilities).astype(np.float32)
 
 
 def seen_lattices(names: Sequence[str], targets, lattices, *, share: float = SEEN_SHARE) -> dict[str, list[list]]:
@@ -631,7 +663,21 @@ def _cosine_module():
     from aiida_crystalface.ml.training import ClassifierModule
 
     class CosineModule(ClassifierModule):
-        """Adam with the learning rate decayed along a cosine over the epochs (to a hundredth)."""
+        """Adam with the learning rate decayed along a cosine over the epochs (to a hundredth); targets may be
+        class indices or probabilities (:func:`soft_targets`)."""
+
+        def _step(self, batch, stage):
+            if batch[1].ndim == 1:
+                return super()._step(batch, stage)
+            from torch.nn import functional as F  # noqa: N812
+
+            images, targets = batch
+            logits = self(images)
+            loss = F.cross_entropy(logits.float(), targets)
+            accuracy = (logits.argmax(dim=1) == targets.argmax(dim=1)).float().mean()
+            self.log(f'{stage}_loss', loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(targets))
+            self.log(f'{stage}_acc', accuracy, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(targets))
+            return loss
 
         def configure_optimizers(self):
             optimiser = torch.optim.Adam(self.net.parameters(), lr=self.hparams.learning_rate)
@@ -660,6 +706,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         '--ordered', type=int, default=0, help='ordered superstructures of the class lattices in the train part'
     )
+    parser.add_argument('--teacher', help='a trained bulk model whose probabilities the network learns with the labels')
+    parser.add_argument('--teacher-weight', type=float, default=0.5, help='weight of the teacher (default 0.5)')
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
     parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')
     parser.add_argument('--recalibrate', metavar='MODEL', help='fit the decision rule of MODEL again from --cache')
@@ -715,6 +763,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         draws=args.draws,
         random_crystals=args.random,
         ordered=args.ordered,
+        teacher=args.teacher,
+        teacher_weight=args.teacher_weight,
         classes=args.classes,
         cache=args.cache,
         outsider_target=target,

@@ -357,6 +357,9 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     calls.clear()
     bulk.main(['-o', str(tmp_path), '--ordered', '2400', '--no-composition-rule'])
     assert calls[0][1]['ordered'] == 2400 and calls[0][1]['composition'] is False
+    calls.clear()
+    bulk.main(['-o', str(tmp_path), '--teacher', 'T/model.safetensors', '--teacher-weight', '0.3'])
+    assert calls[0][1]['teacher'] == 'T/model.safetensors' and calls[0][1]['teacher_weight'] == 0.3
     joined = []
     monkeypatch.setattr(bulk, 'ensemble_bulk_models', lambda models, cache, output, **kw: joined.append((models, kw)))
     assert bulk.main(['-o', str(tmp_path), '--ensemble', 'a', 'b', '--cache', 'c']) == 0
@@ -366,3 +369,24 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     for bad in (['--outsider-target', '1.5'], ['--outsider-target', 'x'], ['--balanced', '--outsider-target', '0.02']):
         with pytest.raises(SystemExit):
             bulk.main(['-o', str(tmp_path), *bad])
+
+
+def test_soft_targets_mix_the_label_with_the_teachers_probabilities():
+    from aiida_crystalface.ml.bulk import soft_targets
+
+    torch.manual_seed(0)
+    names = ['fcc', 'bcc']
+    rule = {'open_set': {'threshold': 0.9, 'temperature': 1.0}}
+    teacher = Classifier(ConvNet(3, in_channels=3).eval(), names, SETTINGS, metadata=rule)
+    images = np.random.default_rng(0).random((3, 3, 64, 64), dtype=np.float32)
+    targets = np.array([0, 1, 2])
+    probabilities = torch.softmax(torch.from_numpy(teacher.logits(images)), 1).numpy()
+    assert np.allclose(soft_targets(teacher, names, images, targets, 0.0), np.eye(3))
+    assert np.allclose(soft_targets(teacher, names, images, targets, 1.0), probabilities, atol=1e-6)
+    half = soft_targets(teacher, names, images, targets, 0.5)
+    assert half.dtype == np.float32 and np.allclose(half.sum(axis=1), 1.0, atol=1e-6)
+    assert np.allclose(half, 0.5 * np.eye(3) + 0.5 * probabilities, atol=1e-6)
+    with pytest.raises(ValueError, match='classes'):
+        soft_targets(teacher, ['bcc', 'fcc'], images, targets)
+    with pytest.raises(ValueError, match='teacher_weight'):
+        soft_targets(teacher, names, images, targets, 1.5)
