@@ -130,19 +130,28 @@ def species_blind_signature(structure: Any) -> tuple[int, int, tuple[tuple[int, 
     :data:`.openset.NEAR_PARENT` nearest-neighbour distances (the near-parent tolerance of the four-class set). None
     where spglib finds nothing.
     """
-    import spglib
-
     from .defects import nearest_neighbour_distance
     from .openset import NEAR_PARENT
 
     atomic = to_atomic_structure(structure)
-    blind = (atomic.cell, atomic.scaled_positions, np.ones(len(atomic), dtype=int))
-    symprec = NEAR_PARENT * nearest_neighbour_distance(atomic)
+    found = _orbits(atomic, np.ones(len(atomic), dtype=int), NEAR_PARENT * nearest_neighbour_distance(atomic))
+    if found is None:
+        return None
+    number, primitive, orbits = found
+    return number, primitive, tuple(sorted((n, symbol) for _, n, symbol in orbits))
+
+
+def _orbits(atomic: AtomicStructure, numbers: np.ndarray, symprec: float) -> tuple[int, int, list] | None:
+    """spglib's (space group, atoms per primitive cell, [(species, atoms per primitive cell, site symmetry) of each
+    orbit]) of the cell with these species numbers; None where spglib finds nothing."""
+    import spglib
+
+    cell = (atomic.cell, atomic.scaled_positions, numbers)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DeprecationWarning)
         try:
-            dataset = spglib.get_symmetry_dataset(blind, symprec=symprec)
-            primitive = spglib.find_primitive(blind, symprec=symprec)
+            dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
+            primitive = spglib.find_primitive(cell, symprec=symprec)
         except spglib.error.SpglibError:
             return None
     if dataset is None or primitive is None:
@@ -150,8 +159,10 @@ def species_blind_signature(structure: Any) -> tuple[int, int, tuple[tuple[int, 
     representatives, counts = np.unique(np.asarray(dataset.equivalent_atoms), return_counts=True)
     cells = len(atomic) / len(primitive[2])  # primitive cells in the input cell
     symbols = dataset.site_symmetry_symbols
-    orbits = sorted((round(n / cells), str(symbols[i])) for i, n in zip(representatives, counts, strict=True))
-    return int(dataset.number), len(primitive[2]), tuple(orbits)
+    orbits = [
+        (int(numbers[i]), round(n / cells), str(symbols[i])) for i, n in zip(representatives, counts, strict=True)
+    ]
+    return int(dataset.number), len(primitive[2]), orbits
 
 
 @functools.cache
@@ -321,28 +332,15 @@ def species_signature(structure: Any, symprec: float = 1e-3) -> tuple | None:
     two crystals with the same signature are one prototype with other species (L1_2 Cu3Au and Ni3Al). ``orbits``
     of a species: the sorted (atoms per primitive cell, site symmetry) of its crystallographic orbits (see
     :func:`species_blind_signature`); the species' tuples are sorted. None where spglib finds nothing."""
-    import spglib
-
     atomic = to_atomic_structure(structure)
-    cell = (atomic.cell, atomic.scaled_positions, atomic.numbers)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', DeprecationWarning)
-        try:
-            dataset = spglib.get_symmetry_dataset(cell, symprec=symprec)
-            primitive = spglib.find_primitive(cell, symprec=symprec)
-        except spglib.error.SpglibError:
-            return None
-    if dataset is None or primitive is None:
+    found = _orbits(atomic, atomic.numbers, symprec)
+    if found is None:
         return None
-    cells = len(atomic) / len(primitive[2])
-    representatives, counts = np.unique(np.asarray(dataset.equivalent_atoms), return_counts=True)
+    number, primitive, orbits = found
     by_species: dict[int, list] = {}
-    for i, n in zip(representatives, counts, strict=True):
-        by_species.setdefault(int(atomic.numbers[i]), []).append(
-            (round(n / cells), str(dataset.site_symmetry_symbols[i]))
-        )
-    orbits = tuple(sorted(tuple(sorted(v)) for v in by_species.values()))
-    return int(dataset.number), len(primitive[2]), orbits
+    for species, n, symbol in orbits:
+        by_species.setdefault(species, []).append((n, symbol))
+    return number, primitive, tuple(sorted(tuple(sorted(v)) for v in by_species.values()))
 
 
 @functools.cache
