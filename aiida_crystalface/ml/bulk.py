@@ -105,8 +105,6 @@ def bulk_prototypes(classes: Sequence[str] | None = None) -> dict[str, dict]:
     for the classes (default: all); ``species_count``: the elements of the prototype, ``stoichiometry``: their shares
     of its atoms, largest first (the species and composition rules of
     :meth:`~aiida_crystalface.ml.classifier.Classifier.lattice_consistency`)."""
-    import numpy as np
-
     from aiida_crystalface.core.classes import BULK_CLASSES, class_structure
     from aiida_crystalface.core.openset import expected_lattice, stoichiometry
 
@@ -114,11 +112,12 @@ def bulk_prototypes(classes: Sequence[str] | None = None) -> dict[str, dict]:
     records = {}
     for name in names:
         structure = class_structure(name)
+        shares = stoichiometry(structure)
         records[name] = {
             **BULK_CLASSES[name],
             'lattice': expected_lattice(structure),
-            'species_count': int(np.unique(structure.numbers).size),
-            'stoichiometry': [round(share, 6) for share in stoichiometry(structure)],
+            'species_count': len(shares),
+            'stoichiometry': [round(share, 6) for share in shares],
         }
     return records
 
@@ -361,7 +360,12 @@ def fit_decision_rule(
         rows = targets == index
         misses[name] = round(float((~consistent[rows, index]).mean()) if rows.any() else 0.0, 4)
     logits = probe.logits(images)
-    facts = _species_admits(lattices, names, prototypes)
+    # the species rule alone: the classifier's own rule with every class exempt from the lattice rule
+    every_exempt = {
+        'open_set': {'lattice_rule': 'restrict', 'lattice_rule_exempt': list(names)},
+        'prototypes': prototypes,
+    }
+    facts = Classifier(net, names, settings, metadata=every_exempt).lattice_consistency(lattices)
     distances = composition_distances(lattices, names, prototypes)
     tolerances = COMPOSITION_TOLERANCES if composition else (None,)
     auto = outsider_target == 'auto'
@@ -421,17 +425,6 @@ def _composition_admits(distances, tolerance):
         return np.ones(distances.shape, dtype=bool)
     with np.errstate(invalid='ignore'):
         return ~(distances > tolerance)
-
-
-def _species_admits(lattices, names: Sequence[str], prototypes: dict[str, dict]):
-    """(N, C) bool: the species rule alone (a class of more elements than the record's is not admitted)."""
-    import numpy as np
-
-    need = np.array([int(prototypes[name].get('species_count') or 0) for name in names])
-    have = np.array(
-        [int(e.get('species_count') or 0) if isinstance(e, dict) else 0 for e in lattices], dtype=int
-    ).reshape(-1, 1)
-    return (have == 0) | (need[None, :] == 0) | (have >= need[None, :])
 
 
 def choose_rule(
@@ -663,21 +656,7 @@ def _cosine_module():
     from aiida_crystalface.ml.training import ClassifierModule
 
     class CosineModule(ClassifierModule):
-        """Adam with the learning rate decayed along a cosine over the epochs (to a hundredth); targets may be
-        class indices or probabilities (:func:`soft_targets`)."""
-
-        def _step(self, batch, stage):
-            if batch[1].ndim == 1:
-                return super()._step(batch, stage)
-            from torch.nn import functional as F  # noqa: N812
-
-            images, targets = batch
-            logits = self(images)
-            loss = F.cross_entropy(logits.float(), targets)
-            accuracy = (logits.argmax(dim=1) == targets.argmax(dim=1)).float().mean()
-            self.log(f'{stage}_loss', loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(targets))
-            self.log(f'{stage}_acc', accuracy, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(targets))
-            return loss
+        """Adam with the learning rate decayed along a cosine over the epochs (to a hundredth)."""
 
         def configure_optimizers(self):
             optimiser = torch.optim.Adam(self.net.parameters(), lr=self.hparams.learning_rate)

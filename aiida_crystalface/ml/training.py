@@ -207,10 +207,12 @@ class ClassifierModule(pl.LightningModule):
         return self.net(x.contiguous(memory_format=torch.channels_last))
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        """Cross-entropy on class indices (N,) or on target probabilities (N, C), e.g. a teacher's soft targets."""
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits.float(), labels)
-        accuracy = (logits.argmax(dim=1) == labels).float().mean()
+        hard = labels.argmax(dim=1) if labels.ndim == 2 else labels
+        accuracy = (logits.argmax(dim=1) == hard).float().mean()
         self.log(f'{stage}_loss', loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels))
         self.log(f'{stage}_acc', accuracy, on_step=False, on_epoch=True, prog_bar=True, batch_size=len(labels))
         return loss
