@@ -66,6 +66,7 @@ __all__ = (
     'bulk_split',
     'class_signatures',
     'conventional_cell',
+    'cubic_elemental_crystal',
     'low_contrast_tuples',
     'ordered_superstructure',
     'relative_contrast',
@@ -422,6 +423,56 @@ def ordered_superstructure(seed: int, part: str = 'train', split_seed: int = 0, 
         )
         return item.replace(label=f'ordered-{parent}-{det}-{"".join(species)}-{seed}-{variant}')
     raise RuntimeError(f'no ordered superstructure in {max_attempts} attempts (seed {seed})')
+
+
+#: The cubic space groups (195-230), in which :func:`cubic_elemental_crystal` draws.
+CUBIC_GROUPS = (195, 231)
+
+
+def cubic_elemental_crystal(seed: int, part: str = 'calibration', split_seed: int = 0, max_attempts: int = 200):
+    """A random crystal of one element in a cubic space group (pyxtal), none of the classes, damaged; target ``other``.
+
+    These are the outsiders the lattice-determined answer (:func:`.openset.lattice_determined`: one element on a
+    cubic lattice with one site per point is sc, bcc or fcc) can get wrong: a crystal whose strongest reflections
+    are those of a finer cubic pseudo-lattice (a random Pm-3m crystal whose atoms lie near the points of a simple
+    cubic lattice of half its edge, Li's cI16 near bcc). Few of the library's prototypes and of the plain random
+    crystals are of this kind, so the calibration part alone cannot tell how far the network's ``p(other)`` should be
+    trusted on them; :func:`aiida_crystalface.ml.bulk.fit_decision_rule` fits that on these. A random cubic space
+    group of :data:`CUBIC_GROUPS`, 1-16 atoms of one element of ``part`` (:func:`.openset.open_set_split` with
+    ``split_seed``) per cell, those whose species-blind structure is a class's drawn again, in >= 100 atoms, damaged
+    with a random variant of :data:`VARIANTS`. ``info``: ``kind`` = 'outsider', ``source`` = 'cubic-elemental',
+    ``space_group``, ``variant``, ``seed``. Needs pyxtal.
+    """
+    from pyxtal import pyxtal
+
+    rng = np.random.default_rng(_seed(seed, part, split_seed, 'cubic-elemental'))
+    pool = list(open_set_split(split_seed)[part]['species'])
+    for _ in range(max_attempts):
+        group = int(rng.integers(*CUBIC_GROUPS))
+        element = str(pool[int(rng.integers(len(pool)))])
+        crystal = pyxtal()
+        try:
+            crystal.from_random(3, group, [element], [int(rng.integers(1, 17))], random_state=int(rng.integers(2**31)))
+        except Exception:  # pyxtal raises many kinds for counts a group cannot hold
+            continue
+        if not crystal.valid:
+            continue
+        structure = to_atomic_structure(crystal.to_pymatgen(), label=f'cubic-{group}-{element}-{seed}')
+        if signature_parent(structure):
+            continue
+        variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
+        item = _damage(supercell_of_at_least(structure, SUPERCELL_ATOMS), variant, _seed(seed, part, 'cubic-damage'))
+        item.info.update(
+            kind='outsider',
+            source='cubic-elemental',
+            space_group=group,
+            variant=variant,
+            label='unknown',
+            seed=int(seed),
+            species=(element,),
+        )
+        return item.replace(label=f'cubic-{group}-{element}-{seed}-{variant}')
+    raise RuntimeError(f'no random cubic crystal of one element in {max_attempts} attempts (seed {seed})')
 
 
 def bulk_items(

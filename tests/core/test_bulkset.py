@@ -150,3 +150,23 @@ def test_ordered_superstructures_are_seeded_outsiders_on_a_class_lattice_and_no_
     assert any(i.info['distorted'] for i in items) and any(not i.info['distorted'] for i in items)
     test_species = set(open_set_split(0)['test']['species'])
     assert all(set(ordered_superstructure(s, 'test').info['species']) <= test_species for s in range(3))
+
+
+def test_cubic_elemental_crystals_are_seeded_one_element_cubic_outsiders_and_no_class():
+    pytest.importorskip('pyxtal')
+    from aiida_crystalface.core.bulkset import CUBIC_GROUPS, cubic_elemental_crystal
+
+    items = [cubic_elemental_crystal(seed) for seed in range(8)]
+    again = cubic_elemental_crystal(3)
+    assert np.array_equal(again.positions, items[3].positions) and np.array_equal(again.numbers, items[3].numbers)
+    calibration = set(open_set_split(0)['calibration']['species'])
+    for item in items:
+        info = item.info
+        assert info['kind'] == 'outsider' and info['label'] == 'unknown' and info['source'] == 'cubic-elemental'
+        assert CUBIC_GROUPS[0] <= info['space_group'] < CUBIC_GROUPS[1] and info['variant'] in bulkset.VARIANTS
+        assert len(set(item.numbers.tolist())) == 1 and set(info['species']) <= calibration
+        assert len(item) >= 50  # >= 100 before vacancies
+    pristine = [i for i in items if i.info['variant'] == 'pristine']
+    assert all(not bulkset.signature_parent(i) for i in pristine)  # redrawn where it is a class
+    test_species = set(open_set_split(0)['test']['species'])
+    assert all(set(cubic_elemental_crystal(s, 'test').info['species']) <= test_species for s in range(3))
