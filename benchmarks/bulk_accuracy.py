@@ -24,6 +24,12 @@ class, a class with the same species-blind structure (:data:`~aiida_crystalface.
 or a match of pymatgen's ``StructureMatcher`` with every species made the same, a check independent of
 :func:`~aiida_crystalface.core.bulkset.species_blind_signature`) or unknown; never trained on, not counted with the
 outsiders).
+
+Cubic one-element outsiders (``--cubic N``, default 500; right = ``unknown``): random pyxtal crystals of one test-part
+element in a cubic space group (:func:`~aiida_crystalface.core.bulkset.cubic_elemental_crystal`, seeds 0..N-1 of the
+test part), damaged with a random variant. A harder population than the open-set rows: many of them have a cubic
+lattice with one site per point, the lattice of fcc, bcc or sc. They are printed as a row of their own, not counted in
+the open-set total that the issue's 1 % goal is about (the previous issue's table); the 1 % is the bar there too.
 """
 
 from __future__ import annotations
@@ -149,6 +155,7 @@ def main() -> int:
     parser.add_argument('--cache', type=Path, help='folder for the test fingerprints (reused when present)')
     parser.add_argument('--no-ptm', action='store_true')
     parser.add_argument('--members-only', action='store_true', help='leave out the open-set rows (a quick check)')
+    parser.add_argument('--cubic', type=int, default=500, help='cubic one-element outsiders (0: leave the row out)')
     args = parser.parse_args()
 
     from aiida_crystalface.core.bulkset import bulk_items
@@ -285,6 +292,29 @@ def main() -> int:
             'outsiders given a class, prototype -> class (count): '
             + ', '.join(f'{a} -> {b} {n}' for (a, b), n in top(given))
         )
+    if args.cubic and not args.members_only:
+        from aiida_crystalface.core.bulkset import cubic_elemental_crystal
+
+        cubic = [cubic_elemental_crystal(seed, 'test', args.seed) for seed in range(args.cubic)]
+        c_images, c_ok, c_lattices = fingerprints(cubic, settings, args.cache, f'cubic-{args.cubic}')
+        c_answers = [a['label'] for a in model.decide(c_images, c_lattices)] if len(c_ok) else []
+        wrong = collections.Counter(
+            (cubic[i].info['space_group'], answer)
+            for i, answer in zip(c_ok, c_answers, strict=True)
+            if answer not in ('unknown', 'amorphous')
+        )
+        n_wrong = sum(wrong.values())
+        one_site = sum(
+            bool(r) and r.get('sites_per_lattice_point') == 1 and str(r.get('lattice_standard')) in ('cP', 'cI', 'cF')
+            for r in c_lattices
+        )
+        print(
+            f'\ncubic one-element outsiders (not in the total above): {len(c_ok)} '
+            f'({one_site} on a cubic lattice with one site per point) | given a class: {n_wrong} '
+            f'({100 * n_wrong / max(len(c_ok), 1):.2f} %; the bar: 1 %)'
+        )
+        if wrong:
+            print('  space group -> class (count): ' + ', '.join(f'{g} -> {b} {n}' for (g, b), n in top(wrong)))
     print(f'\n# {time.perf_counter() - started:.0f} s')
     return 0
 
