@@ -360,7 +360,9 @@ def _hermite_normal_form(det: int, rng: np.random.Generator) -> np.ndarray:
     )
 
 
-def ordered_superstructure(seed: int, part: str = 'train', split_seed: int = 0, max_attempts: int = 50):
+def ordered_superstructure(
+    seed: int, part: str = 'train', split_seed: int = 0, max_attempts: int = 50, *, vacancies: bool = False
+):
     """An ordered compound on the lattice of an elemental class that is none of the classes, with the target ``other``.
 
     The compound classes built on these lattices (L1_2, L1_0, D0_22 and D0_3 on fcc and bcc, CsCl on bcc, rocksalt
@@ -376,21 +378,35 @@ def ordered_superstructure(seed: int, part: str = 'train', split_seed: int = 0, 
     drawn again. Then a supercell of >= 100 atoms, damaged with a random variant of :data:`VARIANTS`. Random
     substitution (a class's member) has no superlattice reflections: that is the distinction learnt.
 
-    ``info``: ``kind`` = 'outsider', ``source`` = 'ordered', ``parent``, ``det``, ``variant``, ``seed``.
+    ``vacancies``: one of the "species" is a vacancy, the others one element (70 %) or two: a vacancy-ordered
+    superstructure, every atom on a point of the parent lattice and some points empty in an order (1 to half of the
+    supercell's sites). A randomly vacant crystal of the parent (a member) shares its lattice and its strong
+    reflections; only the weak superlattice reflections of the order tell them apart. Random one-element crystals in
+    cubic space groups are often of this kind (docs/bulk.md, "One-element crystals in cubic space groups").
+
+    ``info``: ``kind`` = 'outsider', ``source`` = 'ordered' (or 'vacancy-ordered'), ``parent``, ``det``, ``variant``,
+    ``seed``.
     """
     from .defects import nearest_neighbour_distance
     from .structures import supercell
 
-    rng = np.random.default_rng(_seed(seed, part, split_seed, 'ordered'))
+    source = 'vacancy-ordered' if vacancies else 'ordered'
+    rng = np.random.default_rng(_seed(seed, part, split_seed, source))
     pool = [s for s in open_set_split(split_seed)[part]['species']]
     for _ in range(max_attempts):
         parent = SUPERSTRUCTURE_PARENTS[int(rng.integers(len(SUPERSTRUCTURE_PARENTS)))]
         det = int(SUPERSTRUCTURE_SIZES[int(rng.integers(len(SUPERSTRUCTURE_SIZES)))])
-        n_species = 2 if rng.random() < 0.7 else 3
+        n_species = (1 if rng.random() < 0.7 else 2) if vacancies else (2 if rng.random() < 0.7 else 3)
         species = [str(x) for x in rng.choice(pool, size=n_species, replace=False)]
-        if relative_contrast(species) < MIN_RELATIVE_CONTRAST:
+        if n_species > 1 and relative_contrast(species) < MIN_RELATIVE_CONTRAST:
             continue
         cell = supercell(class_structure(parent, (species[0],)), _hermite_normal_form(det, rng))
+        if vacancies:
+            n_vacant = int(rng.integers(1, len(cell) // 2 + 1)) if len(cell) >= 2 else 0
+            if n_vacant == 0 or len(cell) - n_vacant < n_species:
+                continue
+            keep = np.sort(rng.permutation(len(cell))[n_vacant:])
+            cell = cell.replace(positions=cell.positions[keep], numbers=cell.numbers[keep])
         if len(cell) < n_species:
             continue
         groups = rng.permutation(
@@ -400,6 +416,8 @@ def ordered_superstructure(seed: int, part: str = 'train', split_seed: int = 0, 
         decorated = cell.replace(numbers=numbers)
         if species_signature(decorated) in _class_species_signatures():
             continue
+        if vacancies and signature_parent(decorated):
+            continue  # the empty points left a class's structure (fcc less its face centres is sc)
         distorted = bool(rng.random() < 0.5)
         if distorted:
             strain = rng.uniform(-0.03, 0.03, (3, 3))
@@ -409,10 +427,10 @@ def ordered_superstructure(seed: int, part: str = 'train', split_seed: int = 0, 
             decorated = decorated.replace(cell=decorated.cell @ strain, positions=shifted @ strain)
         variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
         big = supercell_of_at_least(decorated, SUPERCELL_ATOMS)
-        item = _damage(big, variant, _seed(seed, part, 'ordered-damage'))
+        item = _damage(big, variant, _seed(seed, part, f'{source}-damage'))
         item.info.update(
             kind='outsider',
-            source='ordered',
+            source=source,
             parent=parent,
             det=det,
             distorted=distorted,
@@ -421,8 +439,8 @@ def ordered_superstructure(seed: int, part: str = 'train', split_seed: int = 0, 
             seed=int(seed),
             species=tuple(species),
         )
-        return item.replace(label=f'ordered-{parent}-{det}-{"".join(species)}-{seed}-{variant}')
-    raise RuntimeError(f'no ordered superstructure in {max_attempts} attempts (seed {seed})')
+        return item.replace(label=f'{source}-{parent}-{det}-{"".join(species)}-{seed}-{variant}')
+    raise RuntimeError(f'no {source} superstructure in {max_attempts} attempts (seed {seed})')
 
 
 #: The cubic space groups (195-230), in which :func:`cubic_elemental_crystal` draws.
@@ -432,12 +450,10 @@ CUBIC_GROUPS = (195, 231)
 def cubic_elemental_crystal(seed: int, part: str = 'calibration', split_seed: int = 0, max_attempts: int = 200):
     """A random crystal of one element in a cubic space group (pyxtal), none of the classes, damaged; target ``other``.
 
-    These are the outsiders the lattice-determined answer (:func:`.openset.lattice_determined`: one element on a
-    cubic lattice with one site per point is sc, bcc or fcc) can get wrong: a crystal whose strongest reflections
-    are those of a finer cubic pseudo-lattice (a random Pm-3m crystal whose atoms lie near the points of a simple
-    cubic lattice of half its edge, Li's cI16 near bcc). Few of the library's prototypes and of the plain random
-    crystals are of this kind, so the calibration part alone cannot tell how far the network's ``p(other)`` should be
-    trusted on them; :func:`aiida_crystalface.ml.bulk.fit_decision_rule` fits that on these. A random cubic space
+    Many of them have a cubic lattice with one site per point, the lattice of fcc, bcc or sc: most of those are
+    vacancy-ordered superstructures of these (every atom on a lattice point, some points empty in an order), a few
+    are near such a lattice. Few of the library's prototypes and of the plain random crystals are of this kind, so
+    the open-set rows say little about them; ``benchmarks/bulk_accuracy.py --cubic N`` measures them. A random space
     group of :data:`CUBIC_GROUPS`, 1-16 atoms of one element of ``part`` (:func:`.openset.open_set_split` with
     ``split_seed``) per cell, those whose species-blind structure is a class's drawn again, in >= 100 atoms, damaged
     with a random variant of :data:`VARIANTS`. ``info``: ``kind`` = 'outsider', ``source`` = 'cubic-elemental',
@@ -487,6 +503,7 @@ def bulk_items(
     outsiders: bool = True,
     parents: bool = False,
     n_ordered: int = 0,
+    n_vacancy_ordered: int = 0,
 ) -> list[AtomicStructure]:
     """The structures of one part (``'train'``, ``'calibration'`` or ``'test'``).
 
@@ -498,8 +515,9 @@ def bulk_items(
     species-blind structure is a class's left out. Parents (``parents``): every parent prototype
     x variant x ``draws`` (``info['parents']``: the classes it coincides with). ``n_ordered``: that many ordered
     superstructures of the class lattices (:func:`ordered_superstructure`, outsiders, species of the part; none by
-    default: the bulk model's training adds them, its calibration and test parts do not). Every item's ``info`` has
-    ``kind``, ``label`` (a class or 'unknown'), ``variant`` and ``seed``. The whole list is determined by ``seed``.
+    default: the bulk model's training adds them, its calibration and test parts do not); ``n_vacancy_ordered``:
+    that many vacancy-ordered ones (``vacancies=True``, the same way). Every item's ``info`` has ``kind``,
+    ``label`` (a class or 'unknown'), ``variant`` and ``seed``. The whole list is determined by ``seed``.
     """
     split = bulk_split(seed)[part]
     names = list(BULK_CLASSES) if classes is None else list(classes)
@@ -535,6 +553,8 @@ def bulk_items(
             items.append(item.replace(label=f'{crystal.label}-{variant}'))
     for index in range(int(n_ordered)):
         items.append(ordered_superstructure(index, part, seed))
+    for index in range(int(n_vacancy_ordered)):
+        items.append(ordered_superstructure(index, part, seed, vacancies=True))
     if parents:
         for aflow in split['parents']:
             for tags, structure in _entries(aflow, parent=True):

@@ -137,6 +137,7 @@ def train_bulk_model(
     draws: int = 2,
     random_crystals: int | None = None,
     ordered: int = 0,
+    vacancy_ordered: int = 0,
     teacher: str | Path | None = None,
     teacher_weight: float = 0.5,
     classes: Sequence[str] | None = None,
@@ -153,7 +154,8 @@ def train_bulk_model(
     :data:`~aiida_crystalface.core.bulkset.PYXTAL_PER_PROTOTYPE` per outsider prototype); the calibration part keeps
     its default, so that the rule is fitted on the same kind of part as always. ``ordered``: how many ordered
     superstructures of the class lattices the train part holds (outsiders,
-    :func:`~aiida_crystalface.core.bulkset.ordered_superstructure`); the calibration part holds none. ``teacher``: a
+    :func:`~aiida_crystalface.core.bulkset.ordered_superstructure`); the calibration part holds none.
+    ``vacancy_ordered``: as many vacancy-ordered superstructures (``vacancies=True``), train part only. ``teacher``: a
     trained bulk model (an ensemble, say) whose probabilities the network learns with the labels
     (:func:`soft_targets`, ``teacher_weight``): one network, one pass, in place of the teacher's several.
     ``cache``: a folder where the fingerprints of both parts are written (``<part>.npz`` and ``<part>.json``, the
@@ -178,7 +180,16 @@ def train_bulk_model(
         _say(f'building the {part} part (seed {seed}) ...', progress)
         n_random = random_crystals if part == 'train' else None
         n_ordered = int(ordered) if part == 'train' else 0
-        items = bulk_items(part, seed, classes=names, draws=draws, n_random=n_random, n_ordered=n_ordered)
+        n_vacancy = int(vacancy_ordered) if part == 'train' else 0
+        items = bulk_items(
+            part,
+            seed,
+            classes=names,
+            draws=draws,
+            n_random=n_random,
+            n_ordered=n_ordered,
+            n_vacancy_ordered=n_vacancy,
+        )
         images, targets, _, no_lattice, lattices = images_and_targets(items, names, settings, progress=progress)
         parts[part] = (images, targets, len(items), len(no_lattice), lattices)
         if cache is not None:
@@ -252,6 +263,7 @@ def train_bulk_model(
         'draws': int(draws),
         'random_crystals': None if random_crystals is None else int(random_crystals),
         'ordered_superstructures': int(ordered),
+        'vacancy_ordered_superstructures': int(vacancy_ordered),
         'teacher': None
         if teacher is None
         else {'model': Path(teacher).parent.name or str(teacher), 'weight': float(teacher_weight)},
@@ -264,6 +276,7 @@ def train_bulk_model(
         'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}'
         + ('' if random_crystals is None else f' --random {int(random_crystals)}')
         + (f' --ordered {int(ordered)}' if ordered else '')
+        + (f' --vacancy-ordered {int(vacancy_ordered)}' if vacancy_ordered else '')
         + (f' --teacher {Path(teacher).parent.name or teacher} --teacher-weight {teacher_weight}' if teacher else '')
         + (
             ''
@@ -685,6 +698,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         '--ordered', type=int, default=0, help='ordered superstructures of the class lattices in the train part'
     )
+    parser.add_argument(
+        '--vacancy-ordered',
+        type=int,
+        default=0,
+        help='vacancy-ordered superstructures of the class lattices in the train part',
+    )
     parser.add_argument('--teacher', help='a trained bulk model whose probabilities the network learns with the labels')
     parser.add_argument('--teacher-weight', type=float, default=0.5, help='weight of the teacher (default 0.5)')
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
@@ -742,6 +761,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         draws=args.draws,
         random_crystals=args.random,
         ordered=args.ordered,
+        vacancy_ordered=args.vacancy_ordered,
         teacher=args.teacher,
         teacher_weight=args.teacher_weight,
         classes=args.classes,

@@ -170,3 +170,25 @@ def test_cubic_elemental_crystals_are_seeded_one_element_cubic_outsiders_and_no_
     assert all(not bulkset.signature_parent(i) for i in pristine)  # redrawn where it is a class
     test_species = set(open_set_split(0)['test']['species'])
     assert all(set(cubic_elemental_crystal(s, 'test').info['species']) <= test_species for s in range(3))
+
+
+def test_vacancy_ordered_superstructures_are_emptier_than_their_parent_and_no_class():
+    from aiida_crystalface.core.bulkset import ordered_superstructure, signature_parent
+
+    items = [ordered_superstructure(seed, vacancies=True) for seed in range(12)]
+    again = ordered_superstructure(4, vacancies=True)
+    assert np.array_equal(again.positions, items[4].positions) and np.array_equal(again.numbers, items[4].numbers)
+    train = set(open_set_split(0)['train']['species'])
+    for item in items:
+        info = item.info
+        assert info['source'] == 'vacancy-ordered' and info['kind'] == 'outsider' and info['label'] == 'unknown'
+        assert set(info['species']) <= train and 1 <= len(info['species']) <= 2
+    plain = [i for i in items if i.info['variant'] == 'pristine' and not i.info['distorted']]
+    assert plain  # two of these twelve seeds
+    for item in plain:
+        parent = class_structure(item.info['parent'], (item.info['species'][0],))
+        density = len(item) / abs(np.linalg.det(item.cell))
+        assert density < 0.99 * len(parent) / abs(np.linalg.det(parent.cell))  # some lattice points are empty
+        assert not signature_parent(item)
+    # The plain superstructures are unchanged by the new switch.
+    assert ordered_superstructure(3).info['source'] == 'ordered'

@@ -355,8 +355,9 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     bulk.main(['-o', str(tmp_path), '--outsider-target', '0.02'])
     assert calls[0][1]['outsider_target'] == 0.02
     calls.clear()
-    bulk.main(['-o', str(tmp_path), '--ordered', '2400', '--no-composition-rule'])
+    bulk.main(['-o', str(tmp_path), '--ordered', '2400', '--vacancy-ordered', '1200', '--no-composition-rule'])
     assert calls[0][1]['ordered'] == 2400 and calls[0][1]['composition'] is False
+    assert calls[0][1]['vacancy_ordered'] == 1200
     calls.clear()
     bulk.main(['-o', str(tmp_path), '--teacher', 'T/model.safetensors', '--teacher-weight', '0.3'])
     assert calls[0][1]['teacher'] == 'T/model.safetensors' and calls[0][1]['teacher_weight'] == 0.3
