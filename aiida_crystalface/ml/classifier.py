@@ -119,6 +119,7 @@ class Classifier:
         if {UNKNOWN, AMORPHOUS, OTHER} & {str(c) for c in classes}:
             raise ValueError(f'{UNKNOWN!r}, {AMORPHOUS!r} and {OTHER!r} are answers, not class names: {classes}')
         self.net = net.eval().to(memory_format=torch.channels_last)
+        self._int8 = None  # the network quantize() makes; never saved
         self.classes = [str(c) for c in classes]
         self.open_set = open_set
         if settings is not None and hasattr(settings, 'to_dict'):
@@ -226,21 +227,28 @@ class Classifier:
     ) -> np.ndarray:
         """Raw network outputs (N, n_outputs), float32: one per class, and ``other`` last for an open-set model.
 
-        :param precision: ``'float32'`` (default) or ``'bfloat16'`` (autocast: about twice as fast on CPUs with
-            native bf16, with logits good to about 1 %).
+        :param precision: ``'float32'`` (default), ``'bfloat16'`` (autocast: about twice as fast on CPUs with
+            native bf16, with logits good to about 1 %) or ``'int8'`` (the network :meth:`quantize` made: about five
+            times as fast on a CPU with VNNI; ``benchmarks/quantized.py`` measures how often the answer changes).
         :param pad: the last batch is padded with blank images to a multiple of ``pad`` (their outputs dropped), so
             that calls with varying numbers of images meet few batch shapes: oneDNN prepares its convolutions once
             per shape, 10-35 ms each on a 2-core CPU (:meth:`classify_atoms` uses 4).
         """
         import torch
 
-        if precision not in ('float32', 'bfloat16'):
-            raise ValueError(f'precision must be float32 or bfloat16, not {precision!r}')
+        if precision not in ('float32', 'bfloat16', 'int8'):
+            raise ValueError(f'precision must be float32, bfloat16 or int8, not {precision!r}')
+        if precision == 'int8' and self._int8 is None:
+            raise ValueError(
+                "precision 'int8' needs the quantized network: call quantize(images) first, with fingerprints "
+                'like those to classify'
+            )
         self.check_settings(settings_hash)
         array = self._as_batch(images)
         self.net.eval()
         out = np.empty((len(array), self.net.config['n_classes']), dtype=np.float32)
         device = next(self.net.parameters()).device.type
+        net = self._int8 if precision == 'int8' else self.net
         autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision == 'bfloat16')
         with torch.inference_mode(), autocast:
             for start in range(0, len(array), batch_size):
@@ -250,10 +258,59 @@ class Classifier:
                     chunk = np.concatenate([chunk, np.zeros((pad - size % pad, *chunk.shape[1:]), np.float32)])
                 batch = torch.from_numpy(chunk)
                 batch = batch.unsqueeze(1) if batch.ndim == 3 else batch
-                # channels_last lets oneDNN pick its fast NHWC convolutions (about 1.3x on this CPU).
-                batch = batch.contiguous(memory_format=torch.channels_last)
-                out[start : start + size] = self.net(batch.to(device)).float().cpu().numpy()[:size]
+                if net is self.net:
+                    # channels_last lets oneDNN pick its fast NHWC convolutions (about 1.3x on this CPU).
+                    batch = batch.contiguous(memory_format=torch.channels_last)
+                out[start : start + size] = net(batch.to(device)).float().cpu().numpy()[:size]
         return out
+
+    def quantize(self, images: Any, *, batch_size: int = 128) -> Classifier:
+        """Make the int8 network that ``precision='int8'`` uses; returns this classifier.
+
+        Post-training static quantization (:mod:`torch.ao.quantization`, FX graph mode, the x86 backend's default
+        config). Weights are quantized per channel. Activation ranges are observed on ``images``: fingerprints of
+        the kind the model will classify (a few hundred are enough), for example pristine and damaged members of
+        the training classes. The float network, :meth:`save` and every other precision are unchanged; the int8
+        network is not saved, so call this again after :meth:`load`. The decision rule was fitted on float32
+        outputs: ``benchmarks/quantized.py`` measures how often the int8 answer differs from the float32 one.
+        CPU only.
+        """
+        import copy
+        import warnings
+
+        import torch
+        from torch.ao.quantization import get_default_qconfig_mapping
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+        array = self._as_batch(images)
+        if not len(array):
+            raise ValueError('quantize needs at least one fingerprint to observe the activation ranges')
+        if next(self.net.parameters()).device.type != 'cpu':
+            raise ValueError('int8 inference runs on the CPU; move the network there first')
+        batches = [torch.from_numpy(array[i : i + batch_size]) for i in range(0, len(array), batch_size)]
+        batches = [b.unsqueeze(1) if b.ndim == 3 else b for b in batches]
+        mapping = get_default_qconfig_mapping('x86')
+        members = list(self.net.members) if hasattr(self.net, 'members') else [self.net]
+        converted = []
+        with warnings.catch_warnings():
+            # torch.ao.quantization warns that it will move to torchao; its API is what this torch has.
+            warnings.simplefilter('ignore')
+            for member in members:
+                float_member = copy.deepcopy(member).eval().to(memory_format=torch.contiguous_format)
+                prepared = prepare_fx(float_member, mapping, example_inputs=(batches[0][:1].float(),))
+                with torch.inference_mode():
+                    for batch in batches:
+                        prepared(batch.float())
+                int8 = convert_fx(prepared).eval()
+                int8.config = dict(member.config)
+                converted.append(int8)
+        if hasattr(self.net, 'members'):
+            from aiida_crystalface.ml.convnet import Ensemble
+
+            self._int8 = Ensemble(converted).eval()
+        else:
+            self._int8 = converted[0]
+        return self
 
     def output_probabilities(self, images: Any, **kwargs: Any) -> np.ndarray:
         """Calibrated probabilities of every output (N, n_outputs): the classes, then ``other`` (open-set models).
@@ -276,7 +333,7 @@ class Classifier:
         :param images: (N, H, W) or a single (H, W) fingerprint, values in [0, 1].
         :param batch_size: images per forward pass.
         :param settings_hash: the settings hash of the images; when given it must equal :attr:`settings_hash`.
-        :param precision: ``'float32'`` or ``'bfloat16'`` (see :meth:`logits`).
+        :param precision: ``'float32'``, ``'bfloat16'`` or ``'int8'`` (see :meth:`logits`).
         """
         probabilities = self.output_probabilities(
             images, batch_size=batch_size, settings_hash=settings_hash, precision=precision
@@ -416,7 +473,9 @@ class Classifier:
             [[admits(entry, c) is not False for c in range(len(self.classes))] for entry in entries], dtype=bool
         ).reshape(len(entries), len(self.classes))
 
-    def classify(self, structures: Any, *, progress: bool = False, batch_size: int = 512) -> list[dict[str, Any]]:
+    def classify(
+        self, structures: Any, *, progress: bool = False, batch_size: int = 512, precision: str = 'float32'
+    ) -> list[dict[str, Any]]:
         """Fingerprint and classify structures: one answer per structure, in input order.
 
         Each answer is ``{'label', 'probabilities', 'uncertainty'}`` (see :meth:`decide`), or ``{'error': str}``
@@ -424,6 +483,7 @@ class Classifier:
 
         :param structures: pymatgen Structures, ASE Atoms, AiiDA StructureData, or paths of structure files (a file
             with several frames gives one answer per frame, in order).
+        :param precision: of the network (:meth:`logits`; ``'int8'`` needs :meth:`quantize` first).
         """
         from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
         from aiida_crystalface.core.structures import StructureError, read_structures
@@ -448,7 +508,9 @@ class Classifier:
         settings = FingerprintSettings.from_dict(self.settings) if self.settings else FingerprintSettings()
         batch = fingerprint_batch(items, settings, progress=progress)
         lattices = [lattice if lattice is not None else True for lattice in batch.lattices]
-        decided = self.decide(batch.images, lattices, batch_size=batch_size) if len(batch.ok) else []
+        decided = (
+            self.decide(batch.images, lattices, batch_size=batch_size, precision=precision) if len(batch.ok) else []
+        )
         by_item: dict[int, dict[str, Any]] = {int(k): {'error': str(v)} for k, v in batch.errors.items()}
         by_item.update({int(i): answer for i, answer in zip(batch.ok, decided, strict=True)})
         slots = iter(range(len(items)))
@@ -479,7 +541,8 @@ class Classifier:
             windows share the batch shapes oneDNN has prepared; from 4 images up the outputs are the same to the
             bit whatever the batch.
         :param precision: of the network (:meth:`logits`): ``'bfloat16'`` is about 1.7 times as fast on a CPU with
-            native bf16; ``benchmarks/local.py`` measures what it costs in accuracy.
+            native bf16; ``benchmarks/local.py`` measures what it costs in accuracy. ``'int8'`` needs
+            :meth:`quantize` first.
         :returns: ``{'labels': list[str] (one per atom), 'probabilities': ndarray (N, C) over :attr:`classes`,
             'uncertainty': ndarray (N,), 'windows': int, 'settings': dict}``; ``settings`` holds the stride, seed and
             method, to be stored with the result.

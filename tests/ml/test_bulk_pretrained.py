@@ -131,3 +131,31 @@ def test_elemental_crystals_with_half_their_sites_vacant_get_no_compound_class(m
     compounds = {name for name, record in model.prototypes.items() if record['species_count'] > 1}
     assert not compounds & set(answers), answers
     assert sum(label in ('bcc', 'fcc', 'diamond') for label in answers) >= 18, answers  # the rest: unknown
+
+
+def test_int8_network_gives_the_float32_answers_on_independent_crystals(tmp_path):
+    """``quantize`` with activation ranges observed on training-generator members of a few classes; the int8 answers
+    on the ASE-built crystals above (members and outsiders) are the float32 ones, and saving keeps the float model."""
+    from aiida_crystalface.core.bulkset import bulk_items
+    from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
+
+    model = Classifier.pretrained('bulk-59')
+    structures = [_big(build()) for build in (*CRYSTALS.values(), *OUTSIDERS.values())]
+    with pytest.raises(ValueError, match='quantize'):
+        model.classify(structures[:1], precision='int8')
+    observed = bulk_items('train', 0, classes=['fcc', 'hcp', 'rocksalt', 'perovskite'], draws=1, species_per_class=1,
+                          outsiders=False)  # fmt: skip
+    images = fingerprint_batch(observed, FingerprintSettings.from_dict(model.settings)).images
+    assert model.quantize(images) is model
+    expected = [*CRYSTALS, *(['unknown'] * len(OUTSIDERS))]
+    float32 = [answer['label'] for answer in model.classify(structures)]
+    int8 = [answer['label'] for answer in model.classify(structures, precision='int8')]
+    assert float32 == expected and int8 == expected, (float32, int8)
+    batch = fingerprint_batch(structures, FingerprintSettings.from_dict(model.settings))
+    exact, quantized = model.logits(batch.images), model.logits(batch.images, precision='int8')
+    assert not np.array_equal(exact, quantized)  # the int8 path is really another network
+    assert np.abs(exact - quantized).max() < 0.5 * np.abs(exact).max()
+    saved = Classifier.load(model.save(tmp_path / 'model.safetensors', weights_dtype='float16'))
+    np.testing.assert_allclose(saved.logits(batch.images), exact, atol=1e-5)
+    with pytest.raises(ValueError, match='quantize'):
+        saved.logits(batch.images, precision='int8')
