@@ -134,9 +134,7 @@ def test_ordered_superstructures_are_seeded_outsiders_on_a_class_lattice_and_no_
     )
     from aiida_crystalface.core.openset import open_set_split
 
-    items = [ordered_superstructure(seed) for seed in range(12)]
-    again = ordered_superstructure(5)
-    assert np.array_equal(again.positions, items[5].positions) and np.array_equal(again.numbers, items[5].numbers)
+    items = _seeded(ordered_superstructure, 12)
     train = set(open_set_split(0)['train']['species'])
     for item in items:
         info = item.info
@@ -156,9 +154,7 @@ def test_cubic_elemental_crystals_are_seeded_one_element_cubic_outsiders_and_no_
     pytest.importorskip('pyxtal')
     from aiida_crystalface.core.bulkset import CUBIC_GROUPS, cubic_elemental_crystal
 
-    items = [cubic_elemental_crystal(seed) for seed in range(8)]
-    again = cubic_elemental_crystal(3)
-    assert np.array_equal(again.positions, items[3].positions) and np.array_equal(again.numbers, items[3].numbers)
+    items = _seeded(cubic_elemental_crystal, 8)
     calibration = set(open_set_split(0)['calibration']['species'])
     for item in items:
         info = item.info
@@ -192,3 +188,12 @@ def test_vacancy_ordered_superstructures_are_emptier_than_their_parent_and_no_cl
         assert not signature_parent(item)
     # The plain superstructures are unchanged by the new switch.
     assert ordered_superstructure(3).info['source'] == 'ordered'
+
+
+def _seeded(make, count: int) -> list:
+    """``make(seed)`` for seeds 0..count-1, checked to give the same structure again for the same seed."""
+    items = [make(seed) for seed in range(count)]
+    again = make(count // 2)
+    assert np.array_equal(again.positions, items[count // 2].positions)
+    assert np.array_equal(again.numbers, items[count // 2].numbers)
+    return items
