@@ -70,6 +70,7 @@ __all__ = (
     'ensemble_bulk_models',
     'fit_decision_rule',
     'main',
+    'part_items',
     'recalibrate_bulk_model',
     'seen_lattices',
     'soft_targets',
@@ -135,6 +136,7 @@ def train_bulk_model(
     batch_size: int = 32,
     learning_rate: float = 1e-3,
     draws: int = 2,
+    calibration_draws: int = 2,
     random_crystals: int | None = None,
     ordered: int = 0,
     vacancy_ordered: int = 0,
@@ -144,8 +146,11 @@ def train_bulk_model(
     cache: str | Path | None = None,
     outsider_target: float | str | None = 'auto',
     composition: bool = True,
+    items: str | Path | None = None,
+    items_only: bool = False,
+    accelerator: str = 'cpu',
     progress: bool = True,
-) -> Classifier:
+) -> Classifier | None:
     """Build the train and calibration parts, train, calibrate and save the bulk model (see the module docstring).
 
     Deterministic for a ``seed`` on the same software (CPU). ``classes``: a subset of the bulk classes (tests).
@@ -161,12 +166,22 @@ def train_bulk_model(
     ``cache``: a folder where the fingerprints of both parts are written (``<part>.npz`` and ``<part>.json``, the
     lattice records), for :func:`recalibrate_bulk_model`. ``outsider_target`` and ``composition``: see
     :func:`fit_decision_rule`.
+
+    ``draws``: draws of each member and outsider variant in the train part; ``calibration_draws`` in the
+    calibration part (2, as for every bundled model, so that rules fitted on it compare like with like).
+
+    ``items``: a folder for the structures of both parts (:func:`part_items`): a part found there is read instead of
+    built, one not found is built and written there. Building needs pymatgen, ASE and pyxtal; reading needs none of
+    them, so that the parts can be built on one machine and the network trained on another (a GPU machine with
+    only PyTorch and Numba, say). ``items_only``: build (and, with ``cache``, fingerprint) the parts and stop; returns
+    None. ``accelerator``: Lightning's (``'cpu'``, ``'gpu'``, ``'auto'``); deterministic on CPU, and on a GPU as far
+    as its kernels allow (the run is reproducible there in its statistics, not bit for bit).
     """
     import pytorch_lightning as pl
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from aiida_crystalface.core.bulkset import SPECIES_PER_CLASS, bulk_items, bulk_split
+    from aiida_crystalface.core.bulkset import SPECIES_PER_CLASS
     from aiida_crystalface.core.classes import BULK_CLASSES
     from aiida_crystalface.core.diffraction import FingerprintSettings
     from aiida_crystalface.ml.convnet import ConvNet, he_initialise
@@ -174,27 +189,32 @@ def train_bulk_model(
     started = time.perf_counter()
     names = list(BULK_CLASSES) if classes is None else list(classes)
     settings = FingerprintSettings(**BULK_SETTINGS)
-    prototypes = bulk_prototypes(names)
+    prototypes, split = _context(names, seed, items)
     parts = {}
     for part in ('train', 'calibration'):
         _say(f'building the {part} part (seed {seed}) ...', progress)
         n_random = random_crystals if part == 'train' else None
         n_ordered = int(ordered) if part == 'train' else 0
         n_vacancy = int(vacancy_ordered) if part == 'train' else 0
-        items = bulk_items(
-            part,
-            seed,
-            classes=names,
-            draws=draws,
-            n_random=n_random,
-            n_ordered=n_ordered,
-            n_vacancy_ordered=n_vacancy,
-        )
-        images, targets, _, no_lattice, lattices = images_and_targets(items, names, settings, progress=progress)
-        parts[part] = (images, targets, len(items), len(no_lattice), lattices)
+        recipe = {
+            'part': part,
+            'seed': int(seed),
+            'classes': names,
+            'draws': int(draws if part == 'train' else calibration_draws),
+            'n_random': n_random,
+            'n_ordered': n_ordered,
+            'n_vacancy_ordered': n_vacancy,
+        }
+        items_ = part_items(recipe, items, progress=progress)
+        if items_only and cache is None:
+            continue
+        images, targets, _, no_lattice, lattices = images_and_targets(items_, names, settings, progress=progress)
+        parts[part] = (images, targets, len(items_), len(no_lattice), lattices)
         if cache is not None:
             _save_part(Path(cache), part, images, targets, lattices)
-        _say(f'  {len(items)} structures, {len(images)} images ({len(no_lattice)} with no lattice left out)', progress)
+        _say(f'  {len(items_)} structures, {len(images)} images ({len(no_lattice)} with no lattice left out)', progress)
+    if items_only:
+        return None
 
     pl.seed_everything(seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -213,7 +233,8 @@ def train_bulk_model(
     )
     trainer = pl.Trainer(
         max_epochs=epochs,
-        accelerator='cpu',
+        accelerator=accelerator,
+        devices=1,
         deterministic=True,
         logger=False,
         enable_checkpointing=False,
@@ -221,7 +242,26 @@ def train_bulk_model(
         enable_model_summary=False,
     )
     trainer.fit(module, loader)
-    net.eval()
+    net.cpu().eval()
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # The network alone, before the rule's fit: a stop from here on does not lose the training
+    # (``--recalibrate OUTPUT/network.safetensors --cache PARTS`` fits the rule from it).
+    Classifier(
+        net,
+        names,
+        settings,
+        metadata={
+            'open_set': {
+                'method': 'outlier-exposure',
+                'outputs': [*names, OTHER],
+                'fitted': False,
+                'note': 'the network alone: no decision rule fitted yet (fit one with --recalibrate)',
+            },
+            'prototypes': prototypes,
+            'training': {'stage': 'network, before the decision rule', 'seed': int(seed), 'epochs': int(epochs)},
+        },
+    ).save(output_dir / 'network.safetensors', weights_dtype='float16')
 
     cal_images, cal_targets, cal_lattices = parts['calibration'][0], parts['calibration'][1], parts['calibration'][4]
     record, prototypes = fit_decision_rule(
@@ -237,7 +277,6 @@ def train_bulk_model(
         composition=composition,
     )
     probe = Classifier(net, names, settings, metadata={'open_set': record, 'prototypes': prototypes})
-    split = bulk_split(seed)
     record.update(
         method='outlier-exposure',
         outputs=[*names, OTHER],
@@ -261,6 +300,7 @@ def train_bulk_model(
         'learning_rate': float(learning_rate),
         'seed': int(seed),
         'draws': int(draws),
+        'calibration_draws': int(calibration_draws),
         'random_crystals': None if random_crystals is None else int(random_crystals),
         'ordered_superstructures': int(ordered),
         'vacancy_ordered_superstructures': int(vacancy_ordered),
@@ -274,6 +314,7 @@ def train_bulk_model(
         'train_accuracy': round(train_accuracy, 6),
         'seconds': round(time.perf_counter() - started, 1),
         'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}'
+        + ('' if calibration_draws == 2 else f' --calibration-draws {int(calibration_draws)}')
         + ('' if random_crystals is None else f' --random {int(random_crystals)}')
         + (f' --ordered {int(ordered)}' if ordered else '')
         + (f' --vacancy-ordered {int(vacancy_ordered)}' if vacancy_ordered else '')
@@ -285,13 +326,14 @@ def train_bulk_model(
             if outsider_target is None
             else f' --outsider-target {outsider_target}'
         )
-        + ('' if composition else ' --no-composition-rule'),
+        + ('' if composition else ' --no-composition-rule')
+        + ('' if accelerator == 'cpu' else f' --accelerator {accelerator}'),
+        'accelerator': str(accelerator),
+        'device': _device_name(trainer),
     }
     classifier = Classifier(
         net, names, settings, metadata={'open_set': record, 'prototypes': prototypes, 'training': training}
     )
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
     classifier.save(output_dir / 'model.safetensors', weights_dtype='float16')
     (output_dir / 'metrics.json').write_text(json.dumps({'open_set': record, 'training': training}, indent=2) + '\n')
     _say(
@@ -303,6 +345,56 @@ def train_bulk_model(
         True,
     )
     return Classifier.load(output_dir / 'model.safetensors')
+
+
+def part_items(recipe: dict, folder: str | Path | None = None, *, progress: bool = False) -> list:
+    """The structures of one part, built by :func:`~aiida_crystalface.core.bulkset.bulk_items` from ``recipe`` (its
+    arguments: ``part``, ``seed``, ``classes``, ``draws``, ``n_random``, ``n_ordered``, ``n_vacancy_ordered``).
+
+    With a ``folder``, ``<folder>/<part>-items.npz`` is read where it exists and was written for the same recipe
+    (another recipe raises ``ValueError`` naming the file), and written after the build where it does not
+    (:func:`~aiida_crystalface.core.structures.save_structures`, ``compact``: positions to 1/65536 of the cell).
+    """
+    from aiida_crystalface.core.bulkset import bulk_items
+    from aiida_crystalface.core.structures import load_structures, save_structures
+
+    recipe = json.loads(json.dumps(recipe))
+    path = None if folder is None else Path(folder) / f'{recipe["part"]}-items.npz'
+    if path is not None and path.is_file():
+        structures, extra = load_structures(path, extra=True)
+        if (extra or {}).get('recipe') != recipe:
+            raise ValueError(
+                f'{path}: written for another recipe ({(extra or {}).get("recipe")}), not {recipe}; give another '
+                '--items folder or remove the file'
+            )
+        _say(f'  read {len(structures)} structures from {path}', progress)
+        return structures
+    args = {k: v for k, v in recipe.items() if k not in ('part', 'seed')}
+    structures = bulk_items(recipe['part'], recipe['seed'], **args)
+    if path is not None:
+        save_structures(path, structures, compact=True, extra={'recipe': recipe})
+        _say(f'  wrote {len(structures)} structures to {path}', progress)
+    return structures
+
+
+def _context(names: Sequence[str], seed: int, folder: str | Path | None) -> tuple[dict, dict]:
+    """:func:`bulk_prototypes` of ``names`` and :func:`~aiida_crystalface.core.bulkset.bulk_split` of ``seed``
+    (both read the AFLOW library through pymatgen), kept in ``<folder>/context.json`` beside the parts' structures
+    when a folder is given, so that a machine without pymatgen can train from that folder."""
+    from aiida_crystalface.core.bulkset import bulk_split
+
+    key = {'classes': list(names), 'seed': int(seed)}
+    path = None if folder is None else Path(folder) / 'context.json'
+    if path is not None and path.is_file():
+        context = json.loads(path.read_text())
+        if context.get('key') != key:
+            raise ValueError(f'{path}: written for {context.get("key")}, not {key}; give another --items folder')
+        return context['prototypes'], context['split']
+    prototypes, split = json.loads(json.dumps(bulk_prototypes(names))), json.loads(json.dumps(bulk_split(seed)))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({'key': key, 'prototypes': prototypes, 'split': split}, indent=1) + '\n')
+    return prototypes, split
 
 
 def soft_targets(teacher, names: Sequence[str], images, targets, weight: float = 0.5):
@@ -629,7 +721,9 @@ def ensemble_bulk_models(
     for path, other in zip(models[1:], loaded[1:], strict=True):
         if other.classes != first.classes or other.settings_hash != first.settings_hash:
             raise ValueError(f'{path}: its classes or fingerprint settings are not those of {models[0]}')
-    net = Ensemble([model.net for model in loaded]).eval()
+    # An ensemble given as a member joins with its own members: every network weighs the same.
+    nets = [net for model in loaded for net in (model.net.members if isinstance(model.net, Ensemble) else [model.net])]
+    net = Ensemble(nets).eval()
     names = ' '.join(Path(model).parent.name or str(model) for model in models)
     training = {
         'ensemble': [model.metadata.get('training', {}) for model in loaded],
@@ -638,6 +732,16 @@ def ensemble_bulk_models(
     metadata = {**_extra(first.metadata), 'training': training}
     joined = Classifier(net, first.classes, FingerprintSettings.from_dict(first.settings), metadata=metadata)
     return recalibrate_bulk_model(joined, cache, output_dir, outsider_target=outsider_target, composition=composition)
+
+
+def _device_name(trainer) -> str:
+    """The device the trainer trained on, in words (``cpu``, or ``cuda:0 (NVIDIA H200)``)."""
+    import torch
+
+    device = trainer.strategy.root_device
+    if device.type == 'cuda':
+        return f'{device} ({torch.cuda.get_device_name(device)})'
+    return str(device)
 
 
 def _extra(metadata: dict) -> dict:
@@ -693,6 +797,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--epochs', type=int, default=14)
     parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
     parser.add_argument(
+        '--calibration-draws', type=int, default=2, help='draws of each variant in the calibration part (default 2)'
+    )
+    parser.add_argument(
         '--random', type=int, help='pyxtal crystals in the train part (default: 6 per outsider prototype of the part)'
     )
     parser.add_argument(
@@ -708,6 +815,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--teacher-weight', type=float, default=0.5, help='weight of the teacher (default 0.5)')
     parser.add_argument('--classes', nargs='+', help='a subset of the bulk classes (default: all)')
     parser.add_argument('--cache', help='folder for the fingerprints of the train and calibration parts')
+    parser.add_argument(
+        '--items',
+        metavar='DIR',
+        help='folder for the structures of the parts: read from it where there, else built and written there',
+    )
+    parser.add_argument(
+        '--items-only', action='store_true', help='build the parts (into --items; with --cache, their fingerprints too)'
+    )
+    parser.add_argument('--accelerator', default='cpu', help="Lightning's accelerator: cpu (default), gpu or auto")
     parser.add_argument('--recalibrate', metavar='MODEL', help='fit the decision rule of MODEL again from --cache')
     parser.add_argument(
         '--ensemble', nargs='+', metavar='MODEL', help='join MODELs into one and fit its decision rule from --cache'
@@ -759,6 +875,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         epochs=args.epochs,
         draws=args.draws,
+        calibration_draws=args.calibration_draws,
         random_crystals=args.random,
         ordered=args.ordered,
         vacancy_ordered=args.vacancy_ordered,
@@ -768,6 +885,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache=args.cache,
         outsider_target=target,
         composition=not args.no_composition_rule,
+        items=args.items,
+        items_only=args.items_only,
+        accelerator=args.accelerator,
     )
     return 0
 

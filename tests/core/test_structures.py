@@ -5,7 +5,13 @@ import pytest
 from ase import Atoms
 
 from aiida_crystalface.core.diffraction import fingerprint
-from aiida_crystalface.core.structures import AtomicStructure, StructureError, read_structures, to_atomic_structure
+from aiida_crystalface.core.structures import (
+    AtomicStructure,
+    StructureError,
+    read_structures,
+    supercell,
+    to_atomic_structure,
+)
 
 from .conftest import prototype
 
@@ -122,3 +128,49 @@ def test_integer_grid_and_median_match_numpy():
         values = rng.normal(size=n)
         assert median(values) == float(np.median(values))
     assert np.isnan(median(np.array([])))
+
+
+def test_saved_structures_come_back_with_their_labels_info_and_fingerprints(tmp_path):
+    from aiida_crystalface.core.structures import load_structures, save_structures
+
+    rng = np.random.default_rng(0)
+    fcc = supercell(prototype('fcc', 'Al', 4.05, cubic=True), np.diag([3, 3, 3]))
+    shaken = fcc.replace(positions=fcc.positions + rng.normal(0, 0.1, fcc.positions.shape), label='shaken fcc')
+    shaken = shaken.replace(info={'kind': 'member', 'species': ('Al',), 'level': 0.1, 'params': {'sigma': 0.1}})
+    tilted = AtomicStructure([[3.0, 0, 0], [1.5, 2.6, 0], [0.3, 0.2, 5.0]], [[0, 0, 0], [-0.4, 1.0, 2.4]], [30, 8])
+    exact = save_structures(tmp_path / 'exact.npz', [shaken, tilted], extra={'recipe': {'seed': 3}})
+    back, extra = load_structures(exact, extra=True)
+    assert extra == {'recipe': {'seed': 3}} and [s.label for s in back] == ['shaken fcc', 'structure']
+    assert back[0].info == {'kind': 'member', 'species': ['Al'], 'level': 0.1, 'params': {'sigma': 0.1}}
+    np.testing.assert_array_equal(back[0].positions, shaken.positions)
+    np.testing.assert_array_equal(back[1].numbers, tilted.numbers)
+    # Compact: 16-bit fractional coordinates, wrapped into the cell; the same crystal to well under 0.001 angstrom.
+    compact = load_structures(save_structures(tmp_path / 'compact.npz', [shaken, tilted], compact=True))
+    for before, after in zip([shaken, tilted], compact, strict=True):
+        frac = np.linalg.solve(before.cell.T, (after.positions - before.positions).T).T
+        shift = before.cell.T @ (frac - np.round(frac)).T
+        assert np.abs(shift).max() < 1e-3
+    settings = dict(orientation='standard', channels=3)
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+
+    a, b = (fingerprint(s, FingerprintSettings(**settings)) for s in (shaken, compact[0]))
+    assert np.abs(a - b).max() < 1e-3
+    assert (tmp_path / 'compact.npz').stat().st_size < (tmp_path / 'exact.npz').stat().st_size
+
+
+def test_loading_a_file_that_is_not_a_structures_file_names_it(tmp_path):
+    from aiida_crystalface.core.structures import load_structures, save_structures
+
+    with pytest.raises(StructureError, match='no such file'):
+        load_structures(tmp_path / 'missing.npz')
+    other = tmp_path / 'images.npz'
+    np.savez(other, images=np.zeros((2, 3)))
+    with pytest.raises(StructureError, match=r'images\.npz: not a structures file'):
+        load_structures(other)
+    (tmp_path / 'text.npz').write_text('hello')
+    with pytest.raises(StructureError, match=r'text\.npz: not a structures file'):
+        load_structures(tmp_path / 'text.npz')
+    cluster = AtomicStructure(np.zeros((3, 3)), [[0, 0, 0], [2.5, 0, 0]], [29, 29], label='dimer', pbc=False)
+    with pytest.raises(StructureError, match='dimer: not periodic'):
+        save_structures(tmp_path / 'c.npz', [cluster], compact=True)
+    assert load_structures(save_structures(tmp_path / 'c.npz', [cluster]))[0].pbc == (False, False, False)

@@ -260,6 +260,12 @@ def test_fit_and_recalibrate(tmp_path):
         [tmp_path / 'model.safetensors', tmp_path / 'fixed' / 'model.safetensors'], cache, tmp_path / 'joined'
     )
     assert isinstance(joined.net, Ensemble) and len(joined.metadata['training']['ensemble']) == 2
+    # An ensemble joined with a network: one ensemble of three, every network weighing the same.
+    three = ensemble_bulk_models(
+        [tmp_path / 'joined' / 'model.safetensors', tmp_path / 'model.safetensors'], cache, tmp_path / 'three'
+    )
+    assert len(three.net.members) == 3 and all(isinstance(m, ConvNet) for m in three.net.members)
+    assert len(Classifier.load(tmp_path / 'three' / 'model.safetensors').net.members) == 3
     assert joined.open_set['lattice_rule'] == 'restrict' and len(joined.decide(images, lattices)) == len(images)
     answers = again.decide(images, lattices)
     assert all(a['label'] in (*CLASSES, 'unknown') for a in answers)
@@ -361,6 +367,10 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     calls.clear()
     bulk.main(['-o', str(tmp_path), '--teacher', 'T/model.safetensors', '--teacher-weight', '0.3'])
     assert calls[0][1]['teacher'] == 'T/model.safetensors' and calls[0][1]['teacher_weight'] == 0.3
+    calls.clear()
+    bulk.main(['-o', str(tmp_path), '--items', 'I', '--items-only', '--accelerator', 'gpu', '--calibration-draws', '3'])
+    assert calls[0][1]['items'] == 'I' and calls[0][1]['items_only'] is True and calls[0][1]['accelerator'] == 'gpu'
+    assert calls[0][1]['calibration_draws'] == 3
     joined = []
     monkeypatch.setattr(bulk, 'ensemble_bulk_models', lambda models, cache, output, **kw: joined.append((models, kw)))
     assert bulk.main(['-o', str(tmp_path), '--ensemble', 'a', 'b', '--cache', 'c']) == 0
@@ -391,3 +401,28 @@ def test_soft_targets_mix_the_label_with_the_teachers_probabilities():
         soft_targets(teacher, ['bcc', 'fcc'], images, targets)
     with pytest.raises(ValueError, match='teacher_weight'):
         soft_targets(teacher, names, images, targets, 1.5)
+
+
+def test_part_items_are_built_once_then_read_for_the_same_recipe_only(monkeypatch, tmp_path):
+    from aiida_crystalface.core import bulkset
+    from aiida_crystalface.ml.bulk import part_items
+
+    builds = []
+
+    def fake_bulk_items(part, seed, **kwargs):
+        builds.append((part, seed, kwargs))
+        crystal = supercell_of_at_least(class_structure('hcp', 'random'), 50)
+        return [crystal.replace(label=f'{part}-{i}', info={'label': 'hcp', 'draw': i}) for i in range(3)]
+
+    monkeypatch.setattr(bulkset, 'bulk_items', fake_bulk_items)
+    recipe = {'part': 'train', 'seed': 0, 'classes': ['hcp'], 'draws': 1, 'n_random': None, 'n_ordered': 0}
+    built = part_items(recipe, tmp_path)
+    assert (tmp_path / 'train-items.npz').is_file() and len(builds) == 1
+    assert builds[0] == ('train', 0, {'classes': ['hcp'], 'draws': 1, 'n_random': None, 'n_ordered': 0})
+    read = part_items(recipe, tmp_path)
+    assert len(builds) == 1 and [s.label for s in read] == [s.label for s in built]
+    assert [s.info for s in read] == [s.info for s in built]
+    assert max(np.abs(a.cell - b.cell).max() for a, b in zip(read, built, strict=True)) == 0
+    with pytest.raises(ValueError, match=r'train-items\.npz: written for another recipe'):
+        part_items({**recipe, 'draws': 5}, tmp_path)
+    assert len(part_items(recipe, None)) == 3 and len(builds) == 2  # no folder: built every time, written nowhere
