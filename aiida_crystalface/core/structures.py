@@ -469,6 +469,9 @@ def save_structures(
     ``compact``: positions as 16-bit fractional coordinates (wrapped into the cell; a resolution of 1/65536 of each
     cell vector, under 0.001 angstrom for cells under 65 angstrom) instead of float64 Cartesian ones, about a third
     of the size, for periodic structures only (a structure with a non-periodic axis raises :class:`StructureError`).
+    The rounding is small but not nothing: the orientation step's coherence test sits exactly on the structure
+    factor of some ideal crystals (A15: ``|F| = N / 2``), and a rounded A15 crystal's lattice can go unfound where the
+    exact one's is found (docs/bulk.md, "Network 4").
     ``info`` must be JSON-serialisable (tuples come back as lists). ``extra``: JSON-serialisable data stored with
     them (how they were made), returned by :func:`load_structures` with ``extra=True``.
     """
