@@ -294,9 +294,12 @@ def predicted_class(prediction: orm.Data) -> str:
     return attributes.get('predicted_class', None) or attributes.get('label')
 
 
-def predictions_of_structures(structure_pks: Any, model: orm.Data) -> dict[int, ClassificationData]:
+def predictions_of_structures(
+    structure_pks: Any, model: orm.Data, *, precision: str = 'float32'
+) -> dict[int, ClassificationData]:
     """structure pk -> the newest prediction that ``model`` made for it, for each of ``structure_pks`` that has one.
 
+    Only predictions made at ``precision`` count (a ``predict`` call with no ``precision`` input ran in float32).
     Follows the chain structure -> compute_fingerprints -> fingerprint -> predict (with ``model`` as input) ->
     prediction through the link labels (each batched calcfunction names its outputs after its inputs), one query per
     link, each restricted to the labels it needs.
@@ -337,12 +340,28 @@ def predictions_of_structures(structure_pks: Any, model: orm.Data) -> dict[int, 
     fingerprint_of = {
         (r['predict']['id'], r['fingerprint--predict']['label']): r['fingerprint']['id'] for r in qb.iterdict()
     }
+    if fingerprint_of:
+        ran_at = _precisions({calc for calc, _ in fingerprint_of})
+        fingerprint_of = {key: fp for key, fp in fingerprint_of.items() if ran_at.get(key[0], 'float32') == precision}
     found: dict[int, ClassificationData] = {}
     for prediction_fp, prediction in _outputs_by_name(fingerprint_of, ClassificationData, '*'):
         structure = fingerprint_structure[prediction_fp]
         if structure not in found or prediction.ctime > found[structure].ctime:
             found[structure] = prediction
     return found
+
+
+def _precisions(calcs: set[int]) -> dict[int, str]:
+    """predict id -> the value of its ``precision`` input, for those of ``calcs`` that have one."""
+    qb = orm.QueryBuilder()
+    qb.append(orm.CalcFunctionNode, filters={'id': {'in': sorted(calcs)}}, project='id', tag='calc')
+    qb.append(
+        orm.Str,
+        with_outgoing='calc',
+        edge_filters={'type': LinkType.INPUT_CALC.value, 'label': 'precision'},
+        project='attributes.value',
+    )
+    return {calc: str(value) for calc, value in qb.all()}
 
 
 def _outputs_by_name(sources: dict[tuple[int, str], int], cls: type, project: str) -> list[tuple[int, Any]]:

@@ -6,7 +6,8 @@ of it building the fingerprints; ``--cache`` keeps them).
 Which data is which. The model's network was trained on the *train* part of
 :func:`aiida_crystalface.core.bulkset.bulk_split` and its decision rule fitted on the *calibration* part, on float32
 outputs. The int8 network's activation ranges are observed on members of the *train* part (one species tuple per
-class, every damage variant: ``--observe``). Every figure below comes from the *test* part: the members and the
+class, every damage variant): by default those stored in the model file (``python -m aiida_crystalface.ml.bulk
+--quantize``, which observes them so), or observed anew with ``--observe N``. Every figure below comes from the *test* part: the members and the
 open-set items of ``benchmarks/bulk_accuracy.py`` (species with an element no training member had, prototypes and
 pyxtal seeds neither training nor calibration saw), without its cubic row.
 
@@ -42,7 +43,12 @@ def main(argv=None) -> int:
     parser.add_argument('--model', default='bulk-59', help='a bundled model name or a model file (default bulk-59)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--draws', type=int, default=2)
-    parser.add_argument('--observe', type=int, default=1, help='train species tuples per class for the int8 ranges')
+    parser.add_argument(
+        '--observe',
+        type=int,
+        help="observe the int8 ranges anew on N train species tuples per class (default: the model file's stored "
+        'parameters, else N = 1)',
+    )
     parser.add_argument('--cache', type=Path, help='folder for the fingerprints (shared with bulk_accuracy.py)')
     args = parser.parse_args(argv)
 
@@ -52,11 +58,19 @@ def main(argv=None) -> int:
     members, others = test_items(args.seed, args.draws, list(model.classes))
     m_images, m_ok, m_lattices = fingerprints(members, settings, args.cache, 'members')
     o_images, o_ok, o_lattices = fingerprints(others, settings, args.cache, 'others')
-    observed = bulk_items('train', args.seed, classes=model.classes, draws=1, species_per_class=args.observe,
-                          outsiders=False)  # fmt: skip
-    q_images, _, _ = fingerprints(observed, settings, args.cache, f'observe-{args.observe}')
+    stored = model.metadata.get('int8')
     started = time.perf_counter()
-    model.quantize(q_images)
+    if args.observe is None and stored:
+        model.quantize()
+        where = f"the model file's parameters ({stored.get('observed_on', 'observed on unnamed images')})"
+    else:
+        observe = args.observe or 1
+        observed = bulk_items('train', args.seed, classes=model.classes, draws=1, species_per_class=observe,
+                              outsiders=False)  # fmt: skip
+        q_images, _, _ = fingerprints(observed, settings, args.cache, f'observe-{observe}')
+        started = time.perf_counter()
+        model.quantize(q_images)
+        where = f'ranges observed on {len(q_images)} train members'
     quantize_s = time.perf_counter() - started
 
     truth = [members[i].info['label'] for i in m_ok]
@@ -82,8 +96,8 @@ def main(argv=None) -> int:
         changed = np.mean([a != b for a, b in zip(answers, reference, strict=True)])
         rows.append((precision, len(m_images) / best, 100 * right, under, sum(given), len(given), 100 * changed))
 
-    print(f'\ntest part, seed {args.seed}: {len(m_ok)} members, {len(o_ok)} open-set items; int8 ranges observed on '
-          f'{len(q_images)} train members ({quantize_s:.1f} s)\n')  # fmt: skip
+    print(f'\ntest part, seed {args.seed}: {len(m_ok)} members, {len(o_ok)} open-set items; int8: {where} '
+          f'({quantize_s:.1f} s)\n')  # fmt: skip
     print(f'{"precision":10s} {"images/s":>9s} {"x float32":>9s} | {"members right":>13s} '
           f'{"rows < goal":>11s} {"outsiders given a class":>24s} | {"answers changed":>15s}')  # fmt: skip
     for precision, speed, right, under, n_given, n_out, changed in rows:

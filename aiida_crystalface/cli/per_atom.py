@@ -63,6 +63,7 @@ def classify_per_atom(
     stride: float | None,
     as_json: bool,
     batch_size: int,
+    precision: str = 'float32',
 ) -> list[dict[str, Any]]:
     """Classify every atom of every good input; write the extxyz (``output``) and the slice PNG (``plot``).
 
@@ -76,7 +77,8 @@ def classify_per_atom(
     uuids: dict[int, str | None] = {}
     with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
         if store and good:
-            answers, uuids, errors = _stored(ctx, [records[i].structure for i in good], model, stride, batch_size)
+            structures = [records[i].structure for i in good]
+            answers, uuids, errors = _stored(ctx, structures, model, stride, batch_size, precision=precision)
             answers = {good[k]: v for k, v in answers.items()}
             uuids = {good[k]: v for k, v in uuids.items()}
             for k, message in errors.items():
@@ -87,7 +89,9 @@ def classify_per_atom(
             classifier = load_classifier(model, use_profile=False)
             for i in good:
                 try:
-                    answers[i] = classifier.classify_atoms(records[i].structure, stride=stride, progress=True)
+                    answers[i] = classifier.classify_atoms(
+                        records[i].structure, stride=stride, progress=True, precision=precision
+                    )
                     uuids[i] = None
                 except (ValueError, ArithmeticError) as exception:
                     results[i] = {'file': records[i].file, 'error': str(exception)}
@@ -117,7 +121,7 @@ def classify_per_atom(
     return results
 
 
-def _stored(ctx, structures: list, model: str | None, stride: float | None, batch_size: int):
+def _stored(ctx, structures: list, model: str | None, stride: float | None, batch_size: int, *, precision: str):
     """Store the structures and run ClassifyAtomsWorkChain; return answers, node UUIDs and errors by position."""
     from aiida import orm
     from aiida.engine import run_get_node
@@ -134,8 +138,11 @@ def _stored(ctx, structures: list, model: str | None, stride: float | None, batc
     inputs: dict[str, Any] = {'structures': nodes, 'batch_size': orm.Int(batch_size)}
     if model is not None:
         inputs['model'] = load_model_node(model)
-    if stride is not None:
-        inputs['options'] = orm.Dict({'stride': float(stride)})
+    options = {} if stride is None else {'stride': float(stride)}
+    if precision != 'float32':
+        options['precision'] = precision
+    if options:
+        inputs['options'] = orm.Dict(options)
     with quiet_process_reports():
         outputs, node = run_get_node(ClassifyAtomsWorkChain, **inputs)
     click.echo(f'{node.process_label}<{node.pk}> {node.process_state.value}', err=True)

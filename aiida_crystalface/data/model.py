@@ -54,6 +54,7 @@ class ConvNetModelData(orm.SinglefileData):
                 'package_version': str(metadata.get('package_version', __version__)),
                 'metrics': _jsonable(metadata.get('metrics', {})),
                 'md5': md5_of_file(path),
+                'int8': bool(metadata.get('int8')),
             }
         )
 
@@ -79,6 +80,14 @@ class ConvNetModelData(orm.SinglefileData):
     @property
     def settings_hash(self) -> str:
         return self.base.attributes.get('settings_hash', '')
+
+    @property
+    def has_int8(self) -> bool:
+        """Whether the model file stores int8 quantization parameters (``precision='int8'`` works from it alone)."""
+        stored = self.base.attributes.get('int8', None)
+        if stored is None:  # a node made before the attribute existed: read the file's metadata
+            return bool(self.load_classifier().metadata.get('int8'))
+        return bool(stored)
 
     @property
     def metrics(self) -> dict:

@@ -71,6 +71,7 @@ __all__ = (
     'fit_decision_rule',
     'main',
     'part_items',
+    'quantize_bulk_model',
     'recalibrate_bulk_model',
     'seen_lattices',
     'soft_targets',
@@ -734,6 +735,41 @@ def ensemble_bulk_models(
     return recalibrate_bulk_model(joined, cache, output_dir, outsider_target=outsider_target, composition=composition)
 
 
+def quantize_bulk_model(
+    model: str | Path | Classifier, output_dir: str | Path, *, seed: int = 0, observe: int = 1, progress: bool = True
+) -> Classifier:
+    """Observe a bulk model's int8 activation ranges and store them in the model file
+    (:meth:`~aiida_crystalface.ml.classifier.Classifier.quantize`), so that ``precision='int8'`` works from the file
+    alone. The ranges are observed on members of the *train* part (:func:`aiida_crystalface.core.bulkset.bulk_items`
+    of ``seed``: ``observe`` species tuples per class, every damage variant, one draw, no outsiders), the data the
+    network was trained on; neither the calibration nor the test part is touched. The network and the decision rule
+    are unchanged. Writes ``output_dir/model.safetensors`` (and copies the model's ``metrics.json`` there)."""
+    import shutil
+
+    from aiida_crystalface.core.bulkset import bulk_items
+    from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
+
+    classifier = model if isinstance(model, Classifier) else Classifier.load(model)
+    observed = bulk_items(
+        'train', seed, classes=classifier.classes, draws=1, species_per_class=observe, outsiders=False
+    )
+    batch = fingerprint_batch(observed, FingerprintSettings.from_dict(classifier.settings), progress=progress)
+    observed_on = (
+        f"core.bulkset.bulk_items('train', {seed}, draws=1, species_per_class={observe}, outsiders=False): "
+        f'{len(batch.images)} train members'
+    )
+    classifier.quantize(batch.images, observed_on=observed_on)
+    output_dir = Path(output_dir)
+    weights = classifier.metadata.get('weights_dtype', 'float32')
+    path = classifier.save(output_dir / 'model.safetensors', weights_dtype=weights)
+    if not isinstance(model, Classifier):
+        metrics = Path(model).parent / 'metrics.json'
+        if metrics.is_file() and metrics.resolve() != (output_dir / 'metrics.json').resolve():
+            shutil.copyfile(metrics, output_dir / 'metrics.json')
+    _say(f'int8 parameters observed on {len(batch.images)} train members, written to {path}', True)
+    return Classifier.load(path)
+
+
 def _device_name(trainer) -> str:
     """The device the trainer trained on, in words (``cpu``, or ``cuda:0 (NVIDIA H200)``)."""
     import torch
@@ -828,6 +864,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         '--ensemble', nargs='+', metavar='MODEL', help='join MODELs into one and fit its decision rule from --cache'
     )
+    parser.add_argument(
+        '--quantize',
+        metavar='MODEL',
+        help="observe MODEL's int8 activation ranges on train members and store them in OUTPUT/model.safetensors",
+    )
+    parser.add_argument(
+        '--observe', type=int, default=1, help='with --quantize: train species tuples per class (default 1)'
+    )
     rule = parser.add_mutually_exclusive_group()
     rule.add_argument(
         '--outsider-target',
@@ -852,6 +896,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             target = float('nan')
         if not 0.0 <= target < 1.0:
             parser.error(f'--outsider-target must be "auto" or a share in [0, 1), got {args.outsider_target!r}')
+    if args.quantize:
+        quantize_bulk_model(args.quantize, args.output, seed=args.seed, observe=args.observe)
+        return 0
     if args.ensemble:
         if not args.cache or len(args.ensemble) < 2:
             parser.error('--ensemble needs two or more models and --cache (the folder given to a training run)')

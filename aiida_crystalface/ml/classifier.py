@@ -119,7 +119,7 @@ class Classifier:
         if {UNKNOWN, AMORPHOUS, OTHER} & {str(c) for c in classes}:
             raise ValueError(f'{UNKNOWN!r}, {AMORPHOUS!r} and {OTHER!r} are answers, not class names: {classes}')
         self.net = net.eval().to(memory_format=torch.channels_last)
-        self._int8 = None  # the network quantize() makes; never saved
+        self._int8 = None  # the network quantize() makes (its parameters are saved, the network is not)
         self.classes = [str(c) for c in classes]
         self.open_set = open_set
         if settings is not None and hasattr(settings, 'to_dict'):
@@ -239,10 +239,12 @@ class Classifier:
         if precision not in ('float32', 'bfloat16', 'int8'):
             raise ValueError(f'precision must be float32, bfloat16 or int8, not {precision!r}')
         if precision == 'int8' and self._int8 is None:
-            raise ValueError(
-                "precision 'int8' needs the quantized network: call quantize(images) first, with fingerprints "
-                'like those to classify'
-            )
+            if not self._extra.get('int8'):
+                raise ValueError(
+                    "precision 'int8' needs the quantized network: call quantize(images) first, with fingerprints "
+                    'like those to classify (this model file stores no int8 quantization parameters)'
+                )
+            self.quantize()
         self.check_settings(settings_hash)
         array = self._as_batch(images)
         self.net.eval()
@@ -264,43 +266,87 @@ class Classifier:
                 out[start : start + size] = net(batch.to(device)).float().cpu().numpy()[:size]
         return out
 
-    def quantize(self, images: Any, *, batch_size: int = 128) -> Classifier:
+    def quantize(self, images: Any = None, *, batch_size: int = 128, observed_on: str | None = None) -> Classifier:
         """Make the int8 network that ``precision='int8'`` uses; returns this classifier.
 
         Post-training static quantization (:mod:`torch.ao.quantization`, FX graph mode, the x86 backend's default
         config). Weights are quantized per channel. Activation ranges are observed on ``images``: fingerprints of
         the kind the model will classify (a few hundred are enough), for example pristine and damaged members of
-        the training classes. The float network, :meth:`save` and every other precision are unchanged; the int8
-        network is not saved, so call this again after :meth:`load`. The decision rule was fitted on float32
-        outputs: ``benchmarks/quantized.py`` measures how often the int8 answer differs from the float32 one.
+        the training classes. Their result, each activation's scale and zero point, is kept in :attr:`metadata`
+        (``int8``) and written by :meth:`save`, so a model saved after ``quantize(images)`` quantizes again without
+        images: ``quantize()`` (and the first ``precision='int8'`` call) builds the same int8 network from the stored
+        parameters. The float network and every other precision are unchanged. The decision rule was fitted on
+        float32 outputs: ``benchmarks/quantized.py`` measures how often the int8 answer differs from the float32 one.
         CPU only.
+
+        :param observed_on: what ``images`` are, in words, stored with the parameters (``int8['observed_on']``).
+        :raises ValueError: no images and no stored parameters; stored parameters that do not name this network's
+            activations (written by another torch version's tracer, or for another network).
         """
         import copy
         import warnings
 
         import torch
-        from torch.ao.quantization import get_default_qconfig_mapping
+        from torch.ao.quantization import FixedQParamsObserver, get_default_qconfig_mapping
         from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
-        array = self._as_batch(images)
-        if not len(array):
-            raise ValueError('quantize needs at least one fingerprint to observe the activation ranges')
         if next(self.net.parameters()).device.type != 'cpu':
             raise ValueError('int8 inference runs on the CPU; move the network there first')
-        batches = [torch.from_numpy(array[i : i + batch_size]) for i in range(0, len(array), batch_size)]
-        batches = [b.unsqueeze(1) if b.ndim == 3 else b for b in batches]
-        mapping = get_default_qconfig_mapping('x86')
         members = list(self.net.members) if hasattr(self.net, 'members') else [self.net]
-        converted = []
+        stored = None
+        if images is None:
+            record = self._extra.get('int8') or {}
+            stored = record.get('activation_qparams')
+            if not stored:
+                raise ValueError('quantize() needs fingerprints to observe the activation ranges on: this model stores '
+                                 'no int8 quantization parameters; call quantize(images)')  # fmt: skip
+            if len(stored) != len(members):
+                raise ValueError(f'the stored int8 parameters are for {len(stored)} networks, this model has '
+                                 f'{len(members)}')  # fmt: skip
+            example = torch.zeros((1, self.channels, self.image_size, self.image_size))
+            batches = []
+        else:
+            array = self._as_batch(images)
+            if not len(array):
+                raise ValueError('quantize needs at least one fingerprint to observe the activation ranges')
+            batches = [torch.from_numpy(array[i : i + batch_size]) for i in range(0, len(array), batch_size)]
+            batches = [b.unsqueeze(1) if b.ndim == 3 else b for b in batches]
+            example = batches[0][:1].float()
+        mapping = get_default_qconfig_mapping('x86')
+        converted, qparams = [], []
         with warnings.catch_warnings():
             # torch.ao.quantization warns that it will move to torchao; its API is what this torch has.
             warnings.simplefilter('ignore')
-            for member in members:
+            for index, member in enumerate(members):
                 float_member = copy.deepcopy(member).eval().to(memory_format=torch.contiguous_format)
-                prepared = prepare_fx(float_member, mapping, example_inputs=(batches[0][:1].float(),))
-                with torch.inference_mode():
-                    for batch in batches:
-                        prepared(batch.float())
+                prepared = prepare_fx(float_member, mapping, example_inputs=(example,))
+                observers = {n: m for n, m in prepared.named_modules() if 'activation_post_process' in n}
+                if stored is None:
+                    with torch.inference_mode():
+                        for batch in batches:
+                            prepared(batch.float())
+                    found = {}
+                    for name, observer in observers.items():
+                        scale, zero_point = observer.calculate_qparams()
+                        found[name] = [float(scale), int(zero_point)]
+                    qparams.append(found)
+                else:
+                    if set(stored[index]) != set(observers):
+                        raise ValueError(
+                            f'the stored int8 parameters of network {index} name the activations '
+                            f'{sorted(stored[index])}, this torch traces {sorted(observers)}: call quantize(images)'
+                        )
+                    for name, observer in observers.items():
+                        scale, zero_point = stored[index][name]
+                        fixed = FixedQParamsObserver(
+                            scale=float(scale),
+                            zero_point=int(zero_point),
+                            dtype=observer.dtype,
+                            qscheme=observer.qscheme,
+                            quant_min=observer.quant_min,
+                            quant_max=observer.quant_max,
+                        )
+                        setattr(prepared, name, fixed)
                 int8 = convert_fx(prepared).eval()
                 int8.config = dict(member.config)
                 converted.append(int8)
@@ -310,6 +356,15 @@ class Classifier:
             self._int8 = Ensemble(converted).eval()
         else:
             self._int8 = converted[0]
+        if stored is None:
+            self._extra['int8'] = {
+                'activation_qparams': qparams,
+                'observed_images': len(array),
+                'qconfig': "torch.ao.quantization.get_default_qconfig_mapping('x86'), FX graph mode",
+                'torch': torch.__version__.split('+')[0],
+            }
+            if observed_on:
+                self._extra['int8']['observed_on'] = str(observed_on)
         return self
 
     def output_probabilities(self, images: Any, **kwargs: Any) -> np.ndarray:

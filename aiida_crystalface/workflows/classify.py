@@ -25,6 +25,9 @@ from aiida_crystalface.workflows.utils import (
 
 __all__ = ('ClassifyStructuresWorkChain', 'validate_model')
 
+#: The precisions of the ``precision`` input (:meth:`aiida_crystalface.ml.classifier.Classifier.logits`).
+PRECISIONS = ('float32', 'bfloat16', 'int8')
+
 #: The call link labels of a batch's two calcfunctions (``fingerprints_00003``, ``predictions_00003``).
 FINGERPRINTS, PREDICTIONS = 'fingerprints', 'predictions'
 
@@ -57,6 +60,12 @@ def _validate_group(node: orm.Str, _port) -> str | None:
         orm.load_group(node.value)
     except (NotExistent, MultipleObjectsError, ValueError) as exception:
         return f'group {node.value!r}: {exception}'
+    return None
+
+
+def _validate_precision(node: orm.Str, _port) -> str | None:
+    if node.value not in PRECISIONS:
+        return f'precision must be one of {", ".join(PRECISIONS)}, not {node.value!r}'
     return None
 
 
@@ -124,6 +133,14 @@ class ClassifyStructuresWorkChain(WorkChain):
             'storage, smaller ones less work lost when a worker stops.',
         )
         spec.input(
+            'precision',
+            valid_type=orm.Str,
+            required=False,
+            validator=_validate_precision,
+            help="The network's precision: float32 (default), bfloat16 or int8 (needs the int8 parameters in the model "
+            'file). Passed to every predict call (absent there for float32).',
+        )
+        spec.input(
             'return_outputs',
             valid_type=orm.Bool,
             default=lambda: orm.Bool(True),
@@ -147,6 +164,12 @@ class ClassifyStructuresWorkChain(WorkChain):
         spec.output('failures', valid_type=orm.Dict, required=False, help='Input name -> reason, for every failure.')
         spec.exit_code(200, 'ERROR_NO_STRUCTURES', message='No structures to classify: {detail}')
         spec.exit_code(203, 'ERROR_NO_MODEL', message='No model given and no bundled model: {detail}')
+        spec.exit_code(
+            204,
+            'ERROR_NO_INT8_PARAMETERS',
+            message='precision int8 needs the int8 parameters in the model file, and {model} has none '
+            '(Classifier.quantize(images), then save; or python -m aiida_crystalface.ml.bulk --quantize)',
+        )
         spec.exit_code(
             310,
             'ERROR_BATCH_EXCEPTED',
@@ -175,6 +198,9 @@ class ClassifyStructuresWorkChain(WorkChain):
             self.ctx.model = self.inputs.model if 'model' in self.inputs else bundled_model()
         except FileNotFoundError as exception:
             return self.exit_codes.ERROR_NO_MODEL.format(detail=str(exception))
+        if self.inputs.get('precision') is not None and self.inputs.precision.value == 'int8':
+            if not self.ctx.model.has_int8:
+                return self.exit_codes.ERROR_NO_INT8_PARAMETERS.format(model=f'model<{self.ctx.model.pk}>')
         # Stored now: the context is checkpointed between steps, and only stored nodes can be.
         self.ctx.settings = orm.Dict(self.ctx.model.settings).store()
         self.ctx.batch = 0
@@ -206,7 +232,10 @@ class ClassifyStructuresWorkChain(WorkChain):
             return
         if made.outputs:
             label = batch_label(PREDICTIONS, index)
-            predicted = run_batch(self, predict, label, made.outputs, model=self.ctx.model)
+            fixed = {'model': self.ctx.model}
+            if 'precision' in self.inputs and self.inputs.precision.value != 'float32':
+                fixed['precision'] = self.inputs.precision
+            predicted = run_batch(self, predict, label, made.outputs, **fixed)
             if self._excepted(predicted, index, label):
                 return
         self.ctx.batch = index + 1

@@ -98,6 +98,7 @@ def classify_structures(
     group_prefix: str = 'crystalface/classify',
     batch_size: int = 500,
     force: bool = False,
+    precision: str = 'float32',
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ClassificationRun:
     """Store ``structures`` (internal form), classify them with provenance, and return one result per structure.
@@ -109,6 +110,8 @@ def classify_structures(
         is stored already. By default a structure is never stored twice: when ``model`` classified an identical one,
         its stored prediction is reported and nothing is run; when an identical one is stored but has no prediction by
         ``model`` (another model's, or a failure), that stored node is classified again.
+    :param precision: of the network (``ClassifyStructuresWorkChain``'s ``precision``): ``'float32'``,
+        ``'bfloat16'`` or ``'int8'``. A stored prediction is reused only where it was made at this precision.
     :param progress: called as ``progress(stage, done, total)`` while storing (stage ``'store'``, after each batch)
         and classifying (``'classify'``, before and after the WorkChain).
     """
@@ -121,6 +124,10 @@ def classify_structures(
     from aiida_crystalface.workflows.utils import bundled_model
 
     model = model if model is not None else bundled_model()
+    if precision not in ('float32', 'bfloat16', 'int8'):
+        raise ValueError(f'precision must be float32, bfloat16 or int8, not {precision!r}')
+    if precision == 'int8' and not model.has_int8:
+        raise ValueError(f'model<{model.pk}>: precision int8 needs the int8 parameters in the model file; it has none')
     hashes = [content_hash(structure) for structure in structures]
     results: list[dict[str, Any] | None] = [None] * len(structures)
     reused = [False] * len(structures)
@@ -128,7 +135,10 @@ def classify_structures(
     if not force:
         stored = _structures_with_hashes(set(hashes))
         existing = {digest: pk for pk, digest in sorted(stored.items())}
-        by_hash = {stored[pk]: prediction for pk, prediction in predictions_of_structures(stored, model).items()}
+        by_hash = {
+            stored[pk]: prediction
+            for pk, prediction in predictions_of_structures(stored, model, precision=precision).items()
+        }
         for index, digest in enumerate(hashes):
             if digest in by_hash:
                 results[index], reused[index] = prediction_result(by_hash[digest]), True
@@ -168,6 +178,7 @@ def classify_structures(
             model=model,
             batch_size=orm.Int(batch_size),
             return_outputs=orm.Bool(False),
+            **({} if precision == 'float32' else {'precision': orm.Str(precision)}),
         )
         if progress is not None:
             progress('classify', len(todo), len(todo))

@@ -258,3 +258,58 @@ def test_a_bundled_model_by_name(tmp_path):
 
     stored = orm.QueryBuilder().append(ConvNetModelData).all(flat=True)
     assert len(stored) == 1 and 'hcp' in stored[0].classes
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_int8_precision_is_recorded_and_reused_only_at_that_precision(tmp_path):
+    """``--precision int8`` with ``bulk-59`` (its file stores the int8 parameters): the same answer as float32, in
+    memory and stored; the predict call records the precision as an input; a float32 run does not reuse the int8
+    prediction, an int8 run does. A model without int8 parameters is refused before anything is stored."""
+    from aiida import orm
+    from ase.build import bulk
+    from ase.io import write
+
+    from aiida_crystalface.calculations.functions.predict import predict
+
+    path = tmp_path / 'mg.xyz'
+    write(path, bulk('Mg', 'hcp', a=3.21, c=5.21).repeat((4, 4, 4)), format='extxyz')
+    args = ['classify', '--json', '--model', 'bulk-59', str(path)]
+    memory = CliRunner().invoke(cmd_root, [*args, '--no-store', '--precision', 'int8'])
+    assert memory.exit_code == 0, memory.output
+    assert json.loads(memory.stdout)[0]['label'] == 'hcp'
+    first = CliRunner().invoke(cmd_root, [*args, '--precision', 'int8'])
+    assert first.exit_code == 0, first.output
+    [answer] = json.loads(first.stdout)
+    assert answer['label'] == 'hcp'
+    prediction = orm.load_node(answer['uuid'])
+    calc = prediction.creator
+    assert calc.process_label == predict.__name__
+    assert calc.inputs.precision.value == 'int8'
+    again = CliRunner().invoke(cmd_root, [*args, '--precision', 'int8'])
+    assert json.loads(again.stdout)[0]['uuid'] == answer['uuid'] and '1 found already' in again.stderr
+    exact = CliRunner().invoke(cmd_root, args)
+    assert exact.exit_code == 0, exact.output
+    [float32] = json.loads(exact.stdout)
+    assert float32['label'] == 'hcp' and float32['uuid'] != answer['uuid']
+    assert 'precision' not in orm.load_node(float32['uuid']).creator.inputs
+    assert orm.QueryBuilder().append(orm.StructureData).count() == 1  # the structure is stored once
+    nodes = orm.QueryBuilder().append(orm.Node).count()
+    refused = CliRunner().invoke(cmd_root, ['classify', '--precision', 'int8', str(path)])  # default: open-4class
+    assert refused.exit_code == 2 and 'stores no int8 parameters' in refused.output
+    assert orm.QueryBuilder().append(orm.Node).count() == nodes
+
+
+@pytest.mark.usefixtures('aiida_profile_clean')
+def test_int8_with_a_model_without_parameters_is_a_failed_workchain_with_its_exit_code(tmp_path):
+    """The WorkChain called directly with ``precision='int8'`` and the default model (no int8 parameters): exit
+    code 204 naming the model, the process kept in the graph, no prediction made."""
+    from aiida import orm
+    from aiida.engine import run_get_node
+    from ase.build import bulk
+
+    from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
+
+    node = orm.StructureData(ase=bulk('Cu', 'fcc', a=3.6).repeat((3, 3, 3))).store()
+    _, process = run_get_node(ClassifyStructuresWorkChain, structures={'cu': node}, precision=orm.Str('int8'))
+    assert process.exit_status == 204 and 'has none' in process.exit_message
+    assert orm.load_node(process.pk).is_failed and not process.called

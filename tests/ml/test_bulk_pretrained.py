@@ -135,18 +135,24 @@ def test_elemental_crystals_with_half_their_sites_vacant_get_no_compound_class(m
 
 def test_int8_network_gives_the_float32_answers_on_independent_crystals(tmp_path):
     """``quantize`` with activation ranges observed on training-generator members of a few classes; the int8 answers
-    on the ASE-built crystals above (members and outsiders) are the float32 ones, and saving keeps the float model."""
+    on the ASE-built crystals above (members and outsiders) are the float32 ones; saving keeps the float model and
+    the observed parameters, from which the loaded model builds the same int8 network without images."""
     from aiida_crystalface.core.bulkset import bulk_items
     from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_batch
 
-    model = Classifier.pretrained('bulk-59')
+    bundled = Classifier.pretrained('bulk-59')
+    metadata = {k: v for k, v in bundled.metadata.items() if k != 'int8'}
+    model = Classifier(bundled.net, bundled.classes, bundled.settings, bundled.settings_hash, metadata)
     structures = [_big(build()) for build in (*CRYSTALS.values(), *OUTSIDERS.values())]
     with pytest.raises(ValueError, match='quantize'):
         model.classify(structures[:1], precision='int8')
+    with pytest.raises(ValueError, match='no int8 quantization parameters'):
+        model.quantize()
     observed = bulk_items('train', 0, classes=['fcc', 'hcp', 'rocksalt', 'perovskite'], draws=1, species_per_class=1,
                           outsiders=False)  # fmt: skip
     images = fingerprint_batch(observed, FingerprintSettings.from_dict(model.settings)).images
-    assert model.quantize(images) is model
+    assert model.quantize(images, observed_on='four classes') is model
+    assert model.metadata['int8']['observed_images'] == len(images)
     expected = [*CRYSTALS, *(['unknown'] * len(OUTSIDERS))]
     float32 = [answer['label'] for answer in model.classify(structures)]
     int8 = [answer['label'] for answer in model.classify(structures, precision='int8')]
@@ -157,5 +163,22 @@ def test_int8_network_gives_the_float32_answers_on_independent_crystals(tmp_path
     assert np.abs(exact - quantized).max() < 0.5 * np.abs(exact).max()
     saved = Classifier.load(model.save(tmp_path / 'model.safetensors', weights_dtype='float16'))
     np.testing.assert_allclose(saved.logits(batch.images), exact, atol=1e-5)
-    with pytest.raises(ValueError, match='quantize'):
-        saved.logits(batch.images, precision='int8')
+    # the stored parameters, not new observations: the same int8 network as the one observed
+    np.testing.assert_array_equal(saved.logits(batch.images, precision='int8'), quantized)
+    assert saved.metadata['int8']['observed_on'] == 'four classes'
+    # the bundled model ships its parameters (observed on train members of every class: ml.bulk --quantize)
+    assert 'train members' in bundled.metadata['int8']['observed_on']
+    assert [a['label'] for a in bundled.classify(structures, precision='int8')] == expected
+
+
+def test_stored_int8_parameters_that_do_not_fit_the_network_are_refused():
+    """Parameters written for another tracing (other activation names) or another number of networks: a clear
+    error, never an int8 network built on the wrong scales."""
+    bundled = Classifier.pretrained('bulk-59')
+    record = bundled.metadata['int8']
+    renamed = [{f'{name}_x': value for name, value in member.items()} for member in record['activation_qparams']]
+    for qparams, message in ((renamed, 'name the activations'), (renamed[:1], 'for 1 networks')):
+        metadata = {**bundled.metadata, 'int8': {**record, 'activation_qparams': qparams}}
+        model = Classifier(bundled.net, bundled.classes, bundled.settings, bundled.settings_hash, metadata)
+        with pytest.raises(ValueError, match=message):
+            model.logits(np.zeros((1, 3, 64, 64), np.float32), precision='int8')

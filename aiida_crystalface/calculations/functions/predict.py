@@ -23,10 +23,13 @@ def _classifier(uuid: str):
 
 @batched_links
 @calcfunction
-def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
+def predict(model: ConvNetModelData, precision: orm.Str | None = None, **fingerprints: orm.ArrayData):
     """Classify every fingerprint of the batch with the model: a class, ``unknown`` or ``amorphous`` for each.
 
     :param model: the trained ConvNet (a ``crystalface.model`` node).
+    :param precision: of the network (:meth:`Classifier.logits`): absent for float32, or ``'bfloat16'`` or
+        ``'int8'`` (the int8 parameters stored in the model file: ``Classifier.quantize``). Recorded as an input, so
+        a prediction says how it was computed.
     :param fingerprints: fingerprint images (``crystalface.fingerprint`` nodes), by name; each output has the name
         of its fingerprint. The answer is :meth:`Classifier.decide`'s: a fingerprint in which the orientation step
         found no long-range order gets a classification ``amorphous`` (a result, not a failure); one whose settings
@@ -53,7 +56,7 @@ def predict(model: ConvNetModelData, **fingerprints: orm.ArrayData):
     outputs = {}
     if images:
         classifier.check_settings(model_hash)
-        answers = classifier.decide(np.stack(images), lattices)
+        answers = classifier.decide(np.stack(images), lattices, precision=precision.value if precision else 'float32')
         for key, answer in zip(keys, answers, strict=True):
             outputs[key] = ClassificationData(
                 answer['probabilities'], predicted_class=answer['label'], uncertainty=answer['uncertainty']
