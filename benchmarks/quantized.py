@@ -7,9 +7,9 @@ Which data is which. The model's network was trained on the *train* part of
 :func:`aiida_crystalface.core.bulkset.bulk_split` and its decision rule fitted on the *calibration* part, on float32
 outputs. The int8 network's activation ranges are observed on members of the *train* part (one species tuple per
 class, every damage variant): by default those stored in the model file (``python -m aiida_crystalface.ml.bulk
---quantize``, which observes them so), or observed anew with ``--observe N``. Every figure below comes from the *test* part: the members and the
-open-set items of ``benchmarks/bulk_accuracy.py`` (species with an element no training member had, prototypes and
-pyxtal seeds neither training nor calibration saw), without its cubic row.
+--quantize``, which observes them so), or observed anew with ``--observe N``. Every figure below comes from the
+*test* part: the members and the open-set items of ``benchmarks/bulk_accuracy.py`` (species with an element no
+training member had, prototypes and pyxtal seeds neither training nor calibration saw), without its cubic row.
 
 Speed: ``Classifier.logits`` on the test members' fingerprints (batches of 512, the default), the best of three
 passes after one warm-up, ``torch.set_num_threads`` left at torch's default (the machine's cores). The columns: images
