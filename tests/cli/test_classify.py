@@ -313,3 +313,5 @@ def test_int8_with_a_model_without_parameters_is_a_failed_workchain_with_its_exi
     _, process = run_get_node(ClassifyStructuresWorkChain, structures={'cu': node}, precision=orm.Str('int8'))
     assert process.exit_status == 204 and 'has none' in process.exit_message
     assert orm.load_node(process.pk).is_failed and not process.called
+    with pytest.raises(ValueError, match='precision must be one of'):
+        run_get_node(ClassifyStructuresWorkChain, structures={'cu': node}, precision=orm.Str('int4'))
