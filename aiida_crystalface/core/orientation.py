@@ -29,10 +29,16 @@ when the coherent reflections do not span three dimensions (an amorphous solid, 
 order ``1 / sqrt(N)``), or when the only periodicity is one the atoms do not fill: a lattice whose shortest vector is
 longer than 2.5 nearest-neighbour distances (a molecule or a cluster in a box).
 
-The cost grows with the number of atoms times the number of reflections of the cell within the sphere (about 10-20
-per atom); above :data:`MAX_ATOMS` atoms, a random subset of that many atoms (seeded: ``seed``, stored with the
-result) stands for the whole, which leaves the coherence of Bragg reflections unchanged and the noise at
-``1 / sqrt(MAX_ATOMS)``.
+The **superlattice peak** says whether the scattering off the lattice is that of disorder or of order. Off the
+lattice's reflections, a lattice damaged at random (vacancies, substitutions and displacements placed independently)
+scatters incoherently: each off-lattice reflection's power is exponentially distributed about a mean that varies
+slowly with ``|G|`` (evenly for vacancies; growing as ``1 - exp(-G^2 s^2)`` for displacements of ``s``), so the
+largest of ``M`` of them over that mean exceeds ``ln(M / alpha)`` with a probability of about ``alpha``. An
+*ordered* superstructure of the same lattice (vacancies or species in an order, a frozen displacement wave) puts
+that power into the few wave vectors of its own, smaller cell: a peak of order ``K / (m - 1)`` times the mean for a
+period of ``m`` lattice points among the ``K`` distinct wave vectors of a cell of ``K + 1`` points. The peak is the
+largest off-lattice power over the mean fitted as a smooth function of ``|G|`` (:func:`_superlattice_peak`);
+:func:`disorder_limit` gives the bound that a crystal with random damage stays under.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ __all__ = (
     'NO_LATTICE',
     'Lattice',
     'cubic_bravais',
+    'disorder_limit',
     'find_lattice',
     'lattice_of',
     'no_lattice_message',
@@ -58,6 +65,15 @@ __all__ = (
     'standard_conventional',
     'standard_setting',
 )
+
+#: Off-lattice scattering under this share of the incoherent scattering of the atoms is rounding noise, not disorder
+#: (:func:`_superlattice_peak`); the smallest real damage, one vacancy in 512 atoms, scatters 1/512 of it.
+NEGLIGIBLE_DIFFUSE = 1e-6
+#: The fewest lattice points in a cell for which random and ordered damage can be told apart at all: with fewer, an
+#: ordered superstructure's peak (about ``K / (m - 1)`` mean powers for a period of ``m`` points, ``K + 1`` points in
+#: the cell) is no higher than the largest of the random ones (``ln(M / alpha)``, ``M`` about ``5 K``). A cell of a
+#: few points with an atom missing is an ordered structure by definition.
+MIN_DISORDER_POINTS = 64
 
 #: Atoms that enter the coherence sums at most (a seeded random subset of larger structures).
 MAX_ATOMS = 512
@@ -109,6 +125,9 @@ class Lattice:
     :func:`standard_setting` returns, where ``conventional`` and ``rotation`` are those of the standard conventional
     cell of any of the seven crystal systems and ``standard`` is its Bravais lattice (``'aP'``, ``'mP'``, ``'mC'``,
     ``'oP'``, ``'oC'``, ``'oI'``, ``'oF'``, ``'tP'``, ``'tI'``, ``'hR'``, ``'hP'``, ``'cP'``, ``'cI'``, ``'cF'``).
+    ``points``: the lattice points in the structure's cell. ``superlattice_peak``: the largest off-lattice power over
+    its expected mean (module docstring; 0 when the cell has no off-lattice reflection, a primitive cell say, or
+    scatters nothing off the lattice), of ``diffuse_reflections`` off-lattice reflections.
     """
 
     found: bool
@@ -127,6 +146,9 @@ class Lattice:
     bravais: str | None = None
     cubic_deviation: float | None = None
     standard: str | None = None  # the Bravais lattice of the standard setting (standard_setting), None otherwise
+    points: int = 0  # lattice points in the structure's cell (0 where no lattice was found)
+    superlattice_peak: float | None = None  # see the module docstring; None where no lattice was found
+    diffuse_reflections: int = 0  # the off-lattice reflections the peak is the largest of
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-friendly summary stored with a fingerprint (found, score, ..., method and seed)."""
@@ -148,7 +170,51 @@ class Lattice:
                 else {'lattice_bravais': self.bravais, 'cubic_deviation': round(float(self.cubic_deviation), 6)}
             ),
             **({} if self.standard is None else {'lattice_standard': self.standard}),
+            **(
+                {}
+                if self.superlattice_peak is None
+                else {
+                    'lattice_points': int(self.points),
+                    'superlattice_peak': round(float(self.superlattice_peak), 4),
+                    'diffuse_reflections': int(self.diffuse_reflections),
+                }
+            ),
         }
+
+
+def disorder_limit(points: int, reflections: int, alpha: float) -> float | None:
+    """The superlattice peak that a lattice damaged at random exceeds with a probability of about ``alpha``:
+    ``ln(reflections / alpha)`` for the largest of ``reflections`` off-lattice reflections (module docstring); None
+    for a cell of fewer than :data:`MIN_DISORDER_POINTS` lattice points, where random and ordered damage cannot be told
+    apart."""
+    if not 0 < alpha < 1:
+        raise ValueError(f'alpha must lie between 0 and 1, not {alpha}')
+    if points < MIN_DISORDER_POINTS:
+        return None
+    return float(np.log(max(int(reflections), 1) / alpha))
+
+
+def _superlattice_peak(power: np.ndarray, g: np.ndarray, atoms: int) -> float:
+    """The largest of ``power`` (off-lattice reflections) over the mean power expected at its ``g`` = ``|G|``.
+
+    The expected power is a least-squares fit of ``a + b G^2 + c G^4`` to all of them: random vacancies and
+    substitutions scatter off the lattice evenly (``a``), random displacements as ``n (1 - exp(-G^2 s^2))``, which
+    grows with ``G^2`` (``b``, ``c``: the two first terms of its series, enough up to the sphere's edge for
+    displacements up to a fifth of the nearest-neighbour distance). The few strong reflections of an order raise the
+    fit a little and stand far above it. Where the mean is under :data:`NEGLIGIBLE_DIFFUSE` times ``atoms`` (the mean
+    of one atom per wave vector scattering incoherently), nothing scatters off the lattice but rounding errors, whose
+    peak means nothing: a pristine crystal in a supercell has no superlattice peak (0).
+    """
+    if len(power) == 0:
+        return 0.0
+    mean = float(power.mean())
+    if mean <= NEGLIGIBLE_DIFFUSE * atoms:
+        return 0.0
+    x = (g / g.max()) ** 2
+    design = np.stack([np.ones_like(x), x, x * x], axis=1)
+    coefficients = np.linalg.lstsq(design, power, rcond=None)[0]
+    expected = np.maximum(design @ coefficients, 0.1 * mean)
+    return float((power / expected).max())
 
 
 def no_lattice_message(lattice: dict) -> str:
@@ -399,6 +465,8 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
     else:
         bragg, diffuse = float(power[on_lattice].sum()), float(power[~on_lattice].sum())
     score = bragg / (bragg + diffuse) if bragg + diffuse > 0 else 1.0
+    reciprocal = 2.0 * np.pi * np.linalg.inv(cell).T
+    peak = _superlattice_peak(power[~on_lattice], np.linalg.norm(hkl[~on_lattice] @ reciprocal, axis=1), len(subset))
     primitive = _kernels.reduce_basis(np.ascontiguousarray(inverse.T @ cell))
     points = round(abs(np.linalg.det(basis.astype(np.float64))))
     spacing = float(np.linalg.norm(primitive, axis=1).min())
@@ -431,6 +499,9 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
         seed=seed,
         bravais=bravais,
         cubic_deviation=deviation,
+        points=int(points),
+        superlattice_peak=peak,
+        diffuse_reflections=int((~on_lattice).sum()),
     )
 
 

@@ -416,7 +416,10 @@ class Classifier:
           damaged crystal is exact), which makes it ``'unknown'`` with uncertainty 0. With ``lattice_rule =
           'restrict'`` the answer is the most probable class the lattice admits, and ``'unknown'`` where its probability
           is below the record's calibrated ``restrict_ratio`` times that of the most probable class (the network
-          prefers by that much a class the lattice rules out).
+          prefers by that much a class the lattice rules out);
+        - a model whose record has ``disorder_rescue`` turns such an ``'unknown'`` into the one class a one-element
+          crystal on its lattice can be, where the scattering off the lattice is that of random damage
+          (:meth:`_disorder_rescue`).
 
         ``probabilities``: the class probabilities of :meth:`predict` (uniform where the network was not asked: the
         classes say nothing about such a structure).
@@ -449,6 +452,7 @@ class Classifier:
         members = outputs[:, :n] / outputs[:, :n].sum(axis=1, keepdims=True)
         threshold = float(self.open_set.get('threshold', 1.0))
         admits = self._lattice_rule()
+        rescue = self._disorder_rescue(admits)
         restrict = self.open_set.get('lattice_rule') == 'restrict'
         ratio = float(self.open_set.get('restrict_ratio', 0.0))
         for row, i in enumerate(index):
@@ -468,12 +472,50 @@ class Classifier:
                 label, confidence = UNKNOWN, 1.0  # the lattice's answer, not the network's
             else:
                 label, confidence = self.classes[best], float(outputs[row, best])
+            if label == UNKNOWN and rescue is not None:
+                rescued = rescue(entries[i])
+                if rescued is not None:
+                    label, confidence = self.classes[rescued], 1.0 - float(self.open_set['disorder_rescue']['error'])
             answers[i] = {
                 'label': label,
                 'probabilities': {c: float(p) for c, p in zip(self.classes, members[row], strict=True)},
                 'uncertainty': float(min(1.0, max(0.0, 1.0 - confidence))),
             }
         return answers
+
+    def _disorder_rescue(self, admits):
+        """``rescue(entry) -> class index | None`` for a model whose open-set record has ``disorder_rescue``; else
+        None.
+
+        The rescue turns the network's ``unknown`` into the one class a crystal of one element can be, where nothing
+        but random damage sets it apart from that class: the structure has one element (``entry['species_count']``),
+        the lattice rule admits exactly one one-element class on its lattice (an fcc lattice with one site per point:
+        ``fcc``; with two, on diamond's sites: ``diamond``), and the scattering off that lattice is that of random
+        damage, not of an order (the ``superlattice_peak`` of :mod:`aiida_crystalface.core.orientation` is under
+        :func:`~aiida_crystalface.core.orientation.disorder_limit` at the record's ``alpha``, in a cell of enough
+        lattice points to tell). A vacancy-ordered superstructure of the same lattice, which the network has to part
+        from a randomly vacant crystal on weak reflections alone, puts its off-lattice power into a few strong
+        superlattice reflections and stays ``unknown``. The answer's uncertainty is the record's ``error``: the share
+        of the rescued calibration items that were wrong (:func:`aiida_crystalface.ml.bulk.add_disorder_rescue`)."""
+        record = self.open_set.get('disorder_rescue')
+        if not record or admits is None:
+            return None
+        from aiida_crystalface.core.orientation import disorder_limit
+
+        alpha = float(record['alpha'])
+        prototypes = self.prototypes
+        elemental = [c for c, name in enumerate(self.classes) if prototypes[name].get('species_count') == 1]
+
+        def rescue(entry: Any) -> int | None:
+            if not isinstance(entry, dict) or entry.get('species_count') != 1 or 'superlattice_peak' not in entry:
+                return None
+            limit = disorder_limit(int(entry.get('lattice_points', 0)), int(entry.get('diffuse_reflections', 0)), alpha)
+            if limit is None or float(entry['superlattice_peak']) > limit:
+                return None
+            admitted = [c for c in elemental if admits(entry, c) is True]
+            return admitted[0] if len(admitted) == 1 else None
+
+        return rescue
 
     def _lattice_rule(self):
         """``admits(entry, class_index) -> bool | None`` for an open-set model with ``lattice_rule``; else None.

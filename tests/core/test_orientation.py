@@ -148,3 +148,48 @@ def test_tiny_disordered_cells_never_break_the_batch():
     result = fingerprint_batch(structures)
     assert result.errors == {} and len(result.ok) == len(structures)
     assert all(0.0 <= lattice['lattice_score'] <= 1.0 for lattice in result.lattices)
+
+
+def _cubes(structure: AtomicStructure, edge: float) -> np.ndarray:
+    """Which of the eight conventional cubes of a 2 x 2 x 2 block each atom sits in (0..7)."""
+    block = np.floor(structure.positions / edge + 1e-6).astype(int) % 2
+    return block @ np.array([1, 2, 4])
+
+
+def test_superlattice_peak_tells_random_damage_from_order():
+    """Random vacancies and random displacements stay under the disorder limit; the same share of vacancies in an
+    order, or a frozen displacement wave of the lattice, lie far above it; a pristine supercell has no peak at all.
+    (Against the limit's own derivation: an fcc Cu crystal of 256 sites, built with ASE.)"""
+    from ase.build import bulk
+
+    from aiida_crystalface.core.orientation import MIN_DISORDER_POINTS, disorder_limit
+    from aiida_crystalface.core.structures import to_atomic_structure
+
+    edge = 3.61
+    pristine = to_atomic_structure(bulk('Cu', 'fcc', a=edge, cubic=True).repeat(4))
+    found = find_lattice(pristine)
+    assert found.points == 256 and found.superlattice_peak == 0.0 and found.diffuse_reflections > 4 * 255
+    record = found.to_dict()
+    assert record['lattice_points'] == 256 and record['superlattice_peak'] == 0.0
+    limit = disorder_limit(256, found.diffuse_reflections, 0.01)  # exceeded by random damage once in a hundred
+    assert limit == pytest.approx(np.log(found.diffuse_reflections / 0.01))
+    for seed in range(4):
+        for damaged in (
+            vacancies(pristine, 0.5, seed=seed),
+            displacements(pristine, 0.1, seed=seed),
+            displacements(vacancies(pristine, 0.3, seed=seed), 0.1, seed=seed),
+        ):
+            lattice = find_lattice(damaged)
+            assert lattice.points == 256 and 0 < lattice.superlattice_peak <= limit, (seed, damaged.label)
+    ordered = pristine.replace(numbers=pristine.numbers)  # a copy; three of each block's eight cubes emptied
+    keep = ~np.isin(_cubes(pristine, edge), [0, 3, 5])
+    ordered = AtomicStructure(pristine.cell, pristine.positions[keep], pristine.numbers[keep], label='ordered')
+    assert find_lattice(ordered).superlattice_peak > 3 * limit
+    wave = pristine.positions.copy()
+    wave[:, 2] += 0.1 * np.cos(np.pi * pristine.positions[:, 0] / edge)  # period two cubes along x, 0.1 A
+    assert find_lattice(pristine.replace(positions=wave)).superlattice_peak > 3 * limit
+    # a primitive cell has no wave vector off its lattice; a cell of few points cannot tell at all
+    assert find_lattice(bulk('Cu', 'fcc', a=edge)).superlattice_peak == 0.0
+    assert disorder_limit(MIN_DISORDER_POINTS - 1, 1000, 0.05) is None
+    with pytest.raises(ValueError, match='alpha'):
+        disorder_limit(256, 1000, 0.0)

@@ -426,3 +426,84 @@ def test_part_items_are_built_once_then_read_for_the_same_recipe_only(monkeypatc
     with pytest.raises(ValueError, match=r'train-items\.npz: written for another recipe'):
         part_items({**recipe, 'draws': 5}, tmp_path)
     assert len(part_items(recipe, None)) == 3 and len(builds) == 2  # no folder: built every time, written nowhere
+
+
+def _vacant_and_ordered_fcc():
+    """fcc with 3/8 of its sites vacant at random, and fcc with the same share vacant in an order: the conventional
+    cubes of a 2 x 2 x 2 block of them, three of the eight emptied, the block repeated through the crystal. Both
+    one element, 256 sites."""
+    from ase.build import bulk
+
+    from aiida_crystalface.core.defects import vacancies
+    from aiida_crystalface.core.structures import AtomicStructure, to_atomic_structure
+
+    edge = 3.61
+    pristine = to_atomic_structure(bulk('Cu', 'fcc', a=edge, cubic=True).repeat(4))
+    assert len(pristine) == 256
+    random = vacancies(pristine, 3 / 8, seed=5)
+    block = np.floor(pristine.positions / edge + 1e-6).astype(int) % 2
+    keep = ~np.isin(block @ [1, 2, 4], [0, 3, 5])
+    ordered = AtomicStructure(pristine.cell, pristine.positions[keep], pristine.numbers[keep], label='vacancy-ordered')
+    assert len(ordered) == len(random) == 160
+    return random, ordered
+
+
+def test_disorder_rescue_gives_the_lattice_class_to_random_damage_only():
+    """An fcc crystal with random vacancies that the network calls ``unknown`` gets ``fcc`` from the rescue; the same
+    share of vacancies in an order stays ``unknown`` (its superlattice peak is far over the limit), and so does a
+    two-element crystal on the same lattice."""
+    from aiida_crystalface.core.orientation import disorder_limit
+
+    names = ['fcc', 'bcc', 'hcp', 'l1_2']
+    prototypes = bulk_prototypes(names)
+    random, ordered = _vacant_and_ordered_fcc()
+    alloy = random.replace(numbers=np.where(np.arange(len(random)) % 3 == 0, 79, random.numbers), label='alloy')
+    batch = fingerprint_batch([random, ordered, alloy], SETTINGS)
+    records = batch.lattices
+    assert [r['species_count'] for r in records] == [1, 1, 2]
+    limits = [disorder_limit(r['lattice_points'], r['diffuse_reflections'], 0.05) for r in records]
+    assert records[0]['superlattice_peak'] <= limits[0] and records[1]['superlattice_peak'] > 2 * limits[1]
+    net = ConvNet(len(names) + 1, in_channels=3)
+    rule = {'threshold': 0.5, 'temperature': 1.0, 'lattice_rule': 'restrict'}
+    classifier = Classifier(net, names, SETTINGS, metadata={'prototypes': prototypes, 'open_set': rule})
+    logits = np.array([[1.0, -5.0, -5.0, -5.0, 3.0]] * 3)  # 'other' first: the network says unknown
+    classifier.logits = lambda _images, **_: logits
+    classifier.output_probabilities = lambda _images, **_: np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert [a['label'] for a in classifier.decide(batch.images, records)] == ['unknown'] * 3
+    classifier.open_set['disorder_rescue'] = {'alpha': 0.05, 'error': 0.02}
+    answers = classifier.decide(batch.images, records)
+    assert [a['label'] for a in answers] == ['fcc', 'unknown', 'unknown']
+    assert answers[0]['uncertainty'] == pytest.approx(0.02)
+    # a record of an older version (no peak) and a cell of too few lattice points decide nothing
+    old = {k: v for k, v in records[0].items() if k != 'superlattice_peak'}
+    few = {**records[0], 'lattice_points': 8}
+    assert [a['label'] for a in classifier.decide(batch.images[:2], [old, few])] == ['unknown', 'unknown']
+
+
+def test_add_disorder_rescue_measures_itself_on_the_calibration_part(tmp_path):
+    from aiida_crystalface.ml.bulk import add_disorder_rescue
+
+    names = ['fcc', 'bcc', 'hcp', 'l1_2']
+    random, ordered = _vacant_and_ordered_fcc()
+    batch = fingerprint_batch([random, ordered], SETTINGS)
+    net = ConvNet(len(names) + 1, in_channels=3).eval()
+    rule = {'threshold': 0.0, 'temperature': 1.0, 'lattice_rule': 'restrict'}  # every answer unknown
+    model = Classifier(net, names, SETTINGS, metadata={'prototypes': bulk_prototypes(names), 'open_set': rule})
+    model.save(tmp_path / 'model.safetensors')
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    np.savez(cache / 'calibration.npz', images=batch.images, targets=np.array([0, len(names)]))
+    stale = [{k: v for k, v in record.items() if k != 'superlattice_peak'} for record in batch.lattices]
+    (cache / 'calibration.json').write_text(__import__('json').dumps(stale))
+    with pytest.raises(ValueError, match='superlattice_peak'):
+        add_disorder_rescue(tmp_path / 'model.safetensors', cache, tmp_path / 'out')
+    (cache / 'calibration.json').write_text(__import__('json').dumps(batch.lattices))
+    rescued = add_disorder_rescue(tmp_path / 'model.safetensors', cache, tmp_path / 'out')
+    record = rescued.open_set['disorder_rescue']
+    assert record['alpha'] == 0.05 and record['calibration']['changed'] == 1 and record['calibration']['right'] == 1
+    assert record['error'] == pytest.approx(1 / 3)  # (0 wrong + 1) / (1 changed + 2)
+    assert record['calibration']['member_error_before'] == 1.0 and record['calibration']['member_error_after'] == 0.0
+    assert [a['label'] for a in rescued.decide(batch.images, batch.lattices)] == ['fcc', 'unknown']
+    assert (tmp_path / 'out' / 'metrics.json').is_file()
+    with pytest.raises(ValueError, match='alpha'):
+        add_disorder_rescue(tmp_path / 'model.safetensors', cache, tmp_path / 'bad', alpha=1.5)
