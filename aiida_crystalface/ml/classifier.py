@@ -38,6 +38,8 @@ _MAX_HEADER = 100 * 1024 * 1024
 OTHER = 'other'
 #: The answer for a crystal of none of the model's classes.
 UNKNOWN = 'unknown'
+#: The lattices on which the disorder rescue (:meth:`Classifier.decide`) may name a class: cubic, one site per point.
+RESCUE_LATTICES = ('cP', 'cI', 'cF')
 #: The answer for a structure with no long-range order (no lattice found: :mod:`aiida_crystalface.core.orientation`).
 AMORPHOUS = 'amorphous'
 
@@ -487,16 +489,17 @@ class Classifier:
         """``rescue(entry) -> class index | None`` for a model whose open-set record has ``disorder_rescue``; else
         None.
 
-        The rescue turns the network's ``unknown`` into the one class a crystal of one element can be, where nothing
-        but random damage sets it apart from that class: the structure has one element (``entry['species_count']``),
-        the lattice rule admits exactly one one-element class on its lattice (an fcc lattice with one site per point:
-        ``fcc``; with two, on diamond's sites: ``diamond``), and the scattering off that lattice is that of random
-        damage, not of an order (the ``superlattice_peak`` of :mod:`aiida_crystalface.core.orientation` is under
-        :func:`~aiida_crystalface.core.orientation.disorder_limit` at the record's ``alpha``, in a cell of enough
-        lattice points to tell). A vacancy-ordered superstructure of the same lattice, which the network has to part
-        from a randomly vacant crystal on weak reflections alone, puts its off-lattice power into a few strong
-        superlattice reflections and stays ``unknown``. The answer's uncertainty is the record's ``error``: the share
-        of the rescued calibration items that were wrong (:func:`aiida_crystalface.ml.bulk.add_disorder_rescue`)."""
+        The rescue turns the network's ``unknown`` into the one class a crystal of one element can be, where nothing but
+        random damage sets it apart from that class: the structure has one element (``entry['species_count']``), its
+        lattice is cubic with one site per point (:data:`RESCUE_LATTICES`: then the lattice alone fixes the structure,
+        sc, bcc or fcc, with no parameter left; on any other lattice the sites or the axial ratios could be another
+        crystal's), the lattice rule admits exactly one one-element class on it, and the scattering off that lattice is
+        that of random damage, not of an order (the ``superlattice_peak`` of :mod:`aiida_crystalface.core.orientation`
+        is under :func:`~aiida_crystalface.core.orientation.disorder_limit` at the record's ``alpha``, in a cell of
+        enough lattice points to tell). A vacancy-ordered superstructure of the same lattice, which the network has to
+        part from a randomly vacant crystal on weak reflections alone, puts its off-lattice power into a few strong
+        superlattice reflections and stays ``unknown``. The answer's uncertainty is the record's ``error``: the share of
+        the rescued calibration items that were wrong (:func:`aiida_crystalface.ml.bulk.add_disorder_rescue`)."""
         record = self.open_set.get('disorder_rescue')
         if not record or admits is None:
             return None
@@ -508,6 +511,8 @@ class Classifier:
 
         def rescue(entry: Any) -> int | None:
             if not isinstance(entry, dict) or entry.get('species_count') != 1 or 'superlattice_peak' not in entry:
+                return None
+            if entry.get('lattice_bravais') not in RESCUE_LATTICES or entry.get('sites_per_lattice_point') != 1:
                 return None
             limit = disorder_limit(int(entry.get('lattice_points', 0)), int(entry.get('diffuse_reflections', 0)), alpha)
             if limit is None or float(entry['superlattice_peak']) > limit:
