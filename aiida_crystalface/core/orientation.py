@@ -127,7 +127,10 @@ class Lattice:
     ``'oP'``, ``'oC'``, ``'oI'``, ``'oF'``, ``'tP'``, ``'tI'``, ``'hR'``, ``'hP'``, ``'cP'``, ``'cI'``, ``'cF'``).
     ``points``: the lattice points in the structure's cell. ``superlattice_peak``: the largest off-lattice power over
     its expected mean (module docstring; 0 when the cell has no off-lattice reflection, a primitive cell say, or
-    scatters nothing off the lattice), of ``diffuse_reflections`` off-lattice reflections.
+    scatters nothing off the lattice), of ``diffuse_reflections`` off-lattice reflections. ``species_peak``: for a
+    crystal of several elements on a cubic lattice with one site per point, the largest of the superlattice peaks of
+    each element's atoms alone (the same reflections): a random alloy has none, an ordered compound on the same
+    lattice (CsCl and D0_3 on bcc's, L1_2 on fcc's, rocksalt on sc's) a strong one; None otherwise.
     """
 
     found: bool
@@ -149,6 +152,7 @@ class Lattice:
     points: int = 0  # lattice points in the structure's cell (0 where no lattice was found)
     superlattice_peak: float | None = None  # see the module docstring; None where no lattice was found
     diffuse_reflections: int = 0  # the off-lattice reflections the peak is the largest of
+    species_peak: float | None = None  # the largest superlattice peak of one element's sites; see the docstring
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-friendly summary stored with a fingerprint (found, score, ..., method and seed)."""
@@ -177,6 +181,11 @@ class Lattice:
                     'lattice_points': int(self.points),
                     'superlattice_peak': round(float(self.superlattice_peak), 4),
                     'diffuse_reflections': int(self.diffuse_reflections),
+                    **(
+                        {}
+                        if self.species_peak is None
+                        else {'species_superlattice_peak': round(float(self.species_peak), 4)}
+                    ),
                 }
             ),
         }
@@ -438,7 +447,8 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
         raise StructureError(f'{structure.label}: no nearest-neighbour distance (is it one isolated atom?)')
     frac = structure.scaled_positions
     rng = np.random.default_rng(seed) if n > MAX_ATOMS else None
-    subset = frac[np.sort(rng.choice(n, size=MAX_ATOMS, replace=False))] if rng is not None else frac
+    chosen = np.sort(rng.choice(n, size=MAX_ATOMS, replace=False)) if rng is not None else np.arange(n)
+    subset = frac[chosen]
     hkl = _reflections(cell, G_MAX * 2.0 * np.pi / nn)
     power = _power(subset, hkl)
     coherent = power >= (COHERENCE * len(subset)) ** 2
@@ -485,6 +495,16 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
     nn_ideal = _site_nn_distance(sites, primitive)
     conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)
     bravais, deviation = cubic_bravais(primitive, conventional)
+    species_peak = None
+    numbers = np.asarray(structure.numbers)[chosen]
+    if len(sites) == 1 and bravais and len(np.unique(numbers)) > 1:
+        # one site per point on a cubic lattice, several elements: is their arrangement random or ordered?
+        off = hkl[~on_lattice]
+        g = np.linalg.norm(off @ reciprocal, axis=1)
+        species_peak = max(
+            _superlattice_peak(_power(subset[numbers == z], off), g, int((numbers == z).sum()))
+            for z in np.unique(numbers)
+        )
     return Lattice(
         found=True,
         score=score,
@@ -502,6 +522,7 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
         points=int(points),
         superlattice_peak=peak,
         diffuse_reflections=int((~on_lattice).sum()),
+        species_peak=species_peak,
     )
 
 

@@ -743,12 +743,19 @@ def ensemble_bulk_models(
 
 
 def add_disorder_rescue(
-    model: str | Path | Classifier, cache: str | Path, output_dir: str | Path, *, alpha: float = DISORDER_ALPHA
+    model: str | Path | Classifier,
+    cache: str | Path,
+    output_dir: str | Path,
+    *,
+    alpha: float = DISORDER_ALPHA,
+    alloys: bool = False,
 ) -> Classifier:
     """Give a bulk model the disorder rescue (``open_set['disorder_rescue']``, applied by
     :meth:`~aiida_crystalface.ml.classifier.Classifier.decide`) at significance ``alpha``, and measure it on the
     calibration part cached in ``cache`` (its lattice records must carry the orientation step's
-    ``superlattice_peak``: a part fingerprinted by this version). The network and the fitted rule are not touched.
+    ``superlattice_peak``: a part fingerprinted by this version). ``alloys``: rescue crystals of several elements
+    whose elements are arranged at random too (the records' ``species_superlattice_peak``). The network and the
+    fitted rule are not touched.
     The record stores ``error``, the share of the calibration items the rescue changes that it gets wrong (with one
     right and one wrong added, so that it is never 0: the answer's uncertainty), and the calibration figures before
     and after. Writes ``output_dir/model.safetensors`` and ``output_dir/metrics.json``."""
@@ -778,14 +785,15 @@ def add_disorder_rescue(
         return labels, wrong_members / n_members, wrong_outsiders / max(len(labels) - sum(is_member), 1)
 
     before, members_before, outsiders_before = measure(classifier)
-    record = {**classifier.open_set, 'disorder_rescue': {'alpha': float(alpha), 'error': 0.0}}
+    rescue = {'alpha': float(alpha), 'error': 0.0, **({'alloys': True} if alloys else {})}
+    record = {**classifier.open_set, 'disorder_rescue': rescue}
     trial = Classifier(classifier.net, names, settings, metadata={**_extra(classifier.metadata), 'open_set': record})
     after, members_after, outsiders_after = measure(trial)
     changed = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if a != b]
     right = sum(after[i] == truth[i] for i in changed)
     rescued_members = sum(is_member[i] for i in changed)
     record['disorder_rescue'] = {
-        'alpha': float(alpha),
+        **rescue,
         'min_points': MIN_DISORDER_POINTS,
         'error': round((len(changed) - right + 1) / (len(changed) + 2), 6),
         'calibration': {
@@ -809,7 +817,8 @@ def add_disorder_rescue(
     metrics = {'open_set': record, 'training': classifier.metadata.get('training', {})}
     (output_dir / 'metrics.json').write_text(json.dumps(metrics, indent=2) + '\n')
     _say(
-        f'disorder rescue (alpha {alpha}): {len(changed)} calibration answers changed, {right} of them right; '
+        f'disorder rescue (alpha {alpha}{", alloys" if alloys else ""}): {len(changed)} calibration answers '
+        f'changed, {right} of them right; '
         f'members wrong {100 * members_before:.2f} -> {100 * members_after:.2f} %, outsiders given a class '
         f'{100 * outsiders_before:.2f} -> {100 * outsiders_after:.2f} %',
         True,
@@ -963,6 +972,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f'with --disorder-rescue: its significance ({DISORDER_ALPHA})',
     )
     parser.add_argument(
+        '--alloys', action='store_true', help='with --disorder-rescue: rescue random alloys of several elements too'
+    )
+    parser.add_argument(
         '--observe', type=int, default=1, help='with --quantize: train species tuples per class (default 1)'
     )
     rule = parser.add_mutually_exclusive_group()
@@ -992,7 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.disorder_rescue:
         if not args.cache:
             parser.error('--disorder-rescue needs --cache (a folder with the calibration part fingerprinted)')
-        add_disorder_rescue(args.disorder_rescue, args.cache, args.output, alpha=args.alpha)
+        add_disorder_rescue(args.disorder_rescue, args.cache, args.output, alpha=args.alpha, alloys=args.alloys)
         return 0
     if args.quantize:
         quantize_bulk_model(args.quantize, args.output, seed=args.seed, observe=args.observe)

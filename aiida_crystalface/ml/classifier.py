@@ -455,6 +455,7 @@ class Classifier:
         threshold = float(self.open_set.get('threshold', 1.0))
         admits = self._lattice_rule()
         rescue = self._disorder_rescue(admits)
+        compounds = {name for name, record in self.prototypes.items() if (record.get('species_count') or 1) > 1}
         restrict = self.open_set.get('lattice_rule') == 'restrict'
         ratio = float(self.open_set.get('restrict_ratio', 0.0))
         for row, i in enumerate(index):
@@ -474,8 +475,8 @@ class Classifier:
                 label, confidence = UNKNOWN, 1.0  # the lattice's answer, not the network's
             else:
                 label, confidence = self.classes[best], float(outputs[row, best])
-            if label == UNKNOWN and rescue is not None:
-                rescued = rescue(entries[i])
+            if rescue is not None and (label == UNKNOWN or label in compounds):
+                rescued = rescue(entries[i], label != UNKNOWN)
                 if rescued is not None:
                     label, confidence = self.classes[rescued], 1.0 - float(self.open_set['disorder_rescue']['error'])
             answers[i] = {
@@ -498,8 +499,12 @@ class Classifier:
         is under :func:`~aiida_crystalface.core.orientation.disorder_limit` at the record's ``alpha``, in a cell of
         enough lattice points to tell). A vacancy-ordered superstructure of the same lattice, which the network has to
         part from a randomly vacant crystal on weak reflections alone, puts its off-lattice power into a few strong
-        superlattice reflections and stays ``unknown``. The answer's uncertainty is the record's ``error``: the share of
-        the rescued calibration items that were wrong (:func:`aiida_crystalface.ml.bulk.add_disorder_rescue`)."""
+        superlattice reflections and stays ``unknown``. With ``alloys`` in the record, a crystal of several elements on
+        such a lattice is rescued too, where each element's atoms alone have no superlattice peak either
+        (``species_superlattice_peak``): a random alloy keeps its lattice's class, whether the network said ``unknown``
+        or an ordered compound's class (the elements of CsCl, D0_3 or L1_2 sit in an order, and their peaks lie far over
+        the limit). The answer's uncertainty is the record's ``error``: the share of the rescued calibration items that
+        were wrong (:func:`aiida_crystalface.ml.bulk.add_disorder_rescue`)."""
         record = self.open_set.get('disorder_rescue')
         if not record or admits is None:
             return None
@@ -509,14 +514,23 @@ class Classifier:
         prototypes = self.prototypes
         elemental = [c for c, name in enumerate(self.classes) if prototypes[name].get('species_count') == 1]
 
-        def rescue(entry: Any) -> int | None:
-            if not isinstance(entry, dict) or entry.get('species_count') != 1 or 'superlattice_peak' not in entry:
+        alloys = bool(record.get('alloys'))
+
+        def rescue(entry: Any, compound: bool = False) -> int | None:
+            if not isinstance(entry, dict) or 'superlattice_peak' not in entry or not entry.get('species_count'):
                 return None
             if entry.get('lattice_bravais') not in RESCUE_LATTICES or entry.get('sites_per_lattice_point') != 1:
+                return None
+            several = int(entry['species_count']) > 1
+            if several and not (alloys and 'species_superlattice_peak' in entry):
+                return None
+            if compound and not several:
                 return None
             limit = disorder_limit(int(entry.get('lattice_points', 0)), int(entry.get('diffuse_reflections', 0)), alpha)
             if limit is None or float(entry['superlattice_peak']) > limit:
                 return None
+            if several and float(entry['species_superlattice_peak']) > limit:
+                return None  # the elements sit in an order: an ordered compound, not a random alloy
             admitted = [c for c in elemental if admits(entry, c) is True]
             return admitted[0] if len(admitted) == 1 else None
 

@@ -193,3 +193,29 @@ def test_superlattice_peak_tells_random_damage_from_order():
     assert disorder_limit(MIN_DISORDER_POINTS - 1, 1000, 0.05) is None
     with pytest.raises(ValueError, match='alpha'):
         disorder_limit(256, 1000, 0.0)
+
+
+def test_species_superlattice_peak_tells_a_random_alloy_from_an_ordered_compound():
+    """On a cubic lattice with one site per point, each element's atoms alone: a random bcc Fe-Cr alloy has no
+    superlattice peak in either, CsCl (bcc species-blind) and rocksalt NaCl (sc species-blind) strong ones; a crystal
+    of one element, or on another lattice, has no such record."""
+    from ase.build import bulk
+
+    from aiida_crystalface.core.orientation import disorder_limit
+
+    rng = np.random.default_rng(1)
+    alloy = bulk('Fe', 'bcc', a=2.87, cubic=True).repeat(5)
+    alloy.numbers[rng.choice(len(alloy), 75, replace=False)] = 24
+    cases = {
+        'alloy': alloy,
+        'cscl': bulk('CsCl', 'cesiumchloride', a=4.12).repeat(5),
+        'nacl': bulk('NaCl', 'rocksalt', a=5.64, cubic=True).repeat(3),
+    }
+    records = {name: find_lattice(atoms).to_dict() for name, atoms in cases.items()}
+    for name, record in records.items():
+        assert record['sites_per_lattice_point'] == 1 and record['lattice_bravais'] in ('cP', 'cI'), name
+        limit = disorder_limit(record['lattice_points'], record['diffuse_reflections'], 0.05)
+        ordered = record['species_superlattice_peak'] > 5 * limit
+        assert ordered == (name != 'alloy'), (name, record['species_superlattice_peak'], limit)
+    assert 'species_superlattice_peak' not in find_lattice(bulk('Fe', 'bcc', a=2.87).repeat(5)).to_dict()
+    assert 'species_superlattice_peak' not in find_lattice(bulk('ZnO', 'wurtzite', a=3.25, c=5.21).repeat(4)).to_dict()

@@ -507,3 +507,38 @@ def test_add_disorder_rescue_measures_itself_on_the_calibration_part(tmp_path):
     assert (tmp_path / 'out' / 'metrics.json').is_file()
     with pytest.raises(ValueError, match='alpha'):
         add_disorder_rescue(tmp_path / 'model.safetensors', cache, tmp_path / 'bad', alpha=1.5)
+
+
+def test_alloy_rescue_keeps_a_random_alloy_in_its_lattice_class_and_an_ordered_compound_in_its_own():
+    """Cu with a quarter of its atoms Au: placed at random (a random alloy: fcc, as the paper's defective set labels
+    it) or on the cube corners (L1_2 Cu3Au). The network is made to say L1_2 for both; with ``alloys`` the rescue
+    gives the random one back to fcc, whose elements show no superlattice peak, and leaves the ordered one alone."""
+    from ase.build import bulk
+
+    from aiida_crystalface.core.orientation import disorder_limit
+    from aiida_crystalface.core.structures import to_atomic_structure
+
+    names = ['fcc', 'bcc', 'l1_2', 'cscl']
+    prototypes = bulk_prototypes(names)
+    cu = to_atomic_structure(bulk('Cu', 'fcc', a=3.7, cubic=True).repeat(4))
+    rng = np.random.default_rng(11)
+    random = cu.replace(numbers=np.where(np.isin(np.arange(256), rng.choice(256, 64, replace=False)), 79, 29))
+    ordered = cu.replace(numbers=np.where(np.arange(256) % 4 == 0, 79, 29))  # ASE's cube: the corner atom first
+    batch = fingerprint_batch([random, ordered], SETTINGS)
+    records = batch.lattices
+    limits = [disorder_limit(r['lattice_points'], r['diffuse_reflections'], 0.05) for r in records]
+    assert (
+        records[0]['species_superlattice_peak'] <= limits[0] < 5 * limits[1] < records[1]['species_superlattice_peak']
+    )
+    assert records[0]['superlattice_peak'] == records[1]['superlattice_peak'] == 0.0  # species blind: pristine fcc
+    net = ConvNet(len(names) + 1, in_channels=3)
+    rule = {'threshold': 0.9, 'temperature': 1.0, 'lattice_rule': 'restrict'}
+    classifier = Classifier(net, names, SETTINGS, metadata={'prototypes': prototypes, 'open_set': rule})
+    logits = np.array([[1.0, -5.0, 3.0, -5.0, -5.0]] * 2)  # L1_2 first, fcc second
+    classifier.logits = lambda _images, **_: logits
+    classifier.output_probabilities = lambda _images, **_: np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert [a['label'] for a in classifier.decide(batch.images, records)] == ['l1_2', 'l1_2']
+    classifier.open_set['disorder_rescue'] = {'alpha': 0.05, 'error': 0.05}
+    assert [a['label'] for a in classifier.decide(batch.images, records)] == ['l1_2', 'l1_2']  # one element only
+    classifier.open_set['disorder_rescue']['alloys'] = True
+    assert [a['label'] for a in classifier.decide(batch.images, records)] == ['fcc', 'l1_2']

@@ -1,0 +1,120 @@
+"""A fresh draw of the test part, for decisions taken after its figures were seen: members of chosen classes and
+cubic one-element outsiders that no earlier run used, each model beside the others.
+
+Run: ``.venv/bin/python benchmarks/bulk_fresh.py MODEL [MODEL ...] [--classes fcc bcc sc diamond] [--first-draw 2]
+[--draws 5] [--start 500] [--count 1000]`` (models: bundled names or files; about 6 minutes for the defaults and three
+models on 2 cores).
+
+Which data is which. Everything comes from the *test* part of :func:`aiida_crystalface.core.bulkset.bulk_split`
+(elements no training or calibration crystal had), drawn with seeds no earlier run used:
+
+- members: for each class, the test part's species tuples (all of them, not only the four of ``bulk_accuracy.py``)
+  x damage variants x draws ``first_draw`` .. ``first_draw + draws - 1`` (``bulk_accuracy.py`` uses draws 0 and 1),
+  each in a random presentation (a seeded stream of its own); rows as in ``bulk_accuracy.py``, right = the class;
+- cubic one-element outsiders: :func:`~aiida_crystalface.core.bulkset.cubic_elemental_crystal` of seeds ``start`` ..
+  ``start + count - 1`` (``bulk_accuracy.py`` uses 0..499); right = ``unknown`` or ``amorphous``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def fresh_members(classes, first_draw: int, draws: int, seed: int = 0):
+    from aiida_crystalface.core.bulkset import PRESENTATIONS, VARIANTS, bulk_member, species_tuples
+    from aiida_crystalface.core.openset import _seed
+
+    rng = np.random.default_rng(_seed(seed, 'test', 'fresh-members', first_draw))
+    items = []
+    for name in classes:
+        for species in species_tuples(name, 'test', seed):
+            for variant in VARIANTS:
+                for draw in range(first_draw, first_draw + draws):
+                    presentation = PRESENTATIONS[int(rng.integers(len(PRESENTATIONS)))]
+                    items.append(bulk_member(name, species, variant, presentation, _seed(seed, 'test', draw)))
+    return items
+
+
+def load(name: str):
+    from aiida_crystalface.ml.classifier import Classifier
+
+    if Path(name).is_file():
+        return Path(name).parent.name, Classifier.load(name)
+    return name, Classifier.pretrained(name)
+
+
+def main() -> int:
+    from bulk_accuracy import ROWS, SHORT, fingerprints, top
+
+    from aiida_crystalface.core.bulkset import cubic_elemental_crystal
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('models', nargs='+', help='bundled model names or model files')
+    parser.add_argument('--classes', nargs='+', default=['fcc', 'bcc', 'sc', 'diamond'])
+    parser.add_argument('--first-draw', type=int, default=2, help='first draw index (bulk_accuracy.py: 0 and 1)')
+    parser.add_argument('--draws', type=int, default=5, help='draws per species tuple and variant (0: no members)')
+    parser.add_argument('--start', type=int, default=500, help='first cubic seed (bulk_accuracy.py: 0..499)')
+    parser.add_argument('--count', type=int, default=1000, help='cubic one-element outsiders (0: none)')
+    parser.add_argument('--seed', type=int, default=0, help='the split seed of the parts')
+    parser.add_argument('--cache', type=Path, help='folder for the fingerprints (reused when present)')
+    args = parser.parse_args()
+    started = time.perf_counter()
+    models = [load(name) for name in args.models]
+    members = fresh_members(args.classes, args.first_draw, args.draws, args.seed) if args.draws else []
+    cubic = [cubic_elemental_crystal(s, 'test', args.seed) for s in range(args.start, args.start + args.count)]
+    print(
+        f'# test part, seed {args.seed}: {len(members)} members of {", ".join(args.classes)} (draws '
+        f'{args.first_draw}..{args.first_draw + args.draws - 1}), {len(cubic)} cubic one-element crystals (seeds '
+        f'{args.start}..{args.start + args.count - 1})'
+    )
+    answers = {}
+    for label, model in models:
+        settings = FingerprintSettings.from_dict(model.settings)
+        tag = settings.hash[:8]
+        answers[label] = {}
+        for kind, items, name in (
+            ('members', members, f'fresh-members-{args.first_draw}-{args.draws}-{tag}'),
+            ('cubic', cubic, f'fresh-cubic-{args.start}-{args.count}-{tag}'),
+        ):
+            if not items:
+                answers[label][kind] = {}
+                continue
+            images, ok, lattices = fingerprints(items, settings, args.cache, name)
+            decided = [answer['label'] for answer in model.decide(images, lattices)] if len(ok) else []
+            answers[label][kind] = dict(zip(ok, decided, strict=True))
+    if members:
+        print(f'\nmembers, % right (items per cell: {len(members) // (len(args.classes) * len(ROWS[:-1]))}):')
+        print(f'{"class":10s} {"model":16s} ' + ' '.join(f'{short:>8s}' for short in SHORT[:-1]) + f' {"all":>8s}')
+        for name in args.classes:
+            for label, _ in models:
+                cells, right_all, n_all = [], 0, 0
+                for row in ROWS[:-1]:
+                    picked = [i for i, m in enumerate(members) if m.info['label'] == name and m.info['variant'] == row]
+                    right = sum(answers[label]['members'].get(i) == name for i in picked)
+                    right_all, n_all = right_all + right, n_all + len(picked)
+                    cells.append(f'{100 * right / max(len(picked), 1):8.1f}')
+                print(f'{name:10s} {label:16s} ' + ' '.join(cells) + f' {100 * right_all / max(n_all, 1):8.1f}')
+    if cubic:
+        print(f'\n{"cubic one-element outsiders":28s} {"given a class":>18s} | answers (count)')
+        for label, _ in models:
+            given = collections.Counter(
+                a for a in answers[label]['cubic'].values() if a not in ('unknown', 'amorphous')
+            )
+            n, total = sum(given.values()), len(answers[label]['cubic'])
+            text = ', '.join(f'{answer} {count}' for answer, count in top(given, 8))
+            print(f'{label:28s} {f"{n} of {total} ({100 * n / max(total, 1):.1f} %)":>18s} | {text}')
+    print(f'\n# {time.perf_counter() - started:.0f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
