@@ -118,8 +118,9 @@ def accuracy_table(items: Sequence[tuple], results: Sequence[dict[str, Any]]):
 def confusion_matrix(
     items: Sequence[tuple], results: Sequence[dict[str, Any]], classes: Sequence[str]
 ) -> tuple[np.ndarray, list[str]]:
-    """Counts (rows: true classes, columns: predicted answers, failed inputs left out) and the column names: the
-    classes, then any answer that is not a class (``unknown``, ``amorphous``)."""
+    """Counts (rows: ``classes``, the true classes, columns: predicted answers, failed inputs left out) and the
+    column names: the classes, then any other answer given (another class of the model, ``unknown``,
+    ``amorphous``)."""
     answers = [r['label'] for r in results if 'error' not in r]
     columns = [*classes, *sorted(set(answers) - set(classes))]
     index = {name: i for i, name in enumerate(columns)}
@@ -135,7 +136,8 @@ def save_figures(items: Sequence[tuple], run, output_dir: Path) -> list[Path]:
     from aiida_crystalface.core.render import save_confusion_matrix_png, save_fingerprint_grid
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    classes = list(run.classes)
+    present = {label for _, label, _ in items}
+    classes = [name for name in run.classes if name in present]  # the demo's classes, in the model's order
     images, titles = [], []
     for name in classes:
         for index, ((structure, label, kind), result) in enumerate(zip(items, run.results, strict=True)):

@@ -35,6 +35,17 @@ def _check_image(image: np.ndarray, name: str = 'image') -> np.ndarray:
     return image
 
 
+def _picture(image: np.ndarray, name: str = 'image') -> np.ndarray:
+    """A fingerprint as ``imshow`` draws it: a 2-D array (grey), or a three-channel one ``(3, H, W)`` (the any-lattice
+    fingerprint's x, y and z rotations) as an RGB picture ``(H, W, 3)``."""
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] == 3:
+        for channel in image:
+            _check_image(channel, name)
+        return np.clip(np.moveaxis(image, 0, -1), 0.0, 1.0)
+    return _check_image(image, name)
+
+
 def detector_extent(settings) -> tuple[float, float, float, float]:
     """``(left, right, bottom, top)`` of the detector in ``q / 2 pi`` (inverse nearest-neighbour distances), for
     ``imshow(extent=...)``: the scattering vector's in-plane components at the pixel edges (the structure is scaled so
@@ -113,8 +124,9 @@ def save_fingerprint_grid(
     path: str | os.PathLike,
     columns: int | None = None,
 ) -> Path:
-    """Write several fingerprints side by side (``columns`` per row, default: all in one row) with titles."""
-    images = [_check_image(image, f'image {i}') for i, image in enumerate(images)]
+    """Write several fingerprints side by side (``columns`` per row, default: all in one row) with titles; a
+    three-channel fingerprint is drawn in colour (its channels as red, green and blue)."""
+    images = [_picture(image, f'image {i}') for i, image in enumerate(images)]
     if not images:
         raise ValueError('save_fingerprint_grid: no images to draw')
     if titles is not None and len(titles) != len(images):
@@ -127,7 +139,10 @@ def save_fingerprint_grid(
     for index, ax in enumerate(axes):
         ax.set_axis_off()
         if index < len(images):
-            ax.imshow(images[index], cmap='gray', vmin=0.0, vmax=1.0, interpolation='nearest')
+            if images[index].ndim == 3:
+                ax.imshow(images[index], interpolation='nearest')
+            else:
+                ax.imshow(images[index], cmap='gray', vmin=0.0, vmax=1.0, interpolation='nearest')
             if titles:
                 ax.set_title(titles[index], fontsize=9)
     figure.tight_layout()

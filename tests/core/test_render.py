@@ -45,3 +45,17 @@ def test_bad_images(tmp_path):
         save_fingerprint_png(np.full((4, 4), np.nan), tmp_path / 'x.png')
     with pytest.raises(ValueError, match='2 titles for 1 images'):
         save_fingerprint_grid([np.zeros((4, 4))], ['a', 'b'], tmp_path / 'x.png')
+
+
+def test_grid_draws_a_three_channel_fingerprint_in_colour(tmp_path):
+    """The any-lattice fingerprint (3, H, W): its channels as red, green and blue; a wrong shape is refused."""
+    import matplotlib.image
+
+    image = np.zeros((3, 64, 64), dtype=np.float32)
+    image[0, 10:20, 10:20] = 1.0  # a red square only
+    path = save_fingerprint_grid([image], None, tmp_path / 'rgb.png')
+    picture = matplotlib.image.imread(path)[..., :3]
+    red = (picture[..., 0] > 0.9) & (picture[..., 1] < 0.1) & (picture[..., 2] < 0.1)
+    assert red.sum() > 50
+    with pytest.raises(ValueError, match='2-D'):
+        save_fingerprint_grid([np.zeros((2, 64, 64))], None, tmp_path / 'bad.png')

@@ -18,7 +18,7 @@ from aiida_crystalface.ml.classifier import Classifier
 
 @pytest.fixture(scope='module')
 def classifier():
-    return Classifier.pretrained()
+    return Classifier.pretrained('open-4class')
 
 
 def bicrystal(noise: float = 0.1, seed: int = 0) -> tuple[Atoms, np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ from aiida_crystalface.ml.classifier import ModelFileError
 
 @pytest.fixture(scope='module')
 def model():
-    return Classifier.pretrained()
+    return Classifier.pretrained('open-4class')
 
 
 def _big(atoms, n=100):

@@ -16,7 +16,7 @@ CRYSTALS = [('Cu', 'fcc', 3), ('Ni', 'fcc', 3), ('Si', 'diamond', 3), ('Ge', 'di
 
 @pytest.fixture(scope='module')
 def model():
-    return Classifier.pretrained()
+    return Classifier.pretrained('open-4class')
 
 
 @pytest.mark.parametrize(('vacancy', 'sigma'), [(0.1, 0.0), (0.5, 0.0), (0.0, 0.15), (0.5, 0.15)])
