@@ -90,7 +90,7 @@ def cmd_classify(ctx, files, model, store, force, batch_size, per_atom, output, 
     if not per_atom and (output or plot or stride):
         raise click.UsageError('--output, --plot and --stride go with --per-atom')
     if precision == 'int8':
-        _check_int8(model, store=store)
+        _check_int8(model, store=store, per_atom=per_atom)
     records = read_inputs(files)
     if per_atom:
         from .per_atom import classify_per_atom
@@ -138,7 +138,7 @@ def cmd_classify(ctx, files, model, store, force, batch_size, per_atom, output, 
     ctx.exit(0 if all('error' not in result for result in results) else 1)
 
 
-def _check_int8(model: str | None, *, store: bool) -> None:
+def _check_int8(model: str | None, *, store: bool, per_atom: bool = False) -> None:
     """``--precision int8`` needs a model file with int8 parameters: say so before any input is read or stored."""
     from aiida_crystalface.ml.classifier import bundled_model_names
 
@@ -149,10 +149,15 @@ def _check_int8(model: str | None, *, store: bool) -> None:
         ensure_profile(click.get_current_context())  # a node's UUID or PK
         has_int8 = load_model_node(model).has_int8
     else:
-        has_int8 = bool(load_classifier(model, use_profile=False).metadata.get('int8'))
+        has_int8 = bool(load_classifier(model, use_profile=False, per_atom=per_atom).metadata.get('int8'))
     if not has_int8:
+        from aiida_crystalface.ml.classifier import PER_ATOM_DEFAULT, PRETRAINED_DEFAULT
+
+        default = (
+            f'{PER_ATOM_DEFAULT if per_atom else PRETRAINED_DEFAULT} (the default{" per atom" if per_atom else ""})'
+        )
         raise click.BadParameter(
-            f'the model {model or "open-4class (the default)"} stores no int8 parameters: use --model bulk-59, or a '
+            f'the model {model or default} stores no int8 parameters: use --model bulk-59, or a '
             'model file saved after Classifier.quantize(images) (python -m aiida_crystalface.ml.bulk --quantize)',
             param_hint='--precision int8',
         )

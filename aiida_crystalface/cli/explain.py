@@ -37,7 +37,8 @@ def cmd_explain(file, output, model, top_k, frame):
 
     from .utils import load_classifier
 
-    classifier = load_classifier(model, use_profile=False)
+    # Attentive response maps are drawn for one-channel models: the four-class model unless --model says otherwise.
+    classifier = load_classifier(model, use_profile=False, default='open-4class')
     try:
         frames = read_structures(file)
         if frame >= len(frames):

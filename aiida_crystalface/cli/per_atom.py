@@ -86,7 +86,7 @@ def classify_per_atom(
         elif good:
             from .utils import load_classifier
 
-            classifier = load_classifier(model, use_profile=False)
+            classifier = load_classifier(model, use_profile=False, per_atom=True)
             for i in good:
                 try:
                     answers[i] = classifier.classify_atoms(

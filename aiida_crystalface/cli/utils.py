@@ -85,15 +85,16 @@ def _reason(exception: Exception, name: str) -> str:
     return message
 
 
-def load_classifier(model: str | None, *, use_profile: bool):
+def load_classifier(model: str | None, *, use_profile: bool, per_atom: bool = False, default: str | None = None):
     """Return a :class:`~aiida_crystalface.ml.Classifier` for ``--model`` (a file, a bundled model's name, a node UUID
-    / PK, or ``None``: the default bundled model)."""
+    / PK, or ``None``: the bundled model ``default``, else the default bundled model, the per-atom one with
+    ``per_atom``)."""
     from aiida_crystalface.ml import Classifier, ModelFileError
-    from aiida_crystalface.ml.classifier import bundled_model_names
+    from aiida_crystalface.ml.classifier import PER_ATOM_DEFAULT, PRETRAINED_DEFAULT, bundled_model_names
 
     try:
         if model is None:
-            return Classifier.pretrained()
+            return Classifier.pretrained(default or (PER_ATOM_DEFAULT if per_atom else PRETRAINED_DEFAULT))
         if Path(model).is_file():
             return Classifier.load(model)
         if model in bundled_model_names():

@@ -396,7 +396,7 @@ def build_cluster(
                 f'{structure.label}: a structure that is not periodic along all three axes (pbc '
                 f"{list(structure.pbc)}) needs the orientation 'lattice' or 'standard', not {orientation!r}"
             )
-        cluster = whole_cluster(structure, target_atoms, seed)
+        cluster = whole_cluster(structure, target_atoms, seed, isotropic=orientation == 'standard')
         # A cell periodic along all three axes with an empty slab across it: a slab in vacuum, or a sparse bulk
         # crystal (a random crystal of low density can hold such a gap). The latter has no lattice around its centre
         # at the slab's scale; the periodic step below finds the lattice of its cell.
@@ -405,7 +405,7 @@ def build_cluster(
     if orientation in _FOUND and len(structure) > LOCAL_ABOVE:
         # The reflections of a cell grow with its atoms, so the periodic search costs atoms x atoms' worth of
         # memory and time in a big cell; the cluster is cut at the centre anyway: find the lattice there.
-        return whole_cluster(structure, target_atoms, seed, atoms=512)
+        return whole_cluster(structure, target_atoms, seed, atoms=512, isotropic=orientation == 'standard')
     if orientation in _FOUND:
         lattice = lattice_of(structure, seed, molecular=orientation == 'standard')
         if orientation == 'standard':

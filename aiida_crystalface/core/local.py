@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from .cluster import Cluster, _choose_repeats, _sites_per_cell
+from .cluster import Cluster, _choose_repeats, _sites_per_cell, cubic_block
 from .neighbours import Neighbourhood, neighbourhood, vacuum_axes
 from .orientation import (
     _COEFFICIENTS,
@@ -63,6 +63,7 @@ from .orientation import (
     _power,
     _reflections,
     _rotation,
+    cubic_bravais,
 )
 from .orientation import (
     _not_found as _orientation_not_found,
@@ -274,17 +275,32 @@ def _lattice_of_window(
 
 
 def cut_cluster(
-    hood: Neighbourhood, lattice: Lattice, centre: np.ndarray, target_atoms: int = 128, label: str = 'structure'
+    hood: Neighbourhood,
+    lattice: Lattice,
+    centre: np.ndarray,
+    target_atoms: int = 128,
+    label: str = 'structure',
+    *,
+    isotropic: bool = False,
 ) -> Cluster:
     """The block of conventional cells of ``lattice`` centred on ``centre``, rotated, centred and scaled.
 
     As :func:`.cluster.cut_block` and :func:`.cluster.build_cluster` do for a periodic structure: the block's faces
     fall between atomic planes (its corner sits one eighth of a cell diagonal before a lattice point of the average
     crystal), it holds about ``target_atoms`` sites, its positions are centred on their mean and divided by the
-    average crystal's nearest-neighbour distance.
+    average crystal's nearest-neighbour distance. ``isotropic`` (the ``'standard'`` orientation): the block's shape
+    as :func:`.cluster.cut_block` chooses it there, a cube of cubes for a cubic lattice (:func:`.cluster.cubic_block`)
+    and the most isotropic block otherwise, so that a finite crystal gives the cluster its periodic crystal gives.
+    (The rotation stays the most cubic cell's: for a cubic lattice that is the standard setting up to the cube's own
+    symmetry; a lattice of another system is not turned into its standard setting here.)
     """
     conventional = lattice.conventional
-    repeats = _choose_repeats(_sites_per_cell(lattice), np.linalg.norm(conventional, axis=1), int(target_atoms))
+    per_cell = _sites_per_cell(lattice)
+    lengths = np.linalg.norm(conventional, axis=1)
+    if isotropic and cubic_bravais(lattice.primitive, conventional)[0]:
+        repeats = cubic_block(per_cell, int(target_atoms))
+    else:
+        repeats = _choose_repeats(per_cell, lengths, int(target_atoms), isotropic)
     diagonal = (np.array(repeats)[:, None] * conventional).sum(axis=0)
     site = lattice.site_positions[0]
     corner = np.asarray(centre) - 0.5 * diagonal
@@ -341,14 +357,20 @@ def _prepared(structure: AtomicStructure) -> tuple[AtomicStructure, Neighbourhoo
 
 
 def whole_cluster(
-    structure: AtomicStructure, target_atoms: int = 128, seed: int = 0, *, atoms: int = 2 * LATTICE_ATOMS
+    structure: AtomicStructure,
+    target_atoms: int = 128,
+    seed: int = 0,
+    *,
+    atoms: int = 2 * LATTICE_ATOMS,
+    isotropic: bool = False,
 ) -> Cluster:
     """The cluster of a structure that is not one bulk cell (finite, a slab, vacuum around it), from its centre.
 
     The lattice is found from the ``atoms`` atoms (default ``2 * LATTICE_ATOMS``) nearest the atom closest to the centre
     (:func:`local_lattice`), and the cluster is the block around that atom (:func:`cut_cluster`). Where no lattice is
     found, the atoms nearest the centre (``target_atoms`` of them) are the cluster, as they are, and
-    ``cluster.lattice.found`` says so.
+    ``cluster.lattice.found`` says so. ``isotropic``: the block's shape of the ``'standard'`` orientation
+    (:func:`cut_cluster`).
     """
     structure, hood, nn = _prepared(structure)
     own = hood.points[: hood.n_atoms]
@@ -356,7 +378,7 @@ def whole_cluster(
     centre = hood.points[middle]
     lattice = local_lattice(hood, centre, atoms=atoms, seed=seed)
     if lattice.found:
-        return cut_cluster(hood, lattice, centre, target_atoms, structure.label)
+        return cut_cluster(hood, lattice, centre, target_atoms, structure.label, isotropic=isotropic)
     _, chosen = hood.tree.query(centre, k=min(int(target_atoms), len(hood.points)))
     chosen = np.atleast_1d(chosen)
     if len(chosen) < 2:
@@ -419,9 +441,11 @@ def windows(
     target_atoms: int = 128,
     seed: int = 0,
     progress: bool = False,
+    isotropic: bool = False,
 ) -> tuple[Neighbourhood, list[Window], float]:
     """Find the lattice and cut the cluster of every window of ``structure`` (``stride`` in nearest-neighbour
     distances). Returns the neighbourhood (periodic images included), the windows and the nearest-neighbour distance.
+    ``isotropic``: the block's shape of the ``'standard'`` orientation (:func:`cut_cluster`).
     """
     structure, hood, nn = _prepared(structure)
     centres = window_centres(structure.replace(positions=hood.points[: hood.n_atoms]), stride * nn)
@@ -436,7 +460,8 @@ def windows(
         cluster = None
         if lattice.found:
             try:
-                cluster = cut_cluster(hood, lattice, centre, target_atoms, f'{structure.label}: window {atom}')
+                label = f'{structure.label}: window {atom}'
+                cluster = cut_cluster(hood, lattice, centre, target_atoms, label, isotropic=isotropic)
             except StructureError:
                 cluster = None
         found.append(Window(int(atom), centre, lattice, cluster))

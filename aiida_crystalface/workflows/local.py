@@ -197,7 +197,7 @@ class ClassifyAtomsWorkChain(WorkChain):
         if count == 0:
             return self.exit_codes.ERROR_NO_STRUCTURES.format(detail=what)
         try:
-            self.ctx.model = self.inputs.model if 'model' in self.inputs else bundled_model()
+            self.ctx.model = self.inputs.model if 'model' in self.inputs else bundled_model(per_atom=True)
         except FileNotFoundError as exception:
             return self.exit_codes.ERROR_NO_MODEL.format(detail=str(exception))
         self.ctx.count = count

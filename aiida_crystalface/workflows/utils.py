@@ -179,13 +179,14 @@ def run_batch(
     return BatchResult(outputs, failures, failure_nodes, reused)
 
 
-def bundled_model(name: str | None = None) -> orm.Data:
-    """Return the node of the model bundled with the package, stored once (by checksum) and reused afterwards."""
+def bundled_model(name: str | None = None, *, per_atom: bool = False) -> orm.Data:
+    """Return the node of the model bundled with the package, stored once (by checksum) and reused afterwards:
+    ``name``, or the default model (the per-atom default with ``per_atom``)."""
     from importlib.resources import as_file, files
 
     from aiida_crystalface.data.model import ConvNetModelData
 
-    name = name or _default_pretrained_name()
+    name = name or _default_pretrained_name(per_atom)
     resource = files('aiida_crystalface.ml').joinpath('pretrained', name, 'model.safetensors')
     if not resource.is_file():
         raise FileNotFoundError(f'no bundled model named {name!r} in aiida_crystalface/ml/pretrained/')
@@ -193,10 +194,10 @@ def bundled_model(name: str | None = None) -> orm.Data:
         return ConvNetModelData.get_or_create(path)
 
 
-def _default_pretrained_name() -> str:
-    from aiida_crystalface.ml.classifier import PRETRAINED_DEFAULT  # the module imports torch lazily
+def _default_pretrained_name(per_atom: bool = False) -> str:
+    from aiida_crystalface.ml.classifier import PER_ATOM_DEFAULT, PRETRAINED_DEFAULT  # the module imports torch lazily
 
-    return PRETRAINED_DEFAULT
+    return PER_ATOM_DEFAULT if per_atom else PRETRAINED_DEFAULT
 
 
 def format_failures(failures: Mapping[str, str], limit: int = 20) -> str:

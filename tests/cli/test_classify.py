@@ -294,23 +294,29 @@ def test_int8_precision_is_recorded_and_reused_only_at_that_precision(tmp_path):
     assert 'precision' not in orm.load_node(float32['uuid']).creator.inputs
     assert orm.QueryBuilder().append(orm.StructureData).count() == 1  # the structure is stored once
     nodes = orm.QueryBuilder().append(orm.Node).count()
-    refused = CliRunner().invoke(cmd_root, ['classify', '--precision', 'int8', str(path)])  # default: open-4class
+    refused = CliRunner().invoke(cmd_root, ['classify', '--precision', 'int8', '--model', 'open-4class', str(path)])
     assert refused.exit_code == 2 and 'stores no int8 parameters' in refused.output
+    per_atom = CliRunner().invoke(cmd_root, ['classify', '--per-atom', '--precision', 'int8', str(path), '-o', 'x'])
+    assert per_atom.exit_code == 2 and 'open-4class (the default per atom)' in per_atom.output
     assert orm.QueryBuilder().append(orm.Node).count() == nodes
 
 
 @pytest.mark.usefixtures('aiida_profile_clean')
 def test_int8_with_a_model_without_parameters_is_a_failed_workchain_with_its_exit_code(tmp_path):
-    """The WorkChain called directly with ``precision='int8'`` and the default model (no int8 parameters): exit
-    code 204 naming the model, the process kept in the graph, no prediction made."""
+    """The WorkChain called directly with ``precision='int8'`` and a model without int8 parameters (open-4class):
+    exit code 204 naming the model, the process kept in the graph, no prediction made."""
     from aiida import orm
     from aiida.engine import run_get_node
     from ase.build import bulk
 
     from aiida_crystalface.workflows.classify import ClassifyStructuresWorkChain
+    from aiida_crystalface.workflows.utils import bundled_model
 
     node = orm.StructureData(ase=bulk('Cu', 'fcc', a=3.6).repeat((3, 3, 3))).store()
-    _, process = run_get_node(ClassifyStructuresWorkChain, structures={'cu': node}, precision=orm.Str('int8'))
+    four = bundled_model('open-4class')
+    _, process = run_get_node(
+        ClassifyStructuresWorkChain, structures={'cu': node}, model=four, precision=orm.Str('int8')
+    )
     assert process.exit_status == 204 and 'has none' in process.exit_message
     assert orm.load_node(process.pk).is_failed and not process.called
     with pytest.raises(ValueError, match='precision must be one of'):

@@ -57,13 +57,13 @@ def test_each_class_on_an_independently_built_crystal(model, name):
     assert answer['label'] == name, answer
 
 
-def test_bulk_model_is_bundled_documented_and_not_the_default(model):
+def test_bulk_model_is_bundled_documented_and_the_default(model):
     from importlib.resources import files
 
     from aiida_crystalface.core.classes import BULK_CLASSES
     from aiida_crystalface.ml.classifier import PRETRAINED_DEFAULT
 
-    assert PRETRAINED_DEFAULT == 'open-4class'  # bulk-59 calls free nanoparticles unknown (docs/bulk.md, "The default")
+    assert PRETRAINED_DEFAULT == 'bulk-59'  # docs/bulk.md, "The default"
     assert model.open_set['disorder_rescue']['alloys'] is True
     assert model.classes == list(BULK_CLASSES) and len(model.classes) == 59
     assert model.channels == 3 and model.settings['orientation'] == 'standard'
@@ -209,12 +209,22 @@ def test_stored_int8_parameters_that_do_not_fit_the_network_are_refused():
             model.logits(np.zeros((1, 3, 64, 64), np.float32), precision='int8')
 
 
-def test_free_nanoparticles_are_what_keeps_the_bulk_model_from_being_the_default(model):
-    """The four-class default names a free Cu octahedron fcc from the cluster around its centre; the bulk model,
-    trained and calibrated on periodic crystals only, calls it unknown (docs/bulk.md, "The default"). When this test
-    fails, the bulk model handles finite structures and the default can be decided again."""
-    from ase.cluster import Octahedron
+def test_free_nanoparticles_and_slabs_get_the_class_of_their_periodic_crystal(model):
+    """Finite structures (ASE-built): the cluster around the centre is cut as the periodic crystal's is in the
+    standard orientation (a cube of cubes), so the bulk model names them as the four-class model does (before the
+    fix, every one of these Cu octahedra was unknown to it). hcp Mg's slab is not standardised (no lattice of
+    another system is, for a finite structure): unknown for both."""
+    from ase.build import fcc111, hcp0001
+    from ase.cluster import BodyCenteredCubic, Octahedron
 
-    particles = [Octahedron('Cu', 9, cutoff=3), Octahedron('Cu', 12, cutoff=4)]
-    assert [a['label'] for a in Classifier.pretrained('open-4class').classify(particles)] == ['fcc', 'fcc']
-    assert [a['label'] for a in model.classify(particles)] == ['unknown', 'unknown']
+    structures = {
+        'fcc': Octahedron('Cu', 7, cutoff=2),
+        'fcc ': Octahedron('Cu', 12, cutoff=4),
+        'bcc': BodyCenteredCubic('Fe', [(1, 0, 0), (1, 1, 0), (1, 1, 1)], [6, 6, 6], latticeconstant=2.87),
+        'fcc  ': fcc111('Cu', (6, 6, 10), vacuum=8.0, a=3.61),
+        'unknown': hcp0001('Mg', (6, 6, 10), vacuum=8.0, a=3.21, c=5.21),
+    }
+    expected = [name.strip() for name in structures]
+    four = Classifier.pretrained('open-4class')
+    assert [a['label'] for a in four.classify(list(structures.values()))] == expected
+    assert [a['label'] for a in model.classify(list(structures.values()))] == expected

@@ -18,11 +18,12 @@ def pretrained():
     return Classifier.pretrained('pristine-4class')
 
 
-def test_default_is_the_open_set_model():
-    from aiida_crystalface.ml.classifier import PRETRAINED_DEFAULT
+def test_default_is_the_bulk_model_and_the_per_atom_default_the_four_class_one():
+    from aiida_crystalface.ml.classifier import PER_ATOM_DEFAULT, PRETRAINED_DEFAULT
 
-    assert PRETRAINED_DEFAULT == 'open-4class'
-    assert Classifier.pretrained().open_set['method'] == 'outlier-exposure'
+    assert PRETRAINED_DEFAULT == 'bulk-59' and PER_ATOM_DEFAULT == 'open-4class'
+    assert len(Classifier.pretrained().classes) == 59 and 'disorder_rescue' in Classifier.pretrained().open_set
+    assert Classifier.pretrained(PER_ATOM_DEFAULT).open_set['method'] == 'outlier-exposure'
 
 
 def test_bundled_model_is_small_and_documented(pretrained):

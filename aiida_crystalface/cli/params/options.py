@@ -61,7 +61,7 @@ MODEL = core_options.OverridableOption(
     default=None,
     metavar='FILE_NAME_OR_UUID',
     help='A model file (.safetensors), the name of a bundled model (open-4class, pristine-4class, bulk-59) or the '
-    'UUID / PK of a stored model node; default: the bundled open-4class.',
+    'UUID / PK of a stored model node; default: the bundled bulk-59 (open-4class with --per-atom and for explain).',
 )
 
 OUTPUT_FILE = core_options.OverridableOption(
