@@ -219,3 +219,24 @@ def test_bad_input():
         class_structure('fcc', ('Xe',))
     with pytest.raises(ValueError, match='species_per_class'):
         class_items(['fcc'], species_per_class=0)
+
+
+def test_indium_and_anatase_are_the_crystals_their_names_say():
+    """The library's A6 and anatase entries are not indium and anatase (``classes._bct_in``, ``classes._anatase``):
+    the class structures are built from the literature values instead. Checked on the geometry that tells them apart."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    indium = class_structure('bct_in')
+    dataset = symmetry_dataset(indium, 1e-3)
+    a, _, c = np.linalg.norm(dataset.std_lattice, axis=1)
+    assert c / a == pytest.approx(1.521, abs=0.002)  # near fcc (sqrt 2), not near bcc (1)
+
+    anatase = class_structure('anatase')
+    atoms = Atoms(numbers=anatase.numbers, positions=anatase.positions, cell=anatase.cell, pbc=True)
+    i, j, d = neighbor_list('ijd', atoms, 2.2)
+    titanium = [k for k, z in enumerate(atoms.numbers) if z == 22]
+    for k in titanium:  # an octahedron: four O at 1.93 and two at 1.98 angstrom
+        bonds = np.sort(d[(i == k) & (atoms.numbers[j] == 8)])
+        assert len(bonds) == 6
+        assert np.allclose(bonds, [1.934] * 4 + [1.980] * 2, atol=0.005)
