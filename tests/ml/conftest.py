@@ -68,3 +68,27 @@ def three_channel_dataset(tmp_path_factory):
     with DatasetWriter(path, CLASSES, settings, dtype='float32', image_shape=(3, 64, 64)) as writer:
         writer.append(images, labels, {'seed': np.zeros(96, dtype=int)})
     return path
+
+
+@pytest.fixture(scope='module')
+def bulk_model():
+    """The bundled bulk model, ``bulk-59`` (loaded once per module)."""
+    from aiida_crystalface.ml import Classifier
+
+    return Classifier.pretrained('bulk-59')
+
+
+def big_supercell(atoms, at_least: int = 100):
+    """The smallest n x n x n supercell of ASE ``atoms`` with at least ``at_least`` atoms."""
+    from ase.build import make_supercell
+
+    n = 1
+    while len(atoms) * n**3 < at_least:
+        n += 1
+    return make_supercell(atoms, np.eye(3, dtype=int) * n)
+
+
+@pytest.fixture
+def big():
+    """:func:`big_supercell`, for the tests (conftest functions are not importable from test modules)."""
+    return big_supercell

@@ -16,26 +16,9 @@ and lonsdaleite and chalcopyrite were trained at one shape (c/a and free paramet
 import ast
 from pathlib import Path
 
-import numpy as np
 import pytest
-from ase import Atoms
-from ase.build import make_supercell
 from ase.neighborlist import neighbor_list
 from ase.spacegroup import crystal
-
-from aiida_crystalface.ml import Classifier
-
-
-@pytest.fixture(scope='module')
-def model():
-    return Classifier.pretrained('bulk-59')
-
-
-def _big(atoms: Atoms, at_least: int = 100) -> Atoms:
-    n = 1
-    while len(atoms) * n**3 < at_least:
-        n += 1
-    return make_supercell(atoms, np.eye(3, dtype=int) * n)
 
 
 def _hex(a: float, c: float) -> list[float]:
@@ -414,17 +397,17 @@ def test_literature_crystal_is_the_class_structure(name):
 
 
 @pytest.mark.parametrize('name', sorted(LITERATURE))
-def test_each_class_on_a_literature_crystal(model, name):
-    assert name in model.classes
-    answer = model.classify([_big(LITERATURE[name][1]())])[0]
+def test_each_class_on_a_literature_crystal(bulk_model, big, name):
+    assert name in bulk_model.classes
+    answer = bulk_model.classify([big(LITERATURE[name][1]())])[0]
     assert answer['label'] == name, (LITERATURE[name][0], answer)
 
 
 @pytest.mark.parametrize('name', sorted(MISSES))
-def test_missed_classes_are_unknown_never_another_class(model, name):
+def test_missed_classes_are_unknown_never_another_class(bulk_model, big, name):
     """The documented misses (:data:`MISSES`): the answer is ``unknown`` (or, should the model learn it, the class),
     never a third class."""
-    answer = model.classify([_big(MISSES[name][1]())])[0]
+    answer = bulk_model.classify([big(MISSES[name][1]())])[0]
     assert answer['label'] in ('unknown', name), (MISSES[name][0], answer)
 
 

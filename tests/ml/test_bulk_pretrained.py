@@ -3,24 +3,10 @@ training generator (``core.classes.class_structure`` on pymatgen's AFLOW library
 
 import numpy as np
 import pytest
-from ase import Atoms
 from ase.build import bulk, make_supercell
 from ase.spacegroup import crystal
 
 from aiida_crystalface.ml import Classifier
-
-
-@pytest.fixture(scope='module')
-def model():
-    return Classifier.pretrained('bulk-59')
-
-
-def _big(atoms: Atoms, at_least: int = 100) -> Atoms:
-    n = 1
-    while len(atoms) * n**3 < at_least:
-        n += 1
-    return make_supercell(atoms, np.eye(3, dtype=int) * n)
-
 
 #: (class, ASE structure): literature lattice parameters, species with relative contrast above the rule.
 CRYSTALS = {
@@ -51,36 +37,37 @@ CRYSTALS = {
 
 
 @pytest.mark.parametrize('name', sorted(CRYSTALS))
-def test_each_class_on_an_independently_built_crystal(model, name):
-    assert name in model.classes
-    answer = model.classify([_big(CRYSTALS[name]())])[0]
+def test_each_class_on_an_independently_built_crystal(bulk_model, big, name):
+    assert name in bulk_model.classes
+    answer = bulk_model.classify([big(CRYSTALS[name]())])[0]
     assert answer['label'] == name, answer
 
 
-def test_bulk_model_is_bundled_documented_and_the_default(model):
+def test_bulk_model_is_bundled_documented_and_the_default(bulk_model):
     from importlib.resources import files
 
     from aiida_crystalface.core.classes import BULK_CLASSES
     from aiida_crystalface.ml.classifier import PRETRAINED_DEFAULT
 
     assert PRETRAINED_DEFAULT == 'bulk-59'  # docs/bulk.md, "The default"
-    assert model.open_set['disorder_rescue']['alloys'] is True
-    assert model.classes == list(BULK_CLASSES) and len(model.classes) == 59
-    assert model.channels == 3 and model.settings['orientation'] == 'standard'
-    assert model.open_set['lattice_rule'] == 'restrict'
-    assert model.prototypes['hcp']['aflow'] == 'A_hP2_194_c' and model.prototypes['rocksalt']['space_group'] == 225
+    assert bulk_model.open_set['disorder_rescue']['alloys'] is True
+    assert bulk_model.classes == list(BULK_CLASSES) and len(bulk_model.classes) == 59
+    assert bulk_model.channels == 3 and bulk_model.settings['orientation'] == 'standard'
+    assert bulk_model.open_set['lattice_rule'] == 'restrict'
+    prototypes = bulk_model.prototypes
+    assert prototypes['hcp']['aflow'] == 'A_hP2_194_c' and prototypes['rocksalt']['space_group'] == 225
     # the species rule and the outsider bound chosen on the calibration part (docs/bulk.md)
-    assert model.prototypes['cscl']['species_count'] == 2 and model.prototypes['perovskite']['species_count'] == 3
-    assert model.open_set['rule_table'][0][:2] == [None, None] and 'outsider_target' in model.open_set
+    assert prototypes['cscl']['species_count'] == 2 and prototypes['perovskite']['species_count'] == 3
+    assert bulk_model.open_set['rule_table'][0][:2] == [None, None] and 'outsider_target' in bulk_model.open_set
     # the composition rule, its tolerance fitted with the bound
-    assert model.prototypes['l1_2']['stoichiometry'] == [0.75, 0.25] and model.open_set['composition_tolerance']
+    assert prototypes['l1_2']['stoichiometry'] == [0.75, 0.25] and bulk_model.open_set['composition_tolerance']
     folder = files('aiida_crystalface.ml').joinpath('pretrained', 'bulk-59')
     assert folder.joinpath('model.safetensors').stat().st_size < 6_000_000  # two float16 networks
     from aiida_crystalface.ml.convnet import Ensemble
 
-    assert isinstance(model.net, Ensemble) and len(model.net.members) == 2
-    assert len(model.metadata['training']['ensemble']) == 2
-    assert model.metadata['training']['ensemble'][1]['ordered_superstructures'] > 0
+    assert isinstance(bulk_model.net, Ensemble) and len(bulk_model.net.members) == 2
+    assert len(bulk_model.metadata['training']['ensemble']) == 2
+    assert bulk_model.metadata['training']['ensemble'][1]['ordered_superstructures'] > 0
     assert 'python -m aiida_crystalface.ml.bulk' in folder.joinpath('README.md').read_text()
 
 
@@ -108,12 +95,12 @@ OUTSIDERS = {
 
 
 @pytest.mark.parametrize('name', sorted(OUTSIDERS))
-def test_crystals_of_no_class_are_unknown(model, name):
-    answer = model.classify([_big(OUTSIDERS[name]())])[0]
+def test_crystals_of_no_class_are_unknown(bulk_model, big, name):
+    answer = bulk_model.classify([big(OUTSIDERS[name]())])[0]
     assert answer['label'] == 'unknown', answer
 
 
-def test_elemental_crystals_with_half_their_sites_vacant_get_no_compound_class(model):
+def test_elemental_crystals_with_half_their_sites_vacant_get_no_compound_class(bulk_model, big):
     """ASE's bcc Fe, fcc Cu and diamond Si, about 100 atoms, half of them removed at random: the unequal occupation of
     their sublattices looks like an ordered compound's (CsCl and D0_3, L1_2, zincblende), which one element can never
     be (the previous bundled rule called 4 of these 24 a compound)."""
@@ -125,18 +112,18 @@ def test_elemental_crystals_with_half_their_sites_vacant_get_no_compound_class(m
         bulk('Si', 'diamond', a=5.43, cubic=True),
     ):
         for _ in range(8):
-            big = _big(atoms, 100)
-            del big[rng.choice(len(big), len(big) // 2, replace=False).tolist()]
-            structures.append(big)
-    answers = [answer['label'] for answer in model.classify(structures)]
-    compounds = {name for name, record in model.prototypes.items() if record['species_count'] > 1}
+            supercell = big(atoms, 100)
+            del supercell[rng.choice(len(supercell), len(supercell) // 2, replace=False).tolist()]
+            structures.append(supercell)
+    answers = [answer['label'] for answer in bulk_model.classify(structures)]
+    compounds = {name for name, record in bulk_model.prototypes.items() if record['species_count'] > 1}
     assert not compounds & set(answers), answers
     # bcc and fcc: every one, the disorder rescue where the network says unknown (without it, 12 of these 16)
     assert answers[:16] == ['bcc'] * 8 + ['fcc'] * 8, answers
     assert sum(label == 'diamond' for label in answers[16:]) >= 6, answers  # the rest: unknown
 
 
-def test_vacancy_ordered_crystals_stay_unknown(model):
+def test_vacancy_ordered_crystals_stay_unknown(bulk_model):
     """The same share of vacancies in an order (2 x 2 x 2 blocks of conventional cubes with a fixed set of sites
     emptied, the block repeated): ordered superstructures of bcc and fcc, which the disorder rescue must leave alone
     (their superlattice peaks lie far above its limit)."""
@@ -151,14 +138,14 @@ def test_vacancy_ordered_crystals_stay_unknown(model):
         block = make_supercell(atoms, np.eye(3, dtype=int) * 2)
         del block[remove]
         ordered.append(make_supercell(block, np.eye(3, dtype=int) * 2))
-    assert model.open_set['disorder_rescue']['alpha'] == 0.05
-    for record in fingerprint_batch(ordered, FingerprintSettings.from_dict(model.settings)).lattices:
+    assert bulk_model.open_set['disorder_rescue']['alpha'] == 0.05
+    for record in fingerprint_batch(ordered, FingerprintSettings.from_dict(bulk_model.settings)).lattices:
         limit = disorder_limit(record['lattice_points'], record['diffuse_reflections'], 0.05)
         assert record['superlattice_peak'] > 2 * limit
-    assert [answer['label'] for answer in model.classify(ordered)] == ['unknown', 'unknown']
+    assert [answer['label'] for answer in bulk_model.classify(ordered)] == ['unknown', 'unknown']
 
 
-def test_int8_network_gives_the_float32_answers_on_independent_crystals(tmp_path):
+def test_int8_network_gives_the_float32_answers_on_independent_crystals(tmp_path, big):
     """``quantize`` with activation ranges observed on training-generator members of a few classes; the int8 answers
     on the ASE-built crystals above (members and outsiders) are the float32 ones; saving keeps the float model and
     the observed parameters, from which the loaded model builds the same int8 network without images."""
@@ -168,7 +155,7 @@ def test_int8_network_gives_the_float32_answers_on_independent_crystals(tmp_path
     bundled = Classifier.pretrained('bulk-59')
     metadata = {k: v for k, v in bundled.metadata.items() if k != 'int8'}
     model = Classifier(bundled.net, bundled.classes, bundled.settings, bundled.settings_hash, metadata)
-    structures = [_big(build()) for build in (*CRYSTALS.values(), *OUTSIDERS.values())]
+    structures = [big(build()) for build in (*CRYSTALS.values(), *OUTSIDERS.values())]
     with pytest.raises(ValueError, match='quantize'):
         model.classify(structures[:1], precision='int8')
     with pytest.raises(ValueError, match='no int8 quantization parameters'):
@@ -209,7 +196,7 @@ def test_stored_int8_parameters_that_do_not_fit_the_network_are_refused():
             model.logits(np.zeros((1, 3, 64, 64), np.float32), precision='int8')
 
 
-def test_free_nanoparticles_and_slabs_get_the_class_of_their_periodic_crystal(model):
+def test_free_nanoparticles_and_slabs_get_the_class_of_their_periodic_crystal(bulk_model):
     """Finite structures (ASE-built): the cluster around the centre is cut as the periodic crystal's is in the
     standard orientation (a cube of cubes), so the bulk model names them as the four-class model does (before the
     fix, every one of these Cu octahedra was unknown to it). hcp Mg's slab is not standardised (no lattice of
@@ -227,4 +214,4 @@ def test_free_nanoparticles_and_slabs_get_the_class_of_their_periodic_crystal(mo
     expected = [name.strip() for name in structures]
     four = Classifier.pretrained('open-4class')
     assert [a['label'] for a in four.classify(list(structures.values()))] == expected
-    assert [a['label'] for a in model.classify(list(structures.values()))] == expected
+    assert [a['label'] for a in bulk_model.classify(list(structures.values()))] == expected
