@@ -180,6 +180,18 @@ def _entry(name: str) -> AtomicStructure:
     return found[0]
 
 
+def _from_wyckoff(
+    label: str, symbols: list[str], basis: list, spacegroup: int, cellpar: list[float], *, setting: int = 1
+) -> AtomicStructure:
+    """The primitive cell of a crystal from its Wyckoff sites (ASE's ``crystal``), for :data:`_BUILT`."""
+    from ase.spacegroup import crystal
+
+    from .structures import to_atomic_structure
+
+    atoms = crystal(symbols, basis=basis, spacegroup=spacegroup, setting=setting, cellpar=cellpar, primitive_cell=True)
+    return to_atomic_structure(atoms, label=label)
+
+
 def _c36_laves() -> AtomicStructure:
     """C36 (MgNi2, AB2_hP24_194_ef_fgh) from its Wyckoff sites in P6_3/mmc (194), built with ASE.
 
@@ -188,18 +200,13 @@ def _c36_laves() -> AtomicStructure:
     parameter is the library's: a = 4.824, c = 15.826 angstrom; Mg 4f (1/3, 2/3, 0.8442); Ni 4f (1/3, 2/3, 0.12514),
     Ni 6g (1/2, 0, 0), Ni 6h (0.16429, 0.32858, 1/4).
     """
-    from ase.spacegroup import crystal
-
-    from .structures import to_atomic_structure
-
-    atoms = crystal(
+    return _from_wyckoff(
+        'AB2_hP24_194_ef_fgh',
         ['Mg', 'Mg', 'Ni', 'Ni', 'Ni'],
-        basis=[(0, 0, 3 / 32), (1 / 3, 2 / 3, 0.8442), (1 / 3, 2 / 3, 0.12514), (0.5, 0, 0), (0.16429, 0.32858, 0.25)],
-        spacegroup=194,
-        cellpar=[4.824, 4.824, 15.826, 90, 90, 120],
-        primitive_cell=True,
+        [(0, 0, 3 / 32), (1 / 3, 2 / 3, 0.8442), (1 / 3, 2 / 3, 0.12514), (0.5, 0, 0), (0.16429, 0.32858, 0.25)],
+        194,
+        [4.824, 4.824, 15.826, 90, 90, 120],
     )
-    return to_atomic_structure(atoms, label='AB2_hP24_194_ef_fgh')
 
 
 def _bct_in() -> AtomicStructure:
@@ -211,13 +218,7 @@ def _bct_in() -> AtomicStructure:
     the tenth session by tests/ml/test_bulk_literature.py). The values are the AFLOW encyclopedia's for A6 (the
     library's own c, with a divided by sqrt 2).
     """
-    from ase.spacegroup import crystal
-
-    from .structures import to_atomic_structure
-
-    atoms = crystal(['In'], basis=[(0, 0, 0)], spacegroup=139, cellpar=[3.2523, 3.2523, 4.9461, 90, 90, 90],
-                    primitive_cell=True)  # fmt: skip
-    return to_atomic_structure(atoms, label='A_tI2_139_a')
+    return _from_wyckoff('A_tI2_139_a', ['In'], [(0, 0, 0)], 139, [3.2523, 3.2523, 4.9461, 90, 90, 90])
 
 
 def _anatase() -> AtomicStructure:
@@ -228,13 +229,8 @@ def _anatase() -> AtomicStructure:
     gives Ti four O neighbours at 2.05 angstrom and the next ones at 3.17 angstrom instead of anatase's octahedron
     (4 x 1.93 and 2 x 1.98 angstrom); found in the tenth session by tests/ml/test_bulk_literature.py.
     """
-    from ase.spacegroup import crystal
-
-    from .structures import to_atomic_structure
-
-    atoms = crystal(['O', 'Ti'], basis=[(0, 0, 0.2081), (0, 0, 0)], spacegroup=141, setting=1,
-                    cellpar=[3.7842, 3.7842, 9.5146, 90, 90, 90], primitive_cell=True)  # fmt: skip
-    return to_atomic_structure(atoms, label='A2B_tI12_141_e_a')
+    return _from_wyckoff('A2B_tI12_141_e_a', ['O', 'Ti'], [(0, 0, 0.2081), (0, 0, 0)], 141,
+                         [3.7842, 3.7842, 9.5146, 90, 90, 90])  # fmt: skip
 
 
 #: Classes built here rather than taken from the library, where the library's entry is not the crystal its name and
