@@ -716,11 +716,13 @@ def ensemble_bulk_models(
     *,
     outsider_target: float | str | None = 'auto',
     composition: bool = True,
+    combine: str = 'geometric',
 ) -> Classifier:
     """Join trained bulk models into one (:class:`~aiida_crystalface.ml.convnet.Ensemble`: the mean of their
-    log-probabilities) and fit its decision rule on the cached calibration part (:func:`recalibrate_bulk_model`).
-    The models must share their classes and fingerprint settings; their training records are kept under
-    ``training['ensemble']``. Writes ``output_dir/model.safetensors`` and ``output_dir/metrics.json``."""
+    log-probabilities, ``combine='geometric'``, or of their probabilities, ``'arithmetic'``) and fit its decision rule
+    on the cached calibration part (:func:`recalibrate_bulk_model`). The models must share their classes and
+    fingerprint settings; their training records are kept under ``training['ensemble']``. Writes
+    ``output_dir/model.safetensors`` and ``output_dir/metrics.json``."""
     from aiida_crystalface.core.diffraction import FingerprintSettings
     from aiida_crystalface.ml.convnet import Ensemble
 
@@ -731,11 +733,13 @@ def ensemble_bulk_models(
             raise ValueError(f'{path}: its classes or fingerprint settings are not those of {models[0]}')
     # An ensemble given as a member joins with its own members: every network weighs the same.
     nets = [net for model in loaded for net in (model.net.members if isinstance(model.net, Ensemble) else [model.net])]
-    net = Ensemble(nets).eval()
+    net = Ensemble(nets, combine).eval()
     names = ' '.join(Path(model).parent.name or str(model) for model in models)
+    option = '' if combine == 'geometric' else f' --combine {combine}'
     training = {
         'ensemble': [model.metadata.get('training', {}) for model in loaded],
-        'command': f'python -m aiida_crystalface.ml.bulk --ensemble {names} --cache PARTS -o OUTPUT',
+        'combine': combine,
+        'command': f'python -m aiida_crystalface.ml.bulk --ensemble {names}{option} --cache PARTS -o OUTPUT',
     }
     metadata = {**_extra(first.metadata), 'training': training}
     joined = Classifier(net, first.classes, FingerprintSettings.from_dict(first.settings), metadata=metadata)
@@ -956,6 +960,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         '--ensemble', nargs='+', metavar='MODEL', help='join MODELs into one and fit its decision rule from --cache'
     )
     parser.add_argument(
+        '--combine',
+        choices=('geometric', 'arithmetic'),
+        default='geometric',
+        help='with --ensemble: join the networks by the mean of their log-probabilities (geometric, the default) or '
+        'of their probabilities (arithmetic)',
+    )
+    parser.add_argument(
         '--quantize',
         metavar='MODEL',
         help="observe MODEL's int8 activation ranges on train members and store them in OUTPUT/model.safetensors",
@@ -1013,7 +1024,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.cache or len(args.ensemble) < 2:
             parser.error('--ensemble needs two or more models and --cache (the folder given to a training run)')
         ensemble_bulk_models(
-            args.ensemble, args.cache, args.output, outsider_target=target, composition=not args.no_composition_rule
+            args.ensemble,
+            args.cache,
+            args.output,
+            outsider_target=target,
+            composition=not args.no_composition_rule,
+            combine=args.combine,
         )
         return 0
     if args.recalibrate:

@@ -363,7 +363,7 @@ class Classifier:
         if hasattr(self.net, 'members'):
             from aiida_crystalface.ml.convnet import Ensemble
 
-            self._int8 = Ensemble(converted).eval()
+            self._int8 = Ensemble(converted, getattr(self.net, 'combine', 'geometric')).eval()
         else:
             self._int8 = converted[0]
         if stored is None:

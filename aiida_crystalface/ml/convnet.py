@@ -8,6 +8,7 @@ and training uses cross-entropy on the logits, which is the same model and numer
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -110,40 +111,54 @@ class ConvNet(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """Networks of the same outputs and input, answering together: the mean of their log-probabilities.
+    """Networks of the same outputs and input, answering together.
 
-    The mean log-probability is the log of the members' normalised geometric mean, so the rest of the pipeline
-    (temperature, threshold, the lattice rules) reads it as logits. Networks trained on different data make
-    different mistakes on what neither was trained for, and an outsider one of them takes for a class the other
-    gives ``other`` loses confidence in the product (docs/bulk.md, "Measured"). Inference costs one pass per member.
+    ``combine='geometric'`` (the default, and the reading of files that do not say): the mean of the members'
+    log-probabilities, the log of their normalised geometric mean. An outsider one member takes for a class the other
+    gives ``other`` loses confidence in the product (docs/bulk.md, "Measured"); but where the members agree that a
+    crystal is a member and part only on which of two classes, the product takes mass from both and, normalised,
+    gives it to ``other``. ``combine='arithmetic'``: the log of the mean of their probabilities (a mixture, as in
+    deep ensembles), which keeps the mass the members agree on. Either way the output is read as logits by the rest
+    of the pipeline (temperature, threshold, the lattice rules). Inference costs one pass per member.
     """
 
-    def __init__(self, nets: Sequence[ConvNet]) -> None:
+    COMBINES = ('geometric', 'arithmetic')
+
+    def __init__(self, nets: Sequence[ConvNet], combine: str = 'geometric') -> None:
         super().__init__()
         nets = list(nets)
         if len(nets) < 2:
             raise ValueError(f'an ensemble needs at least two networks, not {len(nets)}')
+        if combine not in self.COMBINES:
+            raise ValueError(f'combine must be one of {self.COMBINES}, not {combine!r}')
         keys = ('n_classes', 'image_size', 'in_channels')
         shapes = {tuple(net.config.get(k, 1) for k in keys) for net in nets}
         if len(shapes) != 1:
             raise ValueError(f'the networks of an ensemble must share {", ".join(keys)}; got {sorted(shapes)}')
         self.members = nn.ModuleList(nets)
+        self.combine = combine
         first = nets[0].config
         self.config = {
             'name': 'Ensemble',
             'members': [dict(net.config) for net in nets],
             **{k: first.get(k, 1) for k in keys},
         }
+        if combine != 'geometric':  # files written before the choice existed are geometric and keep their config
+            self.config['combine'] = combine
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Ensemble:
         if config.get('name') != 'Ensemble' or not isinstance(config.get('members'), list):
             raise ValueError(f'not an ensemble architecture: {config.get("name")!r}')
-        return cls([ConvNet.from_config(member) for member in config['members']])
+        return cls([ConvNet.from_config(member) for member in config['members']], config.get('combine', 'geometric'))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The mean log-probabilities (N, n_classes) of the members."""
-        return torch.stack([F.log_softmax(member(x), dim=1) for member in self.members]).mean(dim=0)
+        """The combined log-probabilities (N, n_classes) of the members (normalised for ``'arithmetic'``; up to a
+        constant per row for ``'geometric'``)."""
+        logs = torch.stack([F.log_softmax(member(x), dim=1) for member in self.members])
+        if self.combine == 'arithmetic':
+            return torch.logsumexp(logs, dim=0) - math.log(len(self.members))
+        return logs.mean(dim=0)
 
 
 def network_from_config(config: dict[str, Any]) -> nn.Module:

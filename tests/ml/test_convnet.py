@@ -92,3 +92,27 @@ def test_ensemble_is_the_mean_log_probability_and_round_trips_through_a_model_fi
         Ensemble([a])
     with pytest.raises(ValueError, match='must share'):
         Ensemble([a, ConvNet(4, 32, in_channels=3)])
+
+
+def test_ensemble_arithmetic_combination(tmp_path):
+    """The arithmetic ensemble is the log of the members' mean probability and survives a save and load."""
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+    from aiida_crystalface.ml import Classifier
+    from aiida_crystalface.ml.convnet import Ensemble
+
+    torch.manual_seed(1)
+    a, b = ConvNet(3, 32, in_channels=3).eval(), ConvNet(3, 32, in_channels=3).eval()
+    mixture = Ensemble([a, b], combine='arithmetic').eval()
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        expected = torch.log((torch.softmax(a(x), 1) + torch.softmax(b(x), 1)) / 2)
+        assert torch.allclose(mixture(x), expected, atol=1e-6)
+    assert mixture.config['combine'] == 'arithmetic' and 'combine' not in Ensemble([a, b]).config
+    settings = FingerprintSettings(pixels=32, orientation='standard', channels=3)
+    Classifier(mixture, ['x', 'y', 'z'], settings).save(tmp_path / 'mixture.safetensors')
+    again = Classifier.load(tmp_path / 'mixture.safetensors')
+    assert again.net.combine == 'arithmetic'
+    with torch.no_grad():
+        assert torch.allclose(again.net(x), mixture(x), atol=1e-3)  # float16 weights on disk
+    with pytest.raises(ValueError, match='combine'):
+        Ensemble([a, b], combine='median')
