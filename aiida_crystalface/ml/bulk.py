@@ -445,7 +445,18 @@ def seen_lattices(names: Sequence[str], targets, lattices, *, share: float = SEE
 
 
 def fit_decision_rule(
-    net, names, settings, *, prototypes, images, targets, lattices, seen=None, outsider_target='auto', composition=True
+    net,
+    names,
+    settings,
+    *,
+    prototypes,
+    images,
+    targets,
+    lattices,
+    seen=None,
+    outsider_target='auto',
+    composition=True,
+    score='softmax',
 ):
     """The lattice rule's exemptions, the temperature and the threshold, fitted on the calibration part.
 
@@ -459,7 +470,8 @@ def fit_decision_rule(
     ``outsider_target`` of the calibration outsiders a class (``'auto'``: :func:`choose_outsider_target`), or with
     ``None`` the balanced error. The composition rule's tolerance is fitted with the bound (:func:`choose_rule`;
     ``composition=False``: no composition rule). The species and composition rules hold for exempt classes too.
-    Returns ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
+    ``score``: what the threshold is compared with (:data:`aiida_crystalface.ml.openset.SCORES`). Returns
+    ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
     """
     prototypes = {name: dict(record) for name, record in prototypes.items()}
     for name, pairs in (seen or {}).items():
@@ -483,16 +495,18 @@ def fit_decision_rule(
     tolerances = COMPOSITION_TOLERANCES if composition else (None,)
     auto = outsider_target == 'auto'
     tolerance, outsider_target, table = choose_rule(
-        logits, targets, consistent, distances, outsider_target=outsider_target, tolerances=tolerances
+        logits, targets, consistent, distances, outsider_target=outsider_target, tolerances=tolerances, score=score
     )
     facts &= _composition_admits(distances, tolerance)
     consistent = consistent & facts
-    exempt = choose_exemptions(logits, targets, consistent, names, misses, outsider_target=outsider_target, keep=facts)
+    exempt = choose_exemptions(
+        logits, targets, consistent, names, misses, outsider_target=outsider_target, keep=facts, score=score
+    )
     for name in exempt:
         prototypes[name]['lattice'] = None
     admitted = _admitted(consistent, names, exempt) & facts
     record = calibrate(
-        logits, targets, admitted, restrict=True, ratios=RESTRICT_RATIOS, outsider_target=outsider_target
+        logits, targets, admitted, restrict=True, ratios=RESTRICT_RATIOS, outsider_target=outsider_target, score=score
     )
     record.update(
         lattice_rule='restrict',
@@ -550,6 +564,7 @@ def choose_rule(
     tolerances=COMPOSITION_TOLERANCES,
     candidates=OUTSIDER_TARGETS,
     slack=MEMBER_SLACK,
+    score='softmax',
 ):
     """The composition rule's tolerance and the bound on the outsiders given a class, chosen together on the
     calibration part. Returns ``(tolerance, outsider_target, table)``; ``table``: ``[[tolerance, bound, member error,
@@ -569,7 +584,9 @@ def choose_rule(
     for tolerance in tolerances:
         admitted = consistent & _composition_admits(distances, tolerance)
         for bound in bounds:
-            record = calibrate(logits, targets, admitted, restrict=True, ratios=RESTRICT_RATIOS, outsider_target=bound)
+            record = calibrate(
+                logits, targets, admitted, restrict=True, ratios=RESTRICT_RATIOS, outsider_target=bound, score=score
+            )
             table.append([tolerance, bound, record['calibration_member_error'], record['calibration_outsider_error']])
     if outsider_target != 'auto':
         best = min(
@@ -610,7 +627,16 @@ def choose_outsider_target(logits, targets, consistent, *, candidates=OUTSIDER_T
 
 
 def choose_exemptions(
-    logits, targets, consistent, names, misses, *, ratios=RESTRICT_RATIOS, outsider_target=None, keep=None
+    logits,
+    targets,
+    consistent,
+    names,
+    misses,
+    *,
+    ratios=RESTRICT_RATIOS,
+    outsider_target=None,
+    keep=None,
+    score='softmax',
 ) -> list[str]:
     """The classes the lattice rule exempts: chosen greedily, on the calibration part, for the rule's objective
     (:func:`aiida_crystalface.ml.openset.rule_objective`: the balanced error, or with ``outsider_target`` the member
@@ -628,7 +654,9 @@ def choose_exemptions(
         admitted = _admitted(consistent, names, exempt)
         if keep is not None:  # the rules exemption does not lift (species, composition)
             admitted &= keep
-        record = calibrate(logits, targets, admitted, restrict=True, ratios=ratios, outsider_target=outsider_target)
+        record = calibrate(
+            logits, targets, admitted, restrict=True, ratios=ratios, outsider_target=outsider_target, score=score
+        )
         errors = record['calibration_member_error'], record['calibration_outsider_error']
         return round(float(rule_objective(*errors, outsider_target)), 9)
 
@@ -658,6 +686,7 @@ def recalibrate_bulk_model(
     *,
     outsider_target: float | str | None = 'auto',
     composition: bool = True,
+    score: str = 'softmax',
 ) -> Classifier:
     """Fit the decision rule of a trained bulk model (a file or a :class:`Classifier`) again
     (:func:`fit_decision_rule`) on the calibration part cached by :func:`train_bulk_model` (``cache``); the network is
@@ -684,14 +713,16 @@ def recalibrate_bulk_model(
         seen=seen,
         outsider_target=outsider_target,
         composition=composition,
+        score=score,
     )
     old = dict(classifier.open_set)
+    fitted = ('previous', 'other_score')  # the new fit says its own (a softmax record has no other_score)
     record = {
-        **{k: v for k, v in old.items() if k not in record and not k.startswith('outsider_target') and k != 'previous'},
+        **{k: v for k, v in old.items() if k not in record and not k.startswith('outsider_target') and k not in fitted},
         **record,
     }
     kept = ('temperature', 'threshold', 'restrict_ratio', 'lattice_rule', 'lattice_rule_exempt', 'outsider_target')
-    kept += ('calibration_member_error', 'calibration_outsider_error', 'composition_tolerance')
+    kept += ('calibration_member_error', 'calibration_outsider_error', 'composition_tolerance', 'other_score')
     record['previous'] = {k: old[k] for k in kept if k in old}
     metadata = {**classifier.metadata, 'open_set': record, 'prototypes': prototypes}
     fresh = Classifier(classifier.net, names, settings, metadata=_extra(metadata))
@@ -717,6 +748,7 @@ def ensemble_bulk_models(
     outsider_target: float | str | None = 'auto',
     composition: bool = True,
     combine: str = 'geometric',
+    score: str = 'softmax',
 ) -> Classifier:
     """Join trained bulk models into one (:class:`~aiida_crystalface.ml.convnet.Ensemble`: the mean of their
     log-probabilities, ``combine='geometric'``, or of their probabilities, ``'arithmetic'``) and fit its decision rule
@@ -736,6 +768,7 @@ def ensemble_bulk_models(
     net = Ensemble(nets, combine).eval()
     names = ' '.join(Path(model).parent.name or str(model) for model in models)
     option = '' if combine == 'geometric' else f' --combine {combine}'
+    option += '' if score == 'softmax' else f' --other-score {score}'
     training = {
         'ensemble': [model.metadata.get('training', {}) for model in loaded],
         'combine': combine,
@@ -743,7 +776,9 @@ def ensemble_bulk_models(
     }
     metadata = {**_extra(first.metadata), 'training': training}
     joined = Classifier(net, first.classes, FingerprintSettings.from_dict(first.settings), metadata=metadata)
-    return recalibrate_bulk_model(joined, cache, output_dir, outsider_target=outsider_target, composition=composition)
+    return recalibrate_bulk_model(
+        joined, cache, output_dir, outsider_target=outsider_target, composition=composition, score=score
+    )
 
 
 def add_disorder_rescue(
@@ -967,6 +1002,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         'of their probabilities (arithmetic)',
     )
     parser.add_argument(
+        '--other-score',
+        choices=('softmax', 'pairwise'),
+        default='softmax',
+        help='with --ensemble or --recalibrate: compare the threshold with the calibrated p(other) (softmax, the '
+        'default) or with p(other) / (p(other) + p(answer)) (pairwise)',
+    )
+    parser.add_argument(
         '--quantize',
         metavar='MODEL',
         help="observe MODEL's int8 activation ranges on train members and store them in OUTPUT/model.safetensors",
@@ -1030,6 +1072,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             outsider_target=target,
             composition=not args.no_composition_rule,
             combine=args.combine,
+            score=args.other_score,
         )
         return 0
     if args.recalibrate:
@@ -1041,6 +1084,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output,
             outsider_target=target,
             composition=not args.no_composition_rule,
+            score=args.other_score,
         )
         return 0
     train_bulk_model(

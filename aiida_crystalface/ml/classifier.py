@@ -419,8 +419,9 @@ class Classifier:
           ``'amorphous'``; the network is not asked;
         - where it found order but no lattice the classes could have (``lattice_found`` False, ``lattice_periodic``
           True: the only lattice is more than 2.5 nearest-neighbour distances long), ``'unknown'``; not asked either;
-        - otherwise the network answers: ``'unknown'`` when an open-set model's calibrated ``p(other)`` is above its
-          stored threshold, else the most probable class -- unless the model's open-set record has ``lattice_rule``
+        - otherwise the network answers: ``'unknown'`` when an open-set model's calibrated ``p(other)`` (with
+          ``other_score = 'pairwise'`` in its record: ``p(other) / (p(other) + p(answer))``) is above its stored
+          threshold, else the most probable class -- unless the model's open-set record has ``lattice_rule``
           and the lattice found cannot be that class's (:func:`aiida_crystalface.core.openset.lattice_admits`: an
           fcc answer needs a face-centred cubic lattice with one site per point, and so on; the lattice of a
           damaged crystal is exact), which makes it ``'unknown'`` with uncertainty 0. With ``lattice_rule =
@@ -473,7 +474,7 @@ class Classifier:
                 # The lattice is exact: the answer is the most probable class among those it admits.
                 allowed = np.array([admits(entries[i], c) is not False for c in range(n)])
                 best = int(np.where(allowed, outputs[row, :n], -1.0).argmax()) if allowed.any() else best
-            if self.open_set and outputs[row, n] > threshold:
+            if self.open_set and self._other_score(outputs[row, n], outputs[row, best]) > threshold:
                 label, confidence = UNKNOWN, float(outputs[row, n])
             elif allowed is not None and allowed.any() and outputs[row, best] < ratio * outputs[row, top]:
                 # The network prefers, by more than the calibrated ratio, a class the lattice rules out: an outsider
@@ -493,6 +494,16 @@ class Classifier:
                 'uncertainty': float(min(1.0, max(0.0, 1.0 - confidence))),
             }
         return answers
+
+    def _other_score(self, p_other: float, p_best: float) -> float:
+        """What the open-set threshold is compared with: the calibrated ``p(other)``, or with ``other_score =
+        'pairwise'`` in the record ``p(other) / (p(other) + p(best))`` (:data:`aiida_crystalface.ml.openset.SCORES`)."""
+        score = self.open_set.get('other_score', 'softmax')
+        if score == 'softmax':
+            return float(p_other)
+        if score == 'pairwise':
+            return float(p_other) / max(float(p_other) + float(p_best), 1e-300)
+        raise ValueError(f'the open-set record has an unknown other_score: {score!r}')
 
     def _disorder_rescue(self, admits):
         """``rescue(entry) -> class index | None`` for a model whose open-set record has ``disorder_rescue``; else

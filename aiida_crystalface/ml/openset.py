@@ -12,7 +12,9 @@ prototypes, other pyxtal seeds):
 1. a **temperature** ``T`` that makes the softmax of ``logits / T`` calibrated (least negative log-likelihood);
 2. the **decision rule**: the answer is ``unknown`` when the calibrated ``p(other)`` exceeds ``threshold``, else the
    most probable class; ``threshold`` is the value that makes the fewest errors on the calibration part (members
-   and outsiders weighted equally), fixed once and stored in the model file, never chosen by the user.
+   and outsiders weighted equally), fixed once and stored in the model file, never chosen by the user. A record with
+   ``other_score = 'pairwise'`` compares instead ``p(other) / (p(other) + p(best class))``: ``other`` against the
+   class that would be the answer alone, whatever the temperature spreads over the other classes (:data:`SCORES`).
 3. between the two, the **lattice rule** (``lattice_rule`` in the record, no fitting): a class whose Bravais lattice
    and sites per lattice point are not those the orientation step found (exactly, damaged or not) is ``unknown``
    (:func:`aiida_crystalface.core.openset.lattice_admits`); the threshold is fitted with the rule applied.
@@ -39,12 +41,27 @@ import numpy as np
 
 from aiida_crystalface.ml.classifier import OTHER, Classifier
 
-__all__ = ('calibrate', 'images_and_targets', 'main', 'recalibrate_open_set', 'rule_objective', 'train_open_set')
+__all__ = (
+    'calibrate',
+    'images_and_targets',
+    'main',
+    'other_score',
+    'recalibrate_open_set',
+    'rule_objective',
+    'train_open_set',
+)
 
 #: Threshold grid searched at calibration (calibrated p(other) above which the answer is ``unknown``); the values
 #: under 0.05 serve an ``outsider_target`` (:func:`calibrate`).
 THRESHOLDS = np.concatenate([[0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04], np.round(np.arange(0.05, 0.96, 0.01), 2)])
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 81))
+#: What the threshold is compared with: ``'softmax'``, the calibrated ``p(other)`` (the default, and the reading of
+#: records that do not say); ``'pairwise'``, ``p(other) / (p(other) + p(best))`` with ``best`` the class that would
+#: be the answer. With many classes a temperature above 1 lifts every small class probability and with them, in the
+#: normalisation, ``p(other)``: a crystal both networks give its class at 0.9 and ``other`` at 0.05 can cross a
+#: softmax threshold of 0.15. The pairwise score depends on the two outputs alone (and, being monotone in their ratio
+#: at any temperature, the answers do not depend on the temperature).
+SCORES = ('softmax', 'pairwise')
 
 
 def images_and_targets(items: Sequence[Any], classes: Sequence[str], settings: Any = None, *, progress: bool = False):
@@ -80,8 +97,12 @@ def _answers(
     consistent: np.ndarray | None = None,
     restrict: bool = False,
     ratio: float = 0.0,
+    *,
+    score: str = 'softmax',
 ) -> np.ndarray:
     """Index of each answer: a class index, or the index of ``other`` (the last) for ``unknown``.
+
+    ``score``: what is compared with ``threshold`` (:data:`SCORES`).
 
     ``consistent`` (N, C): whether the lattice found admits each class; a class it does not admit is ``unknown``.
     ``restrict``: the best class is sought among the admitted ones only (``lattice_rule = 'restrict'``).
@@ -95,14 +116,24 @@ def _answers(
     if restrict and consistent is not None:
         masked = np.where(consistent, probabilities[:, :other], -1.0).argmax(axis=1)
         best = np.where(consistent.any(axis=1), masked, top)
-    answers = np.where(probabilities[:, other] > threshold, other, best)
     rows = np.arange(len(best))
+    answers = np.where(other_score(probabilities[:, other], probabilities[rows, best], score) > threshold, other, best)
     if restrict and consistent is not None and ratio > 0:
         weak = probabilities[rows, best] < ratio * probabilities[rows, top]
         answers = np.where(weak, other, answers)
     if consistent is not None:
         answers = np.where((answers != other) & ~consistent[rows, best], other, answers)
     return answers
+
+
+def other_score(p_other: Any, p_best: Any, score: str = 'softmax') -> Any:
+    """What the threshold is compared with (:data:`SCORES`), from the calibrated ``p(other)`` and the probability of
+    the class that would be the answer."""
+    if score == 'softmax':
+        return p_other
+    if score == 'pairwise':
+        return p_other / np.maximum(p_other + p_best, 1e-300)
+    raise ValueError(f'score must be one of {SCORES}, not {score!r}')
 
 
 def calibrate(
@@ -113,6 +144,7 @@ def calibrate(
     restrict: bool = False,
     ratios: Sequence[float] = (0.0,),
     outsider_target: float | None = None,
+    score: str = 'softmax',
 ) -> dict[str, Any]:
     """Fit the temperature and the threshold on calibration data (see the module docstring).
 
@@ -124,7 +156,11 @@ def calibrate(
     ``outsider_target``: instead of the balanced error (members and outsiders weighted equally), the rule is the one
     with the fewest member errors among those that give at most this share of the calibration outsiders a class
     (where none does, the one that gives the fewest); stored as ``outsider_target``.
+
+    ``score`` (:data:`SCORES`): what the threshold is compared with; stored as ``other_score`` unless ``'softmax'``.
     """
+    if score not in SCORES:
+        raise ValueError(f'score must be one of {SCORES}, not {score!r}')
     rows = np.arange(len(targets))
     nll = [float(-np.log(_softmax(logits, t)[rows, targets] + 1e-12).mean()) for t in TEMPERATURES]
     temperature = float(TEMPERATURES[int(np.argmin(nll))])
@@ -136,13 +172,13 @@ def calibrate(
     outsider_errors = np.empty_like(member_errors)
     for i, ratio in enumerate(grid):
         for j, threshold in enumerate(THRESHOLDS):
-            wrong = _answers(probabilities, threshold, consistent, restrict, ratio) != targets
+            wrong = _answers(probabilities, threshold, consistent, restrict, ratio, score=score) != targets
             member_errors[i, j], outsider_errors[i, j] = wrong[members].mean(), wrong[outsiders].mean()
     errors = np.round(rule_objective(member_errors, outsider_errors, outsider_target), 12)
     i = int(np.flatnonzero(errors.min(axis=1) == errors.min())[0])
     best = np.flatnonzero(errors[i] == errors[i].min())
     threshold = float(THRESHOLDS[best[np.argmin(np.abs(THRESHOLDS[best] - 0.5))]])
-    wrong = _answers(probabilities, threshold, consistent, restrict, grid[i]) != targets
+    wrong = _answers(probabilities, threshold, consistent, restrict, grid[i], score=score) != targets
     record = {
         'temperature': round(temperature, 6),
         'threshold': threshold,
@@ -156,6 +192,8 @@ def calibrate(
         record['restrict_ratio_grid'] = grid
     if outsider_target is not None:
         record['outsider_target'] = float(outsider_target)
+    if score != 'softmax':
+        record['other_score'] = score
     return record
 
 

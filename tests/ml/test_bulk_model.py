@@ -214,6 +214,39 @@ def test_choose_rule_fits_the_loosest_composition_tolerance_that_turns_the_outsi
     assert choose_rule(logits, targets, consistent, distances)[0] is None
 
 
+def test_pairwise_other_score_compares_other_with_the_answer_alone():
+    """The pairwise score is ``p(other)`` against the answer's probability alone: two crystals with the same
+    ``p(other)`` = 0.05, one whose class has 0.9, one whose network parts 0.5 / 0.45 between two classes, score 0.053
+    and 0.091. ``decide`` and the calibration's ``_answers`` make the same answers, and the score never falls below
+    the softmax one (the rest of the classes only add to its denominator)."""
+    from aiida_crystalface.ml.openset import other_score
+
+    images, lattices = _images_and_lattices(['hcp', 'hcp'])
+    names = [f'c{i}' for i in range(40)]
+    names[1] = 'hcp'
+    probabilities = np.zeros((2, 41))
+    probabilities[0, :40] = 0.05 / 39  # hcp 0.9, the other 39 classes 0.05 together, other 0.05
+    probabilities[0, [1, 40]] = 0.9, 0.05
+    probabilities[1, [1, 2, 40]] = 0.5, 0.45, 0.05  # parted between hcp and c2
+    assert probabilities.sum(axis=1) == pytest.approx([1.0, 1.0])
+    score = other_score(probabilities[:, 40], probabilities[:, 1], 'pairwise')
+    assert score == pytest.approx([0.05 / 0.95, 0.05 / 0.55])
+    assert np.all(score >= other_score(probabilities[:, 40], probabilities[:, 1]))
+    assert _answers(probabilities, 0.07).tolist() == [1, 1]
+    assert _answers(probabilities, 0.07, score='pairwise').tolist() == [1, 40]
+    net = ConvNet(41, in_channels=3)
+    classifier = Classifier(net, names, SETTINGS, metadata={'open_set': {'threshold': 0.07, 'temperature': 1.0}})
+    classifier.output_probabilities = lambda _images, **_: probabilities
+    assert [a['label'] for a in classifier.decide(images, lattices)] == ['hcp', 'hcp']
+    classifier.open_set['other_score'] = 'pairwise'
+    assert [a['label'] for a in classifier.decide(images, lattices)] == ['hcp', 'unknown']
+    classifier.open_set['other_score'] = 'median'
+    with pytest.raises(ValueError, match='other_score'):
+        classifier.decide(images, lattices)
+    with pytest.raises(ValueError, match='score'):
+        calibrate(np.log(probabilities), np.array([1, 1]), score='median')
+
+
 def test_fit_and_recalibrate(tmp_path):
     names = ['fcc', 'hcp', 'rocksalt', 'hcp', 'rutile', 'wurtzite']  # the last two: outsiders of these classes
     images, lattices = _images_and_lattices(names)
@@ -267,6 +300,20 @@ def test_fit_and_recalibrate(tmp_path):
     assert len(three.net.members) == 3 and all(isinstance(m, ConvNet) for m in three.net.members)
     assert len(Classifier.load(tmp_path / 'three' / 'model.safetensors').net.members) == 3
     assert joined.open_set['lattice_rule'] == 'restrict' and len(joined.decide(images, lattices)) == len(images)
+    assert 'other_score' not in joined.open_set and joined.net.combine == 'geometric'
+    mixed = ensemble_bulk_models(
+        [tmp_path / 'model.safetensors', tmp_path / 'fixed' / 'model.safetensors'],
+        cache,
+        tmp_path / 'mixed',
+        combine='arithmetic',
+        score='pairwise',
+    )
+    again_mixed = Classifier.load(tmp_path / 'mixed' / 'model.safetensors')
+    assert again_mixed.net.combine == 'arithmetic' and again_mixed.open_set['other_score'] == 'pairwise'
+    assert '--combine arithmetic --other-score pairwise' in mixed.metadata['training']['command']
+    # a softmax refit of a pairwise model says so: the record loses other_score and keeps it under previous
+    soft = recalibrate_bulk_model(tmp_path / 'mixed' / 'model.safetensors', cache, tmp_path / 'soft')
+    assert 'other_score' not in soft.open_set and soft.open_set['previous']['other_score'] == 'pairwise'
     answers = again.decide(images, lattices)
     assert all(a['label'] in (*CLASSES, 'unknown') for a in answers)
 
@@ -374,7 +421,11 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     joined = []
     monkeypatch.setattr(bulk, 'ensemble_bulk_models', lambda models, cache, output, **kw: joined.append((models, kw)))
     assert bulk.main(['-o', str(tmp_path), '--ensemble', 'a', 'b', '--cache', 'c']) == 0
-    assert joined == [(['a', 'b'], {'outsider_target': 'auto', 'composition': True})]
+    defaults = {'outsider_target': 'auto', 'composition': True, 'combine': 'geometric', 'score': 'softmax'}
+    assert joined == [(['a', 'b'], defaults)]
+    options = ['--combine', 'arithmetic', '--other-score', 'pairwise']
+    assert bulk.main(['-o', str(tmp_path), '--ensemble', 'a', 'b', '--cache', 'c', *options]) == 0
+    assert joined[1] == (['a', 'b'], {**defaults, 'combine': 'arithmetic', 'score': 'pairwise'})
     with pytest.raises(SystemExit):
         bulk.main(['-o', str(tmp_path), '--ensemble', 'a', 'b'])  # no --cache
     for bad in (['--outsider-target', '1.5'], ['--outsider-target', 'x'], ['--balanced', '--outsider-target', '0.02']):
