@@ -131,6 +131,8 @@ class Lattice:
     crystal of several elements on a cubic lattice with one site per point, the largest of the superlattice peaks of
     each element's atoms alone (the same reflections): a random alloy has none, an ordered compound on the same
     lattice (CsCl and D0_3 on bcc's, L1_2 on fcc's, rocksalt on sc's) a strong one; None otherwise.
+    ``species_order``: for the same crystals, which sublattices of the lattice each element holds
+    (:func:`aiida_crystalface.core.ordering.order_profile`); None otherwise.
     """
 
     found: bool
@@ -153,6 +155,7 @@ class Lattice:
     superlattice_peak: float | None = None  # see the module docstring; None where no lattice was found
     diffuse_reflections: int = 0  # the off-lattice reflections the peak is the largest of
     species_peak: float | None = None  # the largest superlattice peak of one element's sites; see the docstring
+    species_order: dict | None = None  # the elements' order on the lattice (.ordering.order_profile); see the docstring
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-friendly summary stored with a fingerprint (found, score, ..., method and seed)."""
@@ -186,6 +189,7 @@ class Lattice:
                         if self.species_peak is None
                         else {'species_superlattice_peak': round(float(self.species_peak), 4)}
                     ),
+                    **({} if self.species_order is None else {'species_order': self.species_order}),
                 }
             ),
         }
@@ -495,7 +499,7 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
     nn_ideal = _site_nn_distance(sites, primitive)
     conventional = _canonical_handedness(_most_cubic_triple(primitive), sites @ primitive, primitive, nn_ideal)
     bravais, deviation = cubic_bravais(primitive, conventional)
-    species_peak = None
+    species_peak = species_order = None
     numbers = np.asarray(structure.numbers)[chosen]
     if len(sites) == 1 and bravais and len(np.unique(numbers)) > 1:
         # one site per point on a cubic lattice, several elements: is their arrangement random or ordered?
@@ -505,6 +509,9 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
             _superlattice_peak(_power(subset[numbers == z], off), g, int((numbers == z).sum()))
             for z in np.unique(numbers)
         )
+        from .ordering import order_profile
+
+        species_order = order_profile(subset, numbers, conventional, cell, bravais)
     return Lattice(
         found=True,
         score=score,
@@ -523,6 +530,7 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
         superlattice_peak=peak,
         diffuse_reflections=int((~on_lattice).sum()),
         species_peak=species_peak,
+        species_order=species_order,
     )
 
 
