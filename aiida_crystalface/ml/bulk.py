@@ -64,6 +64,7 @@ __all__ = (
     'RESTRICT_RATIOS',
     'SEEN_SHARE',
     'add_disorder_rescue',
+    'add_order_rescue',
     'bulk_prototypes',
     'choose_exemptions',
     'choose_outsider_target',
@@ -798,15 +799,70 @@ def add_disorder_rescue(
     The record stores ``error``, the share of the calibration items the rescue changes that it gets wrong (with one
     right and one wrong added, so that it is never 0: the answer's uncertainty), and the calibration figures before
     and after. Writes ``output_dir/model.safetensors`` and ``output_dir/metrics.json``."""
-    from aiida_crystalface.core.diffraction import FingerprintSettings
     from aiida_crystalface.core.orientation import MIN_DISORDER_POINTS, disorder_limit
 
     disorder_limit(MIN_DISORDER_POINTS, 1, alpha)  # checks alpha
+    rescue = {'alpha': float(alpha), 'error': 0.0, **({'alloys': True} if alloys else {})}
+    extra = {'min_points': MIN_DISORDER_POINTS}
+    label = f'disorder rescue (alpha {alpha}{", alloys" if alloys else ""})'
+    return _add_rescue(
+        model,
+        cache,
+        output_dir,
+        key='disorder_rescue',
+        rescue=rescue,
+        extra=extra,
+        label=label,
+        needs='superlattice_peak',
+    )
+
+
+#: What the order rescue may change (:meth:`aiida_crystalface.ml.classifier.Classifier._order_rescue`).
+ORDER_POLICIES = ('unknown', 'any')
+
+
+def add_order_rescue(
+    model: str | Path | Classifier,
+    cache: str | Path,
+    output_dir: str | Path,
+    *,
+    alpha: float = DISORDER_ALPHA,
+    policy: str = 'unknown',
+) -> Classifier:
+    """Give a bulk model the order rescue (``open_set['order_rescue']``: the ordered compounds of cubic lattices
+    named from the elements' order, :mod:`aiida_crystalface.core.ordering`; applied by
+    :meth:`~aiida_crystalface.ml.classifier.Classifier.decide`) and measure it on the calibration part cached in
+    ``cache`` (its lattice records must carry ``species_order``: a part fingerprinted by this version). ``policy``:
+    ``'unknown'``, only the network's ``unknown`` answers are changed; ``'any'``, any answer the order contradicts.
+    The record stores the class profiles (:func:`aiida_crystalface.core.ordering.class_profiles` of the model's
+    classes), ``alpha`` (the random-damage bound on the species-blind lattice) and ``error`` as the disorder rescue's
+    (:func:`add_disorder_rescue`). The network, the fitted rule and the disorder rescue are not touched."""
+    from aiida_crystalface.core.ordering import class_profiles
+    from aiida_crystalface.core.orientation import MIN_DISORDER_POINTS, disorder_limit
+
+    disorder_limit(MIN_DISORDER_POINTS, 1, alpha)  # checks alpha
+    if policy not in ORDER_POLICIES:
+        raise ValueError(f'policy must be one of {ORDER_POLICIES}, not {policy!r}')
+    classifier = model if isinstance(model, Classifier) else Classifier.load(model)
+    profiles = {name: profile for name, profile in class_profiles().items() if name in classifier.classes}
+    rescue = {'alpha': float(alpha), 'policy': policy, 'error': 0.0, 'profiles': profiles}
+    label = f'order rescue (alpha {alpha}, policy {policy}, {len(profiles)} classes)'
+    return _add_rescue(
+        classifier, cache, output_dir, key='order_rescue', rescue=rescue, extra={}, label=label, needs='species_order'
+    )
+
+
+def _add_rescue(model, cache, output_dir, *, key: str, rescue: dict, extra: dict, label: str, needs: str) -> Classifier:
+    """Add the rescue ``rescue`` under ``open_set[key]`` and measure it on the cached calibration part (whose lattice
+    records must have some ``needs``): the answers it changes, how many of them right, the member and outsider
+    errors before and after; ``error``: (wrong + 1) / (changed + 2)."""
+    from aiida_crystalface.core.diffraction import FingerprintSettings
+
     classifier = model if isinstance(model, Classifier) else Classifier.load(model)
     images, targets, lattices = _load_part(Path(cache), 'calibration')
-    if not any(isinstance(record, dict) and 'superlattice_peak' in record for record in lattices):
+    if not any(isinstance(record, dict) and needs in record for record in lattices):
         raise ValueError(
-            f'{cache}: the calibration records have no superlattice_peak (fingerprinted by an older version); '
+            f'{cache}: the calibration records have no {needs} (fingerprinted by an older version); '
             'build the part again (python -m aiida_crystalface.ml.bulk --items-only --cache DIR)'
         )
     names = classifier.classes
@@ -824,16 +880,15 @@ def add_disorder_rescue(
         return labels, wrong_members / n_members, wrong_outsiders / max(len(labels) - sum(is_member), 1)
 
     before, members_before, outsiders_before = measure(classifier)
-    rescue = {'alpha': float(alpha), 'error': 0.0, **({'alloys': True} if alloys else {})}
-    record = {**classifier.open_set, 'disorder_rescue': rescue}
+    record = {**classifier.open_set, key: rescue}
     trial = Classifier(classifier.net, names, settings, metadata={**_extra(classifier.metadata), 'open_set': record})
     after, members_after, outsiders_after = measure(trial)
     changed = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if a != b]
     right = sum(after[i] == truth[i] for i in changed)
     rescued_members = sum(is_member[i] for i in changed)
-    record['disorder_rescue'] = {
+    record[key] = {
         **rescue,
-        'min_points': MIN_DISORDER_POINTS,
+        **extra,
         'error': round((len(changed) - right + 1) / (len(changed) + 2), 6),
         'calibration': {
             'items': len(truth),
@@ -856,8 +911,7 @@ def add_disorder_rescue(
     metrics = {'open_set': record, 'training': classifier.metadata.get('training', {})}
     (output_dir / 'metrics.json').write_text(json.dumps(metrics, indent=2) + '\n')
     _say(
-        f'disorder rescue (alpha {alpha}{", alloys" if alloys else ""}): {len(changed)} calibration answers '
-        f'changed, {right} of them right; '
+        f'{label}: {len(changed)} calibration answers changed, {right} of them right; '
         f'members wrong {100 * members_before:.2f} -> {100 * members_after:.2f} %, outsiders given a class '
         f'{100 * outsiders_before:.2f} -> {100 * outsiders_after:.2f} %',
         True,
@@ -1019,6 +1073,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="add the disorder rescue to MODEL and measure it on --cache's calibration part (network and rule kept)",
     )
     parser.add_argument(
+        '--order-rescue',
+        metavar='MODEL',
+        help="add the order rescue to MODEL and measure it on --cache's calibration part (network and rules kept)",
+    )
+    parser.add_argument(
+        '--order-policy',
+        choices=ORDER_POLICIES,
+        default='unknown',
+        help="with --order-rescue: change only the network's unknown answers (unknown, the default) or any (any)",
+    )
+    parser.add_argument(
         '--alpha',
         type=float,
         default=DISORDER_ALPHA,
@@ -1058,6 +1123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.cache:
             parser.error('--disorder-rescue needs --cache (a folder with the calibration part fingerprinted)')
         add_disorder_rescue(args.disorder_rescue, args.cache, args.output, alpha=args.alpha, alloys=args.alloys)
+        return 0
+    if args.order_rescue:
+        if not args.cache:
+            parser.error('--order-rescue needs --cache (a folder with the calibration part fingerprinted)')
+        add_order_rescue(args.order_rescue, args.cache, args.output, alpha=args.alpha, policy=args.order_policy)
         return 0
     if args.quantize:
         quantize_bulk_model(args.quantize, args.output, seed=args.seed, observe=args.observe)

@@ -430,7 +430,9 @@ class Classifier:
           prefers by that much a class the lattice rules out);
         - a model whose record has ``disorder_rescue`` turns such an ``'unknown'`` into the one class a one-element
           crystal on its lattice can be, where the scattering off the lattice is that of random damage
-          (:meth:`_disorder_rescue`).
+          (:meth:`_disorder_rescue`);
+        - a model whose record has ``order_rescue`` names the ordered compound of a cubic lattice that the elements'
+          order fixes (:meth:`_order_rescue`).
 
         ``probabilities``: the class probabilities of :meth:`predict` (uniform where the network was not asked: the
         classes say nothing about such a structure).
@@ -464,6 +466,7 @@ class Classifier:
         threshold = float(self.open_set.get('threshold', 1.0))
         admits = self._lattice_rule()
         rescue = self._disorder_rescue(admits)
+        order = self._order_rescue()
         compounds = {name for name, record in self.prototypes.items() if (record.get('species_count') or 1) > 1}
         restrict = self.open_set.get('lattice_rule') == 'restrict'
         ratio = float(self.open_set.get('restrict_ratio', 0.0))
@@ -484,10 +487,15 @@ class Classifier:
                 label, confidence = UNKNOWN, 1.0  # the lattice's answer, not the network's
             else:
                 label, confidence = self.classes[best], float(outputs[row, best])
+            rescued = None
             if rescue is not None and (label == UNKNOWN or label in compounds):
                 rescued = rescue(entries[i], label != UNKNOWN)
                 if rescued is not None:
                     label, confidence = self.classes[rescued], 1.0 - float(self.open_set['disorder_rescue']['error'])
+            if order is not None and rescued is None:
+                ordered = order(entries[i], label)
+                if ordered is not None and self.classes[ordered] != label:
+                    label, confidence = self.classes[ordered], 1.0 - float(self.open_set['order_rescue']['error'])
             answers[i] = {
                 'label': label,
                 'probabilities': {c: float(p) for c, p in zip(self.classes, members[row], strict=True)},
@@ -504,6 +512,45 @@ class Classifier:
         if score == 'pairwise':
             return float(p_other) / max(float(p_other) + float(p_best), 1e-300)
         raise ValueError(f'the open-set record has an unknown other_score: {score!r}')
+
+    def _order_rescue(self):
+        """``rescue(entry, label) -> class index | None`` for a model whose open-set record has ``order_rescue``;
+        else None.
+
+        The order rescue names an ordered compound of a cubic lattice from the elements' order itself
+        (:mod:`aiida_crystalface.core.ordering`): where the species-blind lattice is cubic with one site per point
+        (:data:`RESCUE_LATTICES`), the scattering of the atoms off it is that of random damage (the
+        ``superlattice_peak`` under :func:`~aiida_crystalface.core.orientation.disorder_limit` at the record's
+        ``alpha``: no vacancy order, no other structure), and the elements' concentration waves (the record's
+        ``species_order``) match exactly one class's of the record's ``profiles`` (CsCl, rocksalt, L1_2, D0_3,
+        Heusler: the lattice and the sublattices each element holds fix the structure, with no parameter left), the
+        answer is that class: where the network said ``unknown`` (``policy = 'unknown'``), or whatever it said
+        (``policy = 'any'``). Its uncertainty is the record's ``error``, measured on the calibration part
+        (:func:`aiida_crystalface.ml.bulk.add_order_rescue`)."""
+        record = self.open_set.get('order_rescue')
+        if not record:
+            return None
+        from aiida_crystalface.core.ordering import matching_classes
+        from aiida_crystalface.core.orientation import disorder_limit
+
+        alpha = float(record['alpha'])
+        references = {name: profile for name, profile in record['profiles'].items() if name in self.classes}
+        any_answer = record.get('policy') == 'any'
+
+        def rescue(entry: Any, label: str) -> int | None:
+            if not any_answer and label != UNKNOWN:
+                return None
+            if not isinstance(entry, dict) or not entry.get('species_order') or 'superlattice_peak' not in entry:
+                return None
+            if entry.get('lattice_bravais') not in RESCUE_LATTICES or entry.get('sites_per_lattice_point') != 1:
+                return None
+            limit = disorder_limit(int(entry.get('lattice_points', 0)), int(entry.get('diffuse_reflections', 0)), alpha)
+            if limit is None or float(entry['superlattice_peak']) > limit:
+                return None
+            matches = matching_classes(entry['species_order'], references)
+            return self.classes.index(matches[0]) if len(matches) == 1 else None
+
+        return rescue
 
     def _disorder_rescue(self, admits):
         """``rescue(entry) -> class index | None`` for a model whose open-set record has ``disorder_rescue``; else

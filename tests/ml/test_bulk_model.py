@@ -593,3 +593,50 @@ def test_alloy_rescue_keeps_a_random_alloy_in_its_lattice_class_and_an_ordered_c
     assert [a['label'] for a in classifier.decide(batch.images, records)] == ['l1_2', 'l1_2']  # one element only
     classifier.open_set['disorder_rescue']['alloys'] = True
     assert [a['label'] for a in classifier.decide(batch.images, records)] == ['fcc', 'l1_2']
+
+
+def test_order_rescue_names_the_ordered_compound_the_elements_fix(tmp_path):
+    """Cu3Au on fcc's sites, ordered (L1_2), placed at random (an alloy), and ordered with a third of the cube
+    corners emptied in an order (a vacancy-ordered outsider). The network is made to say ``unknown`` for all. The
+    order rescue names the ordered one L1_2 and only it; with ``policy='any'`` it also overrides a wrong class.
+    ``add_order_rescue`` measures it on a calibration part and stores the class profiles."""
+    from ase.build import bulk
+
+    from aiida_crystalface.core.structures import AtomicStructure, to_atomic_structure
+    from aiida_crystalface.ml.bulk import add_order_rescue
+
+    names = ['fcc', 'bcc', 'l1_2', 'cscl']
+    prototypes = bulk_prototypes(names)
+    cu = to_atomic_structure(bulk('Cu', 'fcc', a=3.7, cubic=True).repeat(4))
+    rng = np.random.default_rng(11)
+    ordered = cu.replace(numbers=np.where(np.arange(256) % 4 == 0, 79, 29))  # ASE's cube: the corner atom first
+    random = cu.replace(numbers=np.where(np.isin(np.arange(256), rng.choice(256, 64, replace=False)), 79, 29))
+    cube = np.floor(ordered.positions / 3.7 + 1e-6).astype(int)
+    keep = ~((np.arange(256) % 4 == 0) & (cube.sum(axis=1) % 3 == 0))  # corners of a third of the cubes emptied
+    vacant = AtomicStructure(ordered.cell, ordered.positions[keep], ordered.numbers[keep], label='vacancy-ordered')
+    batch = fingerprint_batch([ordered, random, vacant], SETTINGS)
+    assert all('species_order' in record for record in batch.lattices)
+    net = ConvNet(len(names) + 1, in_channels=3).eval()
+    rule = {'threshold': 0.0, 'temperature': 1.0, 'lattice_rule': 'restrict'}  # every answer unknown
+    model = Classifier(net, names, SETTINGS, metadata={'prototypes': prototypes, 'open_set': rule})
+    model.save(tmp_path / 'model.safetensors')
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    np.savez(cache / 'calibration.npz', images=batch.images, targets=np.array([2, 0, len(names)]))
+    (cache / 'calibration.json').write_text(__import__('json').dumps(batch.lattices))
+    rescued = add_order_rescue(tmp_path / 'model.safetensors', cache, tmp_path / 'out')
+    record = rescued.open_set['order_rescue']
+    assert set(record['profiles']) == {'l1_2', 'cscl'} and record['policy'] == 'unknown'
+    assert record['calibration']['changed'] == 1 and record['calibration']['right'] == 1
+    assert [a['label'] for a in rescued.decide(batch.images, batch.lattices)] == ['l1_2', 'unknown', 'unknown']
+    assert rescued.decide(batch.images, batch.lattices)[0]['uncertainty'] == pytest.approx(record['error'])
+    # a wrong class from the network: kept with policy 'unknown', overridden with 'any'
+    logits = np.array([[-5.0, -5.0, -5.0, 3.0, -5.0]] * 3)  # cscl
+    rescued.output_probabilities = lambda _images, **_: np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    rescued.open_set['threshold'] = 0.9
+    rescued.open_set['lattice_rule_exempt'] = names  # the lattice rule would turn cscl away on fcc
+    assert rescued.decide(batch.images, batch.lattices)[0]['label'] == 'cscl'
+    rescued.open_set['order_rescue']['policy'] = 'any'
+    assert rescued.decide(batch.images, batch.lattices)[0]['label'] == 'l1_2'
+    with pytest.raises(ValueError, match='policy'):
+        add_order_rescue(tmp_path / 'model.safetensors', cache, tmp_path / 'bad', policy='all')
