@@ -51,6 +51,9 @@ def test_bulk_model_is_bundled_documented_and_the_default(bulk_model):
 
     assert PRETRAINED_DEFAULT == 'bulk-59'  # docs/bulk.md, "The default"
     assert bulk_model.open_set['disorder_rescue']['alloys'] is True
+    order = bulk_model.open_set['order_rescue']  # chosen on the calibration part (docs/bulk.md, "The order rescue")
+    assert order['policy'] == 'any' and {'cscl', 'rocksalt', 'l1_2', 'd0_3', 'heusler'} <= set(order['profiles'])
+    assert order['calibration']['changed'] > 0 and order['calibration']['right'] == order['calibration']['changed']
     assert bulk_model.classes == list(BULK_CLASSES) and len(bulk_model.classes) == 59
     assert bulk_model.channels == 3 and bulk_model.settings['orientation'] == 'standard'
     assert bulk_model.open_set['lattice_rule'] == 'restrict'
@@ -215,3 +218,39 @@ def test_free_nanoparticles_and_slabs_get_the_class_of_their_periodic_crystal(bu
     four = Classifier.pretrained('open-4class')
     assert [a['label'] for a in four.classify(list(structures.values()))] == expected
     assert [a['label'] for a in bulk_model.classify(list(structures.values()))] == expected
+
+
+#: Ordered compounds of cubic lattices (ASE, literature structures) that the order rescue names from the elements'
+#: order where damage hides it from the network: half the sites emptied at random, or a third element brought in.
+ORDERED = {
+    'cscl': lambda: bulk('CsCl', 'cesiumchloride', a=4.12),
+    'rocksalt': lambda: bulk('NaCl', 'rocksalt', a=5.64, cubic=True),
+    'l1_2': lambda: crystal(['Au', 'Cu'], [(0, 0, 0), (0, 0.5, 0.5)], spacegroup=221, cellpar=[3.75] * 3 + [90] * 3),
+    'd0_3': lambda: crystal(
+        ['Al', 'Fe', 'Fe'],
+        [(0, 0, 0), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)],
+        spacegroup=225,
+        cellpar=[5.79] * 3 + [90] * 3,
+    ),
+    'heusler': lambda: crystal(
+        ['Cu', 'Mn', 'Al'],
+        [(0.25, 0.25, 0.25), (0.5, 0.5, 0.5), (0, 0, 0)],
+        spacegroup=225,
+        cellpar=[5.95] * 3 + [90] * 3,
+    ),
+}
+
+
+@pytest.mark.parametrize('name', sorted(ORDERED))
+def test_damaged_ordered_compounds_of_cubic_lattices_keep_their_class(bulk_model, name):
+    from aiida_crystalface.core.defects import substitutions, vacancies
+    from aiida_crystalface.core.structures import to_atomic_structure
+
+    atoms = ORDERED[name]()
+    repeat = 2  # an even repeat: the cell holds every order of the lattice with a period of up to two cubes
+    while len(atoms) * repeat**3 < 200:
+        repeat += 2
+    structure = to_atomic_structure(make_supercell(atoms, np.eye(3, dtype=int) * repeat))
+    damaged = [vacancies(structure, 0.5, seed=seed) for seed in range(3)]
+    damaged += [substitutions(structure, 0.3, seed=seed) for seed in range(3)]
+    assert [answer['label'] for answer in bulk_model.classify(damaged)] == [name] * 6
