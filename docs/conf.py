@@ -44,7 +44,7 @@ extensions = [
 ]
 source_suffix = {'.rst': 'restructuredtext', '.md': 'markdown'}
 myst_enable_extensions = ['colon_fence', 'deflist', 'dollarmath']
-myst_heading_anchors = 3
+myst_heading_anchors = 4
 exclude_patterns = ['_build', 'Thumbs.db', '.DS_Store']
 # The docs never download anything: no intersphinx inventories are fetched.
 intersphinx_mapping = {}
