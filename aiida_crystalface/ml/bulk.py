@@ -1119,6 +1119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             target = float('nan')
         if not 0.0 <= target < 1.0:
             parser.error(f'--outsider-target must be "auto" or a share in [0, 1), got {args.outsider_target!r}')
+    rule = {'outsider_target': target, 'composition': not args.no_composition_rule, 'score': args.other_score}
     if args.disorder_rescue:
         if not args.cache:
             parser.error('--disorder-rescue needs --cache (a folder with the calibration part fingerprinted)')
@@ -1135,27 +1136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.ensemble:
         if not args.cache or len(args.ensemble) < 2:
             parser.error('--ensemble needs two or more models and --cache (the folder given to a training run)')
-        ensemble_bulk_models(
-            args.ensemble,
-            args.cache,
-            args.output,
-            outsider_target=target,
-            composition=not args.no_composition_rule,
-            combine=args.combine,
-            score=args.other_score,
-        )
+        ensemble_bulk_models(args.ensemble, args.cache, args.output, combine=args.combine, **rule)
         return 0
     if args.recalibrate:
         if not args.cache:
             parser.error('--recalibrate needs --cache (the folder given to the training run)')
-        recalibrate_bulk_model(
-            args.recalibrate,
-            args.cache,
-            args.output,
-            outsider_target=target,
-            composition=not args.no_composition_rule,
-            score=args.other_score,
-        )
+        recalibrate_bulk_model(args.recalibrate, args.cache, args.output, **rule)
         return 0
     train_bulk_model(
         args.output,
