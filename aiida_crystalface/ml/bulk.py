@@ -471,7 +471,7 @@ def fit_decision_rule(
     ``outsider_target`` of the calibration outsiders a class (``'auto'``: :func:`choose_outsider_target`), or with
     ``None`` the balanced error. The composition rule's tolerance is fitted with the bound (:func:`choose_rule`;
     ``composition=False``: no composition rule). The species and composition rules hold for exempt classes too.
-    ``score``: what the threshold is compared with (:data:`aiida_crystalface.ml.openset.SCORES`). Returns
+    ``score``: what the threshold is compared with (:data:`aiida_crystalface.ml.classifier.SCORES`). Returns
     ``(open-set record, prototypes)`` (exempt classes keep no ``lattice``).
     """
     prototypes = {name: dict(record) for name, record in prototypes.items()}

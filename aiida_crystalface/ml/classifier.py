@@ -99,6 +99,24 @@ def _read_metadata(path: Path) -> dict:
     return metadata
 
 
+#: What the open-set threshold is compared with: ``'softmax'``, the calibrated ``p(other)`` (the default, and the
+#: reading of records that do not say); ``'pairwise'``, ``p(other) / (p(other) + p(best))`` with ``best`` the class
+#: that would be the answer: ``other`` against that class alone, whatever the rest of the probability is spread over.
+#: It is never below the softmax score; the threshold is fitted for the score the record names
+#: (:func:`aiida_crystalface.ml.openset.calibrate`).
+SCORES = ('softmax', 'pairwise')
+
+
+def other_score(p_other: Any, p_best: Any, score: str = 'softmax') -> Any:
+    """What the threshold is compared with (:data:`SCORES`), from the calibrated ``p(other)`` and the probability of
+    the class that would be the answer."""
+    if score == 'softmax':
+        return p_other
+    if score == 'pairwise':
+        return p_other / np.maximum(p_other + p_best, 1e-300)
+    raise ValueError(f'score must be one of {SCORES}, not {score!r}')
+
+
 class Classifier:
     """A trained ConvNet with its class names and the fingerprint settings it was trained on.
 
@@ -504,14 +522,12 @@ class Classifier:
         return answers
 
     def _other_score(self, p_other: float, p_best: float) -> float:
-        """What the open-set threshold is compared with: the calibrated ``p(other)``, or with ``other_score =
-        'pairwise'`` in the record ``p(other) / (p(other) + p(best))`` (:data:`aiida_crystalface.ml.openset.SCORES`)."""
+        """What the open-set threshold is compared with (:func:`other_score` with the record's ``other_score``,
+        ``'softmax'`` where it has none)."""
         score = self.open_set.get('other_score', 'softmax')
-        if score == 'softmax':
-            return float(p_other)
-        if score == 'pairwise':
-            return float(p_other) / max(float(p_other) + float(p_best), 1e-300)
-        raise ValueError(f'the open-set record has an unknown other_score: {score!r}')
+        if score not in SCORES:
+            raise ValueError(f'the open-set record has an unknown other_score: {score!r}')
+        return float(other_score(p_other, p_best, score))
 
     def _order_rescue(self):
         """``rescue(entry, label) -> class index | None`` for a model whose open-set record has ``order_rescue``;

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from aiida_crystalface.ml.classifier import OTHER, Classifier
+from aiida_crystalface.ml.classifier import OTHER, SCORES, Classifier, other_score
 
 __all__ = (
     'calibrate',
@@ -55,13 +55,6 @@ __all__ = (
 #: under 0.05 serve an ``outsider_target`` (:func:`calibrate`).
 THRESHOLDS = np.concatenate([[0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04], np.round(np.arange(0.05, 0.96, 0.01), 2)])
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 81))
-#: What the threshold is compared with: ``'softmax'``, the calibrated ``p(other)`` (the default, and the reading of
-#: records that do not say); ``'pairwise'``, ``p(other) / (p(other) + p(best))`` with ``best`` the class that would
-#: be the answer. With many classes a temperature above 1 lifts every small class probability and with them, in the
-#: normalisation, ``p(other)``: a crystal both networks give its class at 0.9 and ``other`` at 0.05 can cross a
-#: softmax threshold of 0.15. The pairwise score depends on the two outputs alone (and, being monotone in their ratio
-#: at any temperature, the answers do not depend on the temperature).
-SCORES = ('softmax', 'pairwise')
 
 
 def images_and_targets(items: Sequence[Any], classes: Sequence[str], settings: Any = None, *, progress: bool = False):
@@ -124,16 +117,6 @@ def _answers(
     if consistent is not None:
         answers = np.where((answers != other) & ~consistent[rows, best], other, answers)
     return answers
-
-
-def other_score(p_other: Any, p_best: Any, score: str = 'softmax') -> Any:
-    """What the threshold is compared with (:data:`SCORES`), from the calibrated ``p(other)`` and the probability of
-    the class that would be the answer."""
-    if score == 'softmax':
-        return p_other
-    if score == 'pairwise':
-        return p_other / np.maximum(p_other + p_best, 1e-300)
-    raise ValueError(f'score must be one of {SCORES}, not {score!r}')
 
 
 def calibrate(
