@@ -16,7 +16,12 @@ Which data is which. Everything comes from the *test* part of :func:`aiida_cryst
   ``first_draw + draws - 1`` (``bulk_accuracy.py`` uses draws 0 and 1), each in a random presentation (a seeded
   stream of its own); rows as in ``bulk_accuracy.py``, right = the class;
 - cubic one-element outsiders: :func:`~aiida_crystalface.core.bulkset.cubic_elemental_crystal` of seeds ``start`` ..
-  ``start + count - 1`` (``bulk_accuracy.py`` uses 0..499); right = ``unknown`` or ``amorphous``.
+  ``start + count - 1`` (``bulk_accuracy.py`` uses 0..499); right = ``unknown`` or ``amorphous``;
+- outsiders (``--outsiders N``): every outsider prototype of the test part x damage variant x draws ``first_draw`` ..
+  ``first_draw + N - 1`` (other species swapped in and other damage than ``bulk_accuracy.py``'s draws 0 and 1), and
+  ``--pyxtal M`` random pyxtal crystals of seeds no part uses (the test part's start + :data:`PYXTAL_OFFSET`), those
+  whose species-blind structure is a class's left out; right = ``unknown`` or ``amorphous``. The prototypes are the
+  test part's, so they are not new to whoever has read ``bulk_accuracy.py``'s outsider table: the structures are.
 """
 
 from __future__ import annotations
@@ -49,6 +54,39 @@ def fresh_members(classes, first_draw: int, draws: int, seed: int = 0, tuples: i
                 for draw in range(first_draw, first_draw + draws):
                     presentation = PRESENTATIONS[int(rng.integers(len(PRESENTATIONS)))]
                     items.append(bulk_member(name, species, variant, presentation, _seed(seed, 'test', draw)))
+    return items
+
+
+#: The fresh pyxtal crystals' seeds start this far after the test part's (which uses 6 per test prototype, a few
+#: hundred; the calibration part's start 10000 before it).
+PYXTAL_OFFSET = 5000
+
+
+def fresh_outsiders(first_draw: int, draws: int, n_random: int, seed: int = 0):
+    """The test part's outsider prototypes x variants x draws ``first_draw`` .., and ``n_random`` pyxtal crystals of
+    unused seeds, built as :func:`aiida_crystalface.core.bulkset.bulk_items` builds the test part's."""
+    from aiida_crystalface.core.bulkset import VARIANTS, _entries, bulk_split, signature_parent
+    from aiida_crystalface.core.openset import _damage, _seed, outsider, random_crystal
+
+    split = bulk_split(seed)['test']
+    rng = np.random.default_rng(_seed(seed, 'test', 'fresh-outsiders', first_draw))
+    items = []
+    for aflow in split['prototypes']:
+        for tags, structure in _entries(aflow, parent=False):
+            for variant in VARIANTS:
+                for draw in range(first_draw, first_draw + draws):
+                    item = outsider(tags, structure, variant, _seed(seed, 'bulk', draw, len(structure)))
+                    item.info.update(label='unknown', source=aflow)
+                    items.append(item)
+    start = split['pyxtal_seed_start'] + PYXTAL_OFFSET
+    for index in range(n_random):
+        crystal = random_crystal(start + index)
+        if signature_parent(crystal):
+            continue
+        variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
+        item = _damage(crystal, variant, _seed(seed, 'bulk-pyxtal-fresh-damage', index))
+        item.info.update(crystal.info, label='unknown', variant=variant, source='pyxtal')
+        items.append(item.replace(label=f'{crystal.label}-{variant}'))
     return items
 
 
@@ -108,6 +146,10 @@ def main() -> int:
     parser.add_argument('--draws', type=int, default=5, help='draws per species tuple and variant (0: no members)')
     parser.add_argument('--start', type=int, default=500, help='first cubic seed (bulk_accuracy.py: 0..499)')
     parser.add_argument('--count', type=int, default=1000, help='cubic one-element outsiders (0: none)')
+    parser.add_argument(
+        '--outsiders', type=int, default=0, help='draws of each test outsider prototype and variant (default 0: none)'
+    )
+    parser.add_argument('--pyxtal', type=int, default=0, help='fresh pyxtal crystals (default 0: none)')
     parser.add_argument('--seed', type=int, default=0, help='the split seed of the parts')
     parser.add_argument('--cache', type=Path, help='folder for the fingerprints (reused when present)')
     args = parser.parse_args()
@@ -117,10 +159,16 @@ def main() -> int:
         args.classes = [name for name in models[0][1].classes if name != 'other']
     members = fresh_members(args.classes, args.first_draw, args.draws, args.seed, args.tuples) if args.draws else []
     cubic = [cubic_elemental_crystal(s, 'test', args.seed) for s in range(args.start, args.start + args.count)]
+    others = (
+        fresh_outsiders(args.first_draw, args.outsiders, args.pyxtal, args.seed)
+        if args.outsiders or args.pyxtal
+        else []
+    )
     print(
         f'# test part, seed {args.seed}: {len(members)} members of {", ".join(args.classes)} (draws '
         f'{args.first_draw}..{args.first_draw + args.draws - 1}), {len(cubic)} cubic one-element crystals (seeds '
-        f'{args.start}..{args.start + args.count - 1})'
+        f'{args.start}..{args.start + args.count - 1}), {len(others)} outsiders (prototype draws '
+        f'{args.first_draw}..{args.first_draw + args.outsiders - 1}, {args.pyxtal} pyxtal seeds asked for)'
     )
     answers = {}
     # The member cache's name says which classes and tuples it holds (a different choice is a different file).
@@ -132,6 +180,7 @@ def main() -> int:
         for kind, items, name in (
             ('members', members, f'fresh-members-{args.first_draw}-{args.draws}-{chosen}-{tag}'),
             ('cubic', cubic, f'fresh-cubic-{args.start}-{args.count}-{tag}'),
+            ('outsiders', others, f'fresh-outsiders-{args.first_draw}-{args.outsiders}-{args.pyxtal}-{tag}'),
         ):
             if not items:
                 answers[label][kind] = {}
@@ -162,6 +211,22 @@ def main() -> int:
             n, total = sum(given.values()), len(answers[label]['cubic'])
             text = ', '.join(f'{answer} {count}' for answer, count in top(given, 8))
             print(f'{label:28s} {f"{n} of {total} ({100 * n / max(total, 1):.1f} %)":>18s} | {text}')
+    if others:
+        print(f'\n{"outsiders":28s} {"given a class":>18s} | prototype -> answer (count)')
+        for label, _ in models:
+            said = answers[label]['outsiders']
+            given = collections.Counter(
+                f'{others[i].info["source"]} -> {a}' for i, a in said.items() if a not in ('unknown', 'amorphous')
+            )
+            n, total = sum(given.values()), len(said)
+            print(
+                f'{label:28s} {f"{n} of {total} ({100 * n / max(total, 1):.2f} %)":>18s} | '
+                + ', '.join(f'{key} {count}' for key, count in top(given, 12))
+            )
+            for source in ('aflow', 'pyxtal'):
+                picked = [i for i in said if (others[i].info['source'] == 'pyxtal') == (source == 'pyxtal')]
+                wrong = sum(said[i] not in ('unknown', 'amorphous') for i in picked)
+                print(f'  {source:26s} {f"{wrong} of {len(picked)}":>18s}')
     print(f'\n# {time.perf_counter() - started:.0f} s')
     return 0
 

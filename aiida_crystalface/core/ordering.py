@@ -23,6 +23,11 @@ structure of every compound class on such a lattice, and :func:`matching_classes
 crystal's matches (same lattice, same groups, shares and star powers within :data:`SHARE_TOLERANCE` and
 :data:`POWER_TOLERANCE`).
 
+On any lattice, and on no lattice at all, :func:`arrangement_z` asks a weaker question: are the elements spread over
+the occupied sites at random (a random alloy, a random substitute), or do they sit in some order (any compound)? It
+compares the element pairs counted in neighbour shells with the counts of the same sites relabelled at random, the
+null hypothesis itself, so that vacancies, displacements and the cell's shape need no model.
+
 Imports neither aiida nor torch.
 """
 
@@ -39,10 +44,14 @@ __all__ = (
     'GROUP_TOLERANCE',
     'MAX_RANDOM_SHARE',
     'MIN_ATOMS',
+    'ORDER_PERMUTATIONS',
+    'ORDER_Z',
     'POWER_TOLERANCE',
     'RANDOM_NOISE',
     'RANDOM_POWER',
     'SHARE_TOLERANCE',
+    'SHELL_EDGES',
+    'arrangement_z',
     'class_profiles',
     'matching_classes',
     'order_profile',
@@ -64,6 +73,23 @@ RANDOM_POWER = 0.06
 RANDOM_NOISE = 4.0
 #: At most this share of the atoms may be in such random groups for a crystal to keep an ordered class.
 MAX_RANDOM_SHARE = 0.4
+#: The neighbour shells of :func:`arrangement_z`, in nearest-neighbour distances: the first shell of every class
+#: (with displacements of up to about 8 % of the distance), bcc's and CsCl's second (1.155), fcc's second (1.414) and
+#: hcp's and diamond's further ones, in bins narrow enough that two shells of opposite order (CsCl's unlike first and
+#: like second neighbours) are not summed into one.
+SHELL_EDGES = (0.0, 1.08, 1.25, 1.5, 1.8, 2.1)
+#: Random relabellings that :func:`arrangement_z` measures the statistic's spread on.
+ORDER_PERMUTATIONS = 64
+#: Centre atoms of :func:`arrangement_z` at most (a seeded sample above): the cost stops growing with the cell.
+ORDER_CENTRES = 512
+#: An arrangement whose :func:`arrangement_z` is above this is ordered. Under random relabelling the z-score has mean
+#: 0 and spread 1, with a longer tail upwards than a normal one (a sum of squares; the spread is estimated from
+#: :data:`ORDER_PERMUTATIONS` relabellings): 400 random alloys built with ASE (fcc, bcc, hcp and diamond, 5-50 % of a
+#: second and 0 or 15 % of a third element, 0-50 % vacancies, 0-0.15 A displacements) scored -2.6 to 6.5. Ordered
+#: compounds of 50 atoms or more with 50 % vacancies and 0.15 A displacements score 20 to 170 (rocksalt, CsCl,
+#: zincblende, wurtzite), L1_2 Cu3Au, whose minority has only unlike first neighbours, 4 to 40. Chosen on those
+#: synthetic crystals alone, before any of the package's data parts was scored.
+ORDER_Z = 10.0
 
 
 def _in_reciprocal(u: np.ndarray, bravais: str) -> np.ndarray:
@@ -241,3 +267,69 @@ def matching_classes(profile: dict[str, Any] | None, references: dict[str, dict[
         return []
     references = class_profiles() if references is None else references
     return [name for name, reference in references.items() if _matches(profile, reference)]
+
+
+def arrangement_z(
+    structure: Any,
+    nn_distance: float,
+    *,
+    seed: int = 0,
+    permutations: int = ORDER_PERMUTATIONS,
+    edges: Sequence[float] = SHELL_EDGES,
+) -> float | None:
+    """How far the elements of ``structure`` are from a random arrangement over its occupied sites: a z-score.
+
+    The statistic counts, in each neighbour shell (``edges``, in units of ``nn_distance``), the pairs of atoms of
+    elements (a, b), and sums ``(observed - expected)^2 / (expected + 1)`` over shells and pairs; ``expected`` is the
+    count if the atoms' elements were dealt to the same sites at random (exact: each pair of distinct atoms is (a, b)
+    with probability ``n_a (n_b - [a = b]) / (n (n - 1))``, an atom paired with its own periodic image is (a, a) with
+    ``n_a / n``). The z-score is the observed statistic's distance from its mean under ``permutations`` random
+    relabellings of the sites (seeded by ``seed``), in units of their spread. A random alloy or substitute scores about
+    0 +- 1, whatever its vacancies, displacements and cell; an ordered compound far more (CsCl's first shell holds
+    only unlike pairs, its second only like ones). Over :data:`ORDER_CENTRES` atoms, a seeded sample of them are the
+    centres of the pairs counted.
+
+    Returns None for fewer than two elements, fewer than four atoms, or a structure whose relabellings all give the
+    same statistic (too small to tell).
+    """
+    from .neighbours import neighbourhood
+
+    numbers = np.asarray(structure.numbers)
+    elements, labels = np.unique(numbers, return_inverse=True)
+    n, s = len(numbers), len(elements)
+    if s < 2 or n < 4 or not np.isfinite(nn_distance) or nn_distance <= 0:
+        return None
+    edges = np.asarray(edges, dtype=float)
+    reach = float(edges[-1]) * float(nn_distance)
+    hood = neighbourhood(structure, reach)
+    rng = np.random.default_rng(seed)
+    centres = np.arange(n) if n <= ORDER_CENTRES else np.sort(rng.choice(n, size=ORDER_CENTRES, replace=False))
+    lists = hood.tree.query_ball_point(hood.points[centres], r=reach)
+    first = np.repeat(centres, [len(found) for found in lists])
+    points = np.concatenate([np.asarray(found, dtype=np.int64) for found in lists])
+    distance = np.linalg.norm(hood.points[points] - hood.points[first], axis=1) / float(nn_distance)
+    keep = distance > 1e-6  # not the centre itself
+    first, second, distance = first[keep], hood.index[points[keep]], distance[keep]
+    shells = len(edges) - 1
+    shell = np.clip(np.searchsorted(edges, distance, side='right') - 1, 0, shells - 1)
+    # expected counts under random relabelling, per shell: distinct-atom pairs and self-image pairs apart
+    counts = np.bincount(labels, minlength=s).astype(float)
+    same = first == second
+    distinct = np.bincount(shell[~same], minlength=shells).astype(float)
+    selfish = np.bincount(shell[same], minlength=shells).astype(float)
+    pair = (np.outer(counts, counts) - np.diag(counts)) / (n * (n - 1.0))
+    expected = distinct[:, None, None] * pair[None] + selfish[:, None, None] * np.diag(counts / n)[None]
+    size = shells * s * s
+
+    def statistic(dealt: np.ndarray) -> np.ndarray:
+        codes = (shell * s + dealt[:, first]) * s + dealt[:, second]
+        codes = codes + (np.arange(len(dealt)) * size)[:, None]
+        observed = np.bincount(codes.ravel(), minlength=len(dealt) * size).reshape(len(dealt), shells, s, s)
+        return (((observed - expected[None]) ** 2) / (expected[None] + 1.0)).sum(axis=(1, 2, 3))
+
+    value = float(statistic(labels[None])[0])
+    null = statistic(rng.permuted(np.tile(labels, (int(permutations), 1)), axis=1))
+    spread = float(null.std(ddof=1)) if len(null) > 1 else 0.0
+    if not np.isfinite(spread) or spread <= 1e-12 * max(1.0, abs(float(null.mean()))):
+        return None
+    return round((value - float(null.mean())) / spread, 3)

@@ -132,7 +132,10 @@ class Lattice:
     each element's atoms alone (the same reflections): a random alloy has none, an ordered compound on the same
     lattice (CsCl and D0_3 on bcc's, L1_2 on fcc's, rocksalt on sc's) a strong one; None otherwise.
     ``species_order``: for the same crystals, which sublattices of the lattice each element holds
-    (:func:`aiida_crystalface.core.ordering.order_profile`); None otherwise.
+    (:func:`aiida_crystalface.core.ordering.order_profile`); None otherwise. ``order_z``: for any crystal of several
+    elements whose lattice was found, how far its elements are from a random arrangement over its occupied sites
+    (:func:`aiida_crystalface.core.ordering.arrangement_z`: about 0 for a random alloy, tens and more for a compound);
+    None otherwise.
     """
 
     found: bool
@@ -156,6 +159,7 @@ class Lattice:
     diffuse_reflections: int = 0  # the off-lattice reflections the peak is the largest of
     species_peak: float | None = None  # the largest superlattice peak of one element's sites; see the docstring
     species_order: dict | None = None  # the elements' order on the lattice (.ordering.order_profile); see the docstring
+    order_z: float | None = None  # how far the elements are from a random arrangement (.ordering.arrangement_z)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-friendly summary stored with a fingerprint (found, score, ..., method and seed)."""
@@ -177,6 +181,7 @@ class Lattice:
                 else {'lattice_bravais': self.bravais, 'cubic_deviation': round(float(self.cubic_deviation), 6)}
             ),
             **({} if self.standard is None else {'lattice_standard': self.standard}),
+            **({} if self.order_z is None else {'species_order_z': round(float(self.order_z), 3)}),
             **(
                 {}
                 if self.superlattice_peak is None
@@ -512,6 +517,11 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
         from .ordering import order_profile
 
         species_order = order_profile(subset, numbers, conventional, cell, bravais)
+    order_z = None
+    if len(np.unique(structure.numbers)) > 1:
+        from .ordering import arrangement_z
+
+        order_z = arrangement_z(structure, nn, seed=seed)
     return Lattice(
         found=True,
         score=score,
@@ -531,6 +541,7 @@ def lattice_of(structure: AtomicStructure, seed: int = 0, *, molecular: bool = F
         diffuse_reflections=int((~on_lattice).sum()),
         species_peak=species_peak,
         species_order=species_order,
+        order_z=order_z,
     )
 
 

@@ -65,6 +65,7 @@ __all__ = (
     'SEEN_SHARE',
     'add_disorder_rescue',
     'add_order_rescue',
+    'add_order_veto',
     'bulk_prototypes',
     'choose_exemptions',
     'choose_outsider_target',
@@ -852,10 +853,42 @@ def add_order_rescue(
     )
 
 
+def add_order_veto(
+    model: str | Path | Classifier, cache: str | Path, output_dir: str | Path, *, z: float | None = None
+) -> Classifier:
+    """Give a bulk model the order veto (``open_set['order_veto']``, applied last by
+    :meth:`~aiida_crystalface.ml.classifier.Classifier.decide`): a class of one element is never the answer for a
+    crystal of several elements that sit in an order (the lattice record's ``species_order_z``,
+    :func:`aiida_crystalface.core.ordering.arrangement_z`, above ``z``; default
+    :data:`~aiida_crystalface.core.ordering.ORDER_Z`); such an answer becomes ``unknown``. Measured on the calibration
+    part cached in ``cache`` (a part fingerprinted by this version: its records carry ``species_order_z``), as the
+    rescues are: the answers it changes, how many of them are right after, and ``harmed``, the right answers it made
+    wrong. ``error``: the share of its ``unknown`` answers that were members, (wrong + 1) / (changed + 2). The network,
+    the rule and the rescues are not touched."""
+    import math
+
+    from aiida_crystalface.core.ordering import ORDER_Z
+
+    z = ORDER_Z if z is None else float(z)
+    if not math.isfinite(z) or z <= 0:
+        raise ValueError(f'z must be a positive number, not {z!r}')
+    return _add_rescue(
+        model,
+        cache,
+        output_dir,
+        key='order_veto',
+        rescue={'z': z, 'error': 0.0},
+        extra={},
+        label=f'order veto (z {z})',
+        needs='species_order_z',
+    )
+
+
 def _add_rescue(model, cache, output_dir, *, key: str, rescue: dict, extra: dict, label: str, needs: str) -> Classifier:
     """Add the rescue ``rescue`` under ``open_set[key]`` and measure it on the cached calibration part (whose lattice
-    records must have some ``needs``): the answers it changes, how many of them right, the member and outsider
-    errors before and after; ``error``: (wrong + 1) / (changed + 2)."""
+    records must have some ``needs``): the answers it changes, how many of them right, how many right answers it
+    made wrong (``harmed``), the member and outsider errors before and after; ``error``: (wrong + 1) / (changed +
+    2)."""
     from aiida_crystalface.core.diffraction import FingerprintSettings
 
     classifier = model if isinstance(model, Classifier) else Classifier.load(model)
@@ -885,6 +918,7 @@ def _add_rescue(model, cache, output_dir, *, key: str, rescue: dict, extra: dict
     after, members_after, outsiders_after = measure(trial)
     changed = [i for i, (b, a) in enumerate(zip(before, after, strict=True)) if a != b]
     right = sum(after[i] == truth[i] for i in changed)
+    harmed = sum(before[i] == truth[i] for i in changed)
     rescued_members = sum(is_member[i] for i in changed)
     record[key] = {
         **rescue,
@@ -894,6 +928,7 @@ def _add_rescue(model, cache, output_dir, *, key: str, rescue: dict, extra: dict
             'items': len(truth),
             'changed': len(changed),
             'right': int(right),
+            'harmed': int(harmed),
             'members_changed': int(rescued_members),
             'outsiders_changed': len(changed) - int(rescued_members),
             'member_error_before': round(members_before, 6),
@@ -911,7 +946,7 @@ def _add_rescue(model, cache, output_dir, *, key: str, rescue: dict, extra: dict
     metrics = {'open_set': record, 'training': classifier.metadata.get('training', {})}
     (output_dir / 'metrics.json').write_text(json.dumps(metrics, indent=2) + '\n')
     _say(
-        f'{label}: {len(changed)} calibration answers changed, {right} of them right; '
+        f'{label}: {len(changed)} calibration answers changed, {right} of them right, {harmed} right before; '
         f'members wrong {100 * members_before:.2f} -> {100 * members_after:.2f} %, outsiders given a class '
         f'{100 * outsiders_before:.2f} -> {100 * outsiders_after:.2f} %',
         True,
@@ -1078,6 +1113,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="add the order rescue to MODEL and measure it on --cache's calibration part (network and rules kept)",
     )
     parser.add_argument(
+        '--order-veto',
+        metavar='MODEL',
+        help="add the order veto to MODEL and measure it on --cache's calibration part (network, rules, rescues kept)",
+    )
+    parser.add_argument(
+        '--order-z', type=float, help='with --order-veto: the z-score over which the elements are ordered (10)'
+    )
+    parser.add_argument(
         '--order-policy',
         choices=ORDER_POLICIES,
         default='unknown',
@@ -1129,6 +1172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.cache:
             parser.error('--order-rescue needs --cache (a folder with the calibration part fingerprinted)')
         add_order_rescue(args.order_rescue, args.cache, args.output, alpha=args.alpha, policy=args.order_policy)
+        return 0
+    if args.order_veto:
+        if not args.cache:
+            parser.error('--order-veto needs --cache (a folder with the calibration part fingerprinted)')
+        add_order_veto(args.order_veto, args.cache, args.output, z=args.order_z)
         return 0
     if args.quantize:
         quantize_bulk_model(args.quantize, args.output, seed=args.seed, observe=args.observe)

@@ -450,7 +450,9 @@ class Classifier:
           crystal on its lattice can be, where the scattering off the lattice is that of random damage
           (:meth:`_disorder_rescue`);
         - a model whose record has ``order_rescue`` names the ordered compound of a cubic lattice that the elements'
-          order fixes (:meth:`_order_rescue`).
+          order fixes (:meth:`_order_rescue`);
+        - a model whose record has ``order_veto`` never answers a class of one element for a crystal of several
+          elements that sit in an order: that answer becomes ``'unknown'`` (:meth:`_order_veto`; applied last).
 
         ``probabilities``: the class probabilities of :meth:`predict` (uniform where the network was not asked: the
         classes say nothing about such a structure).
@@ -485,6 +487,7 @@ class Classifier:
         admits = self._lattice_rule()
         rescue = self._disorder_rescue(admits)
         order = self._order_rescue()
+        veto = self._order_veto()
         compounds = {name for name, record in self.prototypes.items() if (record.get('species_count') or 1) > 1}
         restrict = self.open_set.get('lattice_rule') == 'restrict'
         ratio = float(self.open_set.get('restrict_ratio', 0.0))
@@ -514,6 +517,8 @@ class Classifier:
                 ordered = order(entries[i], label)
                 if ordered is not None and self.classes[ordered] != label:
                     label, confidence = self.classes[ordered], 1.0 - float(self.open_set['order_rescue']['error'])
+            if veto is not None and veto(entries[i], label):
+                label, confidence = UNKNOWN, 1.0 - float(self.open_set['order_veto']['error'])
             answers[i] = {
                 'label': label,
                 'probabilities': {c: float(p) for c, p in zip(self.classes, members[row], strict=True)},
@@ -567,6 +572,32 @@ class Classifier:
             return self.classes.index(matches[0]) if len(matches) == 1 else None
 
         return rescue
+
+    def _order_veto(self):
+        """``veto(entry, label) -> bool`` for a model whose open-set record has ``order_veto``; else None.
+
+        A class of one element (``prototypes[name]['species_count'] == 1``: fcc, hcp, indium, graphite, ...) is the
+        answer for a crystal of several elements only where they are spread over its sites at random (a random alloy:
+        the paper's substitution keeps the class). Where they sit in an order, the crystal is a compound, and no
+        one-element class is its answer, however alike the pattern (zincblende is no diamond, an ordered A2B on an
+        indium-like lattice no indium): the veto turns that answer into ``'unknown'``. Ordered means the lattice
+        record's ``species_order_z`` (:func:`aiida_crystalface.core.ordering.arrangement_z`: the element pairs of the
+        neighbour shells against random relabellings of the same sites) over the record's ``z``. The answer's
+        uncertainty is the record's ``error``: the share of the calibration answers it changed whose truth was a class
+        (:func:`aiida_crystalface.ml.bulk.add_order_veto`)."""
+        record = self.open_set.get('order_veto')
+        if not record:
+            return None
+        z = float(record['z'])
+        prototypes = self.prototypes
+        elemental = {name for name in self.classes if prototypes[name].get('species_count') == 1}
+
+        def veto(entry: Any, label: str) -> bool:
+            if label not in elemental or not isinstance(entry, dict) or entry.get('species_order_z') is None:
+                return False
+            return int(entry.get('species_count') or 1) > 1 and float(entry['species_order_z']) > z
+
+        return veto
 
     def _disorder_rescue(self, admits):
         """``rescue(entry) -> class index | None`` for a model whose open-set record has ``disorder_rescue``; else

@@ -10,7 +10,14 @@ from ase.build import make_supercell
 from ase.spacegroup import crystal
 
 from aiida_crystalface.core.defects import displacements, substitutions, vacancies
-from aiida_crystalface.core.ordering import class_profiles, matching_classes, order_profile, stars
+from aiida_crystalface.core.ordering import (
+    ORDER_Z,
+    arrangement_z,
+    class_profiles,
+    matching_classes,
+    order_profile,
+    stars,
+)
 from aiida_crystalface.core.orientation import lattice_of
 from aiida_crystalface.core.structures import to_atomic_structure
 
@@ -119,3 +126,67 @@ def test_a_random_alloy_and_other_orders_of_the_same_lattices_match_no_class():
     # NaTl (B32): each element on two of bcc's four fcc sublattices (a diamond), half and half
     natl = crystal(['Na', 'Tl'], [(0, 0, 0), (0.5, 0.5, 0.5)], spacegroup=227, cellpar=_cub(7.47))
     assert matching_classes(_profile(_structure(natl, repeat=2))) == []
+
+
+#: non-cubic and cubic compounds with a basis, built with ASE from Wyckoff positions: the arrangement test needs no
+#: lattice of one site per point.
+COMPOUNDS = {
+    'zincblende': lambda: crystal(['Zn', 'S'], [(0, 0, 0), (0.25, 0.25, 0.25)], spacegroup=216, cellpar=_cub(5.41)),
+    'wurtzite': lambda: crystal(
+        ['Zn', 'O'], [(1 / 3, 2 / 3, 0), (1 / 3, 2 / 3, 0.382)], spacegroup=186, cellpar=[3.25, 3.25, 5.21, 90, 90, 120]
+    ),
+    'nias': lambda: crystal(
+        ['Ni', 'As'], [(0, 0, 0), (1 / 3, 2 / 3, 0.25)], spacegroup=194, cellpar=[3.62, 3.62, 5.03, 90, 90, 120]
+    ),
+    'l1_0': lambda: crystal(
+        ['Cu', 'Au'], [(0, 0, 0), (0.5, 0.5, 0.5)], spacegroup=123, cellpar=[2.8, 2.8, 3.7, 90, 90, 90]
+    ),
+    **{name: CRYSTALS[name] for name in ('cscl', 'rocksalt', 'l1_2')},
+}
+
+
+def _z(structure, seed=0):
+    from aiida_crystalface.core.orientation import periodic_nn_distance
+
+    return arrangement_z(structure, periodic_nn_distance(structure), seed=seed)
+
+
+@pytest.mark.parametrize('name', sorted(COMPOUNDS))
+def test_arrangement_z_calls_ordered_compounds_ordered_under_damage_rotation_and_cell_choice(name):
+    atoms = COMPOUNDS[name]()
+    pristine = _structure(atoms, repeat=4, rotate_seed=3)
+    assert _z(pristine) > 5 * ORDER_Z, name
+    damaged = displacements(vacancies(_structure(atoms, repeat=4), 0.25, 5), 0.1, 6)
+    assert _z(damaged) > ORDER_Z, name
+    # another cell of the same crystal: a sheared supercell
+    other = to_atomic_structure(make_supercell(atoms, np.array([[3, 1, 0], [0, 3, 1], [0, 0, 3]])))
+    assert _z(other) > 5 * ORDER_Z, name
+
+
+@pytest.mark.parametrize('lattice', ['fcc', 'bcc', 'hcp', 'diamond'])
+def test_arrangement_z_leaves_random_alloys_near_zero(lattice):
+    from ase.build import bulk
+
+    a = {'fcc': 3.6, 'bcc': 2.87, 'hcp': 3.2, 'diamond': 5.43}[lattice]
+    base = to_atomic_structure(bulk('Cu', lattice, a=a, cubic=lattice != 'hcp').repeat((4, 4, 4)))
+    scores = []
+    for draw in range(6):
+        alloy = substitutions(base, 0.3 + 0.1 * (draw % 2), seed=draw, n_species=1 + draw % 2)
+        alloy = displacements(vacancies(alloy, 0.25 * (draw % 3), seed=draw), 0.05 * (draw % 4), seed=draw)
+        scores.append(_z(alloy, seed=draw))
+    assert max(abs(s) for s in scores) < ORDER_Z, scores
+
+
+def test_arrangement_z_needs_two_elements_and_enough_atoms():
+    from ase.build import bulk
+
+    assert _z(to_atomic_structure(bulk('Cu', 'fcc', a=3.6, cubic=True).repeat(3))) is None
+    assert _z(to_atomic_structure(CRYSTALS['cscl']())) is None  # two atoms: every relabelling alike
+
+
+def test_the_lattice_record_carries_the_arrangement_z_for_compounds_only():
+    from ase.build import bulk
+
+    compound = lattice_of(_structure(COMPOUNDS['wurtzite'](), repeat=3)).to_dict()
+    assert compound['species_order_z'] > ORDER_Z
+    assert 'species_order_z' not in lattice_of(to_atomic_structure(bulk('Cu', 'fcc', a=3.6).repeat(4))).to_dict()

@@ -640,3 +640,57 @@ def test_order_rescue_names_the_ordered_compound_the_elements_fix(tmp_path):
     assert rescued.decide(batch.images, batch.lattices)[0]['label'] == 'l1_2'
     with pytest.raises(ValueError, match='policy'):
         add_order_rescue(tmp_path / 'model.safetensors', cache, tmp_path / 'bad', policy='all')
+
+
+def test_order_veto_keeps_one_element_classes_from_ordered_compounds(tmp_path, monkeypatch):
+    """The network is made to say fcc for pure Cu, a random Cu-Au alloy on fcc's sites and ordered Cu3Au (L1_2), and
+    hcp for wurtzite ZnO (an ordered compound on a hexagonal lattice with a basis). The order veto turns the answers
+    for the two compounds into ``unknown`` and keeps the others; ``add_order_veto`` measures it on a calibration part
+    (a right answer it made wrong would count as ``harmed``)."""
+    from ase.build import bulk
+
+    from aiida_crystalface.core.structures import to_atomic_structure
+    from aiida_crystalface.ml.bulk import add_order_veto
+
+    names = ['fcc', 'hcp', 'l1_2', 'wurtzite']
+    prototypes = bulk_prototypes(names)
+    cu = to_atomic_structure(bulk('Cu', 'fcc', a=3.7, cubic=True).repeat(4))
+    rng = np.random.default_rng(3)
+    ordered = cu.replace(numbers=np.where(np.arange(256) % 4 == 0, 79, 29))
+    random = cu.replace(numbers=np.where(np.isin(np.arange(256), rng.choice(256, 64, replace=False)), 79, 29))
+    zno = to_atomic_structure(bulk('ZnO', 'wurtzite', a=3.25, c=5.21).repeat((4, 4, 3)))
+    batch = fingerprint_batch([cu, random, ordered, zno], SETTINGS)
+    assert 'species_order_z' not in batch.lattices[0]
+    assert abs(batch.lattices[1]['species_order_z']) < 10 < batch.lattices[2]['species_order_z']
+    assert batch.lattices[3]['species_order_z'] > 10
+    net = ConvNet(len(names) + 1, in_channels=3).eval()
+    model = Classifier(net, names, SETTINGS, metadata={'prototypes': prototypes, 'open_set': {'threshold': 0.9}})
+    logits = np.array([[3.0, -5.0, -5.0, -5.0, -5.0]] * 3 + [[-5.0, 3.0, -5.0, -5.0, -5.0]])
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    monkeypatch.setattr(Classifier, 'output_probabilities', lambda _self, _images, **_: probabilities)
+    assert [a['label'] for a in model.decide(batch.images, batch.lattices)] == ['fcc', 'fcc', 'fcc', 'hcp']
+    model.save(tmp_path / 'model.safetensors')
+    cache = tmp_path / 'cache'
+    cache.mkdir()
+    np.savez(cache / 'calibration.npz', images=batch.images, targets=np.array([0, 0, 2, 3]))
+    (cache / 'calibration.json').write_text(__import__('json').dumps(batch.lattices))
+    vetoed = add_order_veto(tmp_path / 'model.safetensors', cache, tmp_path / 'out')
+    record = vetoed.open_set['order_veto']
+    assert record['z'] == 10.0 and record['calibration']['changed'] == 2 and record['calibration']['harmed'] == 0
+    answers = vetoed.decide(batch.images, batch.lattices)
+    assert [a['label'] for a in answers] == ['fcc', 'fcc', 'unknown', 'unknown']
+    assert answers[2]['uncertainty'] == pytest.approx(record['error'])
+    # compound classes are not vetoed: the same ordered crystal answered l1_2 stays l1_2
+    logits[2] = [-5.0, -5.0, 3.0, -5.0, -5.0]
+    probabilities[:] = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    vetoed.open_set['lattice_rule'] = None
+    assert vetoed.decide(batch.images, batch.lattices)[2]['label'] == 'l1_2'
+    with pytest.raises(ValueError, match='positive'):
+        add_order_veto(tmp_path / 'model.safetensors', cache, tmp_path / 'bad', z=-1)
+    without = tmp_path / 'old'
+    without.mkdir()
+    np.savez(without / 'calibration.npz', images=batch.images, targets=np.array([0, 0, 2, 3]))
+    old = [{k: v for k, v in r.items() if k != 'species_order_z'} for r in batch.lattices]
+    (without / 'calibration.json').write_text(__import__('json').dumps(old))
+    with pytest.raises(ValueError, match='species_order_z'):
+        add_order_veto(tmp_path / 'model.safetensors', without, tmp_path / 'bad')
