@@ -677,3 +677,30 @@ def block_members(base, steps, repeats):
             out[count, 1] = a
             count += 1
     return out[:count]
+
+
+@nb.njit(cache=True)
+def shell_statistics(shell, first, second, dealt, expected):
+    """The arrangement statistic of :func:`aiida_crystalface.core.ordering.arrangement_z` for each labelling.
+
+    ``shell``, ``first``, ``second`` (m,): each counted pair's shell and atoms; ``dealt`` (P, n): P labellings of
+    the atoms (element indices); ``expected`` (shells, s, s): the counts expected under random relabelling. Returns
+    (P,) float64: sum over shells and element pairs of (observed - expected)^2 / (expected + 1).
+    """
+    labellings = dealt.shape[0]
+    shells, s = expected.shape[0], expected.shape[1]
+    out = np.empty(labellings, dtype=np.float64)
+    counts = np.empty((shells, s, s), dtype=np.float64)
+    for p in range(labellings):
+        counts[:] = 0.0
+        labels = dealt[p]
+        for k in range(shell.shape[0]):
+            counts[shell[k], labels[first[k]], labels[second[k]]] += 1.0
+        total = 0.0
+        for a in range(shells):
+            for b in range(s):
+                for c in range(s):
+                    d = counts[a, b, c] - expected[a, b, c]
+                    total += d * d / (expected[a, b, c] + 1.0)
+        out[p] = total
+    return out

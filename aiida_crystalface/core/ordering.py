@@ -78,6 +78,9 @@ MAX_RANDOM_SHARE = 0.4
 #: hcp's and diamond's further ones, in bins narrow enough that two shells of opposite order (CsCl's unlike first and
 #: like second neighbours) are not summed into one.
 SHELL_EDGES = (0.0, 1.08, 1.25, 1.5, 1.8, 2.1)
+#: Neighbours asked of the k-d tree first in :func:`arrangement_z` (doubled where more lie within reach): 2.1
+#: nearest-neighbour distances hold 54 in fcc, 58 in bcc.
+NEIGHBOURS = 64
 #: Random relabellings that :func:`arrangement_z` measures the statistic's spread on.
 ORDER_PERMUTATIONS = 64
 #: Centre atoms of :func:`arrangement_z` at most (a seeded sample above): the cost stops growing with the cell.
@@ -304,12 +307,17 @@ def arrangement_z(
     hood = neighbourhood(structure, reach)
     rng = np.random.default_rng(seed)
     centres = np.arange(n) if n <= ORDER_CENTRES else np.sort(rng.choice(n, size=ORDER_CENTRES, replace=False))
-    lists = hood.tree.query_ball_point(hood.points[centres], r=reach)
-    first = np.repeat(centres, [len(found) for found in lists])
-    points = np.concatenate([np.asarray(found, dtype=np.int64) for found in lists])
-    distance = np.linalg.norm(hood.points[points] - hood.points[first], axis=1) / float(nn_distance)
-    keep = distance > 1e-6  # not the centre itself
-    first, second, distance = first[keep], hood.index[points[keep]], distance[keep]
+    # the k nearest within reach, k doubled until the farthest column is out of reach (a dense cell)
+    k = min(len(hood), NEIGHBOURS)
+    while True:
+        found, points = hood.tree.query(hood.points[centres], k=k, distance_upper_bound=reach)
+        if k >= len(hood) or not np.isfinite(found[:, -1]).any():
+            break
+        k = min(len(hood), 2 * k)
+    found, points = found.reshape(len(centres), -1), points.reshape(len(centres), -1)
+    keep = np.isfinite(found) & (found > 1e-6 * float(nn_distance))  # within reach, not the centre itself
+    first = np.broadcast_to(centres[:, None], found.shape)[keep]
+    second, distance = hood.index[points[keep]], found[keep] / float(nn_distance)
     shells = len(edges) - 1
     shell = np.clip(np.searchsorted(edges, distance, side='right') - 1, 0, shells - 1)
     # expected counts under random relabelling, per shell: distinct-atom pairs and self-image pairs apart
@@ -319,13 +327,12 @@ def arrangement_z(
     selfish = np.bincount(shell[same], minlength=shells).astype(float)
     pair = (np.outer(counts, counts) - np.diag(counts)) / (n * (n - 1.0))
     expected = distinct[:, None, None] * pair[None] + selfish[:, None, None] * np.diag(counts / n)[None]
-    size = shells * s * s
+    from . import _kernels
 
     def statistic(dealt: np.ndarray) -> np.ndarray:
-        codes = (shell * s + dealt[:, first]) * s + dealt[:, second]
-        codes = codes + (np.arange(len(dealt)) * size)[:, None]
-        observed = np.bincount(codes.ravel(), minlength=len(dealt) * size).reshape(len(dealt), shells, s, s)
-        return (((observed - expected[None]) ** 2) / (expected[None] + 1.0)).sum(axis=(1, 2, 3))
+        return _kernels.shell_statistics(
+            shell.astype(np.int64), first.astype(np.int64), second.astype(np.int64), dealt.astype(np.int64), expected
+        )
 
     value = float(statistic(labels[None])[0])
     null = statistic(rng.permuted(np.tile(labels, (int(permutations), 1)), axis=1))
