@@ -19,6 +19,8 @@ from ase.build import bulk
 from aiida_crystalface.core import diffraction
 from aiida_crystalface.core.cluster import build_cluster
 from aiida_crystalface.core.diffraction import FingerprintSettings, fingerprint_clusters, fingerprints
+from aiida_crystalface.core.ordering import arrangement_z
+from aiida_crystalface.core.orientation import periodic_nn_distance
 from aiida_crystalface.core.reference import reference_fingerprint
 from aiida_crystalface.core.structures import to_atomic_structure
 
@@ -40,6 +42,35 @@ def cells_of_128_atoms() -> list:
         (bulk('Zn'), (4, 4, 4)),
         (bulk('In', 'bct', a=3.25, c=4.95), (4, 4, 8)),
         (bulk('Sn', 'bct', a=5.83, c=3.18), (4, 4, 4)),
+    ]
+    out = [
+        to_atomic_structure(make_supercell(atoms, np.diag(reps)), label=atoms.get_chemical_formula())
+        for atoms, reps in made
+    ]
+    assert all(len(s) == 128 for s in out), [len(s) for s in out]
+    return out
+
+
+def compound_cells_of_128_atoms() -> list:
+    """128-atom periodic cells of six compounds (cubic, hexagonal and tetragonal): their lattice records carry the
+    order test (``species_order_z``, :func:`aiida_crystalface.core.ordering.arrangement_z`), which crystals of one
+    element skip."""
+    from ase.build import make_supercell
+    from ase.spacegroup import crystal
+
+    made = [
+        (bulk('NaCl', 'rocksalt', a=5.64, cubic=True), (2, 2, 4)),
+        (bulk('CsCl', 'cesiumchloride', a=4.12), (4, 4, 4)),
+        (bulk('GaAs', 'zincblende', a=5.65, cubic=True), (2, 2, 4)),
+        (bulk('ZnO', 'wurtzite', a=3.25, c=5.21), (4, 4, 2)),
+        (
+            crystal(['Au', 'Cu'], [(0, 0, 0), (0, 0.5, 0.5)], spacegroup=221, cellpar=[3.75, 3.75, 3.75, 90, 90, 90]),
+            (4, 4, 2),
+        ),
+        (
+            crystal(['Cu', 'Au'], [(0, 0, 0), (0.5, 0.5, 0.5)], spacegroup=123, cellpar=[2.8, 2.8, 3.7, 90, 90, 90]),
+            (4, 4, 4),
+        ),
     ]
     out = [
         to_atomic_structure(make_supercell(atoms, np.diag(reps)), label=atoms.get_chemical_formula())
@@ -108,6 +139,15 @@ def main() -> None:
         for c in (any_clusters[i % len(any_clusters)] for i in range(args.n))
     ]
     fingerprint_clusters(any_batch[:4], ANY_LATTICE)
+    compounds = compound_cells_of_128_atoms()
+    compound_structures = [compounds[i % len(compounds)] for i in range(args.n)]
+    nn = {id(c): periodic_nn_distance(c) for c in compounds}
+
+    def order_tests(items):
+        for item in items:
+            arrangement_z(item, nn[id(item)])
+
+    order_tests(compounds)  # compile / load the cache
     timed = (  # (row, what is timed): every one makes args.n fingerprints
         ("fingerprints(): primitive cells ('lattice')", lambda: fingerprints(structures, settings)),
         ("fingerprints(): primitive cells ('spglib')", lambda: fingerprints(structures, spglib)),
@@ -118,6 +158,8 @@ def main() -> None:
         ('fingerprints(): primitive cells (any lattice)', lambda: fingerprints(structures, ANY_LATTICE)),
         ('fingerprints(): 128-atom cells (any lattice)', lambda: fingerprints(large_structures, ANY_LATTICE)),
         ('  the same, not pipelined (one chunk)', lambda: not_pipelined(large_structures, ANY_LATTICE)),
+        ('fingerprints(): 128-atom compounds (any lattice)', lambda: fingerprints(compound_structures, ANY_LATTICE)),
+        ('  of which the order test alone (arrangement_z)', lambda: order_tests(compound_structures)),
     )
     for row, run in timed:
         t = best_of(run)
@@ -139,6 +181,7 @@ def main() -> None:
     for name, rate, ms in rows:
         print(f'{name:<48} {rate:>11.1f} {ms:>9.3f} {rate / reference_rate:>8.1f}x')
     print("any lattice: orientation='standard', channels=3 (six patterns per structure; cubic, hcp and bct inputs)")
+    print('compounds: rocksalt, CsCl, zincblende, wurtzite, L1_2, L1_0 (the order test runs on several elements only)')
     print(f'max |D - D_ref| / max D_ref over {n_ref} clusters: {max(errors):.2e}')
 
 
