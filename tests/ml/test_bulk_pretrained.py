@@ -54,6 +54,8 @@ def test_bulk_model_is_bundled_documented_and_the_default(bulk_model):
     order = bulk_model.open_set['order_rescue']  # chosen on the calibration part (docs/bulk.md, "The order rescue")
     assert order['policy'] == 'any' and {'cscl', 'rocksalt', 'l1_2', 'd0_3', 'heusler'} <= set(order['profiles'])
     assert order['calibration']['changed'] > 0 and order['calibration']['right'] == order['calibration']['changed']
+    veto = bulk_model.open_set['order_veto']  # docs/bulk.md, "The order veto": it made no right answer wrong
+    assert veto['z'] == 10.0 and veto['calibration']['changed'] > 0 and veto['calibration']['harmed'] == 0
     assert bulk_model.classes == list(BULK_CLASSES) and len(bulk_model.classes) == 59
     assert bulk_model.channels == 3 and bulk_model.settings['orientation'] == 'standard'
     assert bulk_model.open_set['lattice_rule'] == 'restrict'
