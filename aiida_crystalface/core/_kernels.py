@@ -680,12 +680,63 @@ def block_members(base, steps, repeats):
 
 
 @nb.njit(cache=True)
-def shell_statistics(shell, first, second, dealt, expected):
+def _image_pairs(frac, cell, shifts, reach2, first, second, distance, fill):  # noqa: PLR0917
+    count = 0
+    n = frac.shape[0]
+    for i in range(n):
+        for j in range(i, n):
+            d0 = frac[j, 0] - frac[i, 0]
+            d1 = frac[j, 1] - frac[i, 1]
+            d2 = frac[j, 2] - frac[i, 2]
+            d0 -= np.floor(d0 + 0.5)
+            d1 -= np.floor(d1 + 0.5)
+            d2 -= np.floor(d2 + 0.5)
+            for k in range(shifts.shape[0]):
+                s0, s1, s2 = shifts[k, 0], shifts[k, 1], shifts[k, 2]
+                if i == j and not (s0 > 0 or (s0 == 0 and (s1 > 0 or (s1 == 0 and s2 > 0)))):
+                    continue  # an atom and its own image: each pair of images once (shift and -shift alike)
+                e0, e1, e2 = d0 + s0, d1 + s1, d2 + s2
+                x = e0 * cell[0, 0] + e1 * cell[1, 0] + e2 * cell[2, 0]
+                y = e0 * cell[0, 1] + e1 * cell[1, 1] + e2 * cell[2, 1]
+                z = e0 * cell[0, 2] + e1 * cell[1, 2] + e2 * cell[2, 2]
+                r2 = x * x + y * y + z * z
+                if r2 < reach2:
+                    if fill:
+                        first[count] = i
+                        second[count] = j
+                        distance[count] = np.sqrt(r2)
+                    count += 1
+    return count
+
+
+def periodic_pairs(frac, cell, reach):
+    """Every pair of atoms of a periodic cell closer than ``reach`` (angstrom), periodic images included, each
+    unordered pair once: (first, second, distance), first <= second (first == second: an atom and its own image).
+    All pairs of atoms times the images within reach: for cells of up to a few hundred atoms, where a k-d tree over
+    the images costs more than it saves."""
+    frac = np.ascontiguousarray(frac, dtype=np.float64)
+    cell = np.ascontiguousarray(cell, dtype=np.float64)
+    inverse = np.linalg.inv(cell)
+    heights = 1.0 / np.linalg.norm(inverse, axis=0)
+    reach_ = np.floor(reach / heights + 0.5).astype(np.int64)
+    grid = np.meshgrid(*(np.arange(-r, r + 1) for r in reach_), indexing='ij')
+    shifts = np.stack([g.ravel() for g in grid], axis=1).astype(np.float64)
+    empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    count = _image_pairs(frac, cell, shifts, reach * reach, empty_i, empty_i, empty_f, False)
+    first, second, distance = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.float64)
+    _image_pairs(frac, cell, shifts, reach * reach, first, second, distance, True)
+    return first, second, distance
+
+
+@nb.njit(cache=True)
+def shell_statistics(shell, first, second, dealt, expected, symmetric):  # noqa: PLR0917
     """The arrangement statistic of :func:`aiida_crystalface.core.ordering.arrangement_z` for each labelling.
 
     ``shell``, ``first``, ``second`` (m,): each counted pair's shell and atoms; ``dealt`` (P, n): P labellings of
-    the atoms (element indices); ``expected`` (shells, s, s): the counts expected under random relabelling. Returns
-    (P,) float64: sum over shells and element pairs of (observed - expected)^2 / (expected + 1).
+    the atoms (element indices); ``expected`` (shells, s, s): the counts expected under random relabelling of the
+    pairs counted both ways. ``symmetric``: the pairs are listed once (i < j) and stand for both ways, (a, b) and
+    (b, a) (the same counts as listing both, at half the work). Returns (P,) float64: sum over shells and element
+    pairs of (observed - expected)^2 / (expected + 1).
     """
     labellings = dealt.shape[0]
     shells, s = expected.shape[0], expected.shape[1]
@@ -700,7 +751,8 @@ def shell_statistics(shell, first, second, dealt, expected):
         for a in range(shells):
             for b in range(s):
                 for c in range(s):
-                    d = counts[a, b, c] - expected[a, b, c]
+                    o = counts[a, b, c] + counts[a, c, b] if symmetric else counts[a, b, c]
+                    d = o - expected[a, b, c]
                     total += d * d / (expected[a, b, c] + 1.0)
         out[p] = total
     return out

@@ -272,6 +272,27 @@ def matching_classes(profile: dict[str, Any] | None, references: dict[str, dict[
     return [name for name, reference in references.items() if _matches(profile, reference)]
 
 
+def _tree_pairs(structure: Any, n: int, reach: float, nn_distance: float, rng: np.random.Generator):
+    """The pairs (centre, neighbour atom, distance in ``nn_distance``) within ``reach`` of every atom, or of a seeded
+    sample of :data:`ORDER_CENTRES` of them, periodic images included: a k-d tree over the images
+    (:func:`aiida_crystalface.core.neighbours.neighbourhood`). Each pair of two centres comes both ways."""
+    from .neighbours import neighbourhood
+
+    hood = neighbourhood(structure, reach)
+    centres = np.arange(n) if n <= ORDER_CENTRES else np.sort(rng.choice(n, size=ORDER_CENTRES, replace=False))
+    # the k nearest within reach, k doubled until the farthest column is out of reach (a dense cell)
+    k = min(len(hood), NEIGHBOURS)
+    while True:
+        found, points = hood.tree.query(hood.points[centres], k=k, distance_upper_bound=reach)
+        if k >= len(hood) or not np.isfinite(found[:, -1]).any():
+            break
+        k = min(len(hood), 2 * k)
+    found, points = found.reshape(len(centres), -1), points.reshape(len(centres), -1)
+    keep = np.isfinite(found) & (found > 1e-6 * nn_distance)  # within reach, not the centre itself
+    first = np.broadcast_to(centres[:, None], found.shape)[keep]
+    return first, hood.index[points[keep]], found[keep] / nn_distance
+
+
 def arrangement_z(
     structure: Any,
     nn_distance: float,
@@ -295,43 +316,46 @@ def arrangement_z(
     Returns None for fewer than two elements, fewer than four atoms, or a structure whose relabellings all give the
     same statistic (too small to tell).
     """
-    from .neighbours import neighbourhood
-
     numbers = np.asarray(structure.numbers)
     elements, labels = np.unique(numbers, return_inverse=True)
     n, s = len(numbers), len(elements)
     if s < 2 or n < 4 or not np.isfinite(nn_distance) or nn_distance <= 0:
         return None
+    from . import _kernels
+
     edges = np.asarray(edges, dtype=float)
     reach = float(edges[-1]) * float(nn_distance)
-    hood = neighbourhood(structure, reach)
     rng = np.random.default_rng(seed)
-    centres = np.arange(n) if n <= ORDER_CENTRES else np.sort(rng.choice(n, size=ORDER_CENTRES, replace=False))
-    # the k nearest within reach, k doubled until the farthest column is out of reach (a dense cell)
-    k = min(len(hood), NEIGHBOURS)
-    while True:
-        found, points = hood.tree.query(hood.points[centres], k=k, distance_upper_bound=reach)
-        if k >= len(hood) or not np.isfinite(found[:, -1]).any():
-            break
-        k = min(len(hood), 2 * k)
-    found, points = found.reshape(len(centres), -1), points.reshape(len(centres), -1)
-    keep = np.isfinite(found) & (found > 1e-6 * float(nn_distance))  # within reach, not the centre itself
-    first = np.broadcast_to(centres[:, None], found.shape)[keep]
-    second, distance = hood.index[points[keep]], found[keep] / float(nn_distance)
+    cell = np.asarray(structure.cell, dtype=np.float64)
+    symmetric = bool(np.all(structure.pbc)) and n <= ORDER_CENTRES
+    if symmetric:
+        # every atom a centre: each pair (images included) once, from an all-pairs kernel (the statistic counts it
+        # both ways), instead of a tree over the periodic images
+        frac = np.linalg.solve(cell.T, np.asarray(structure.positions, dtype=np.float64).T).T
+        first, second, found = _kernels.periodic_pairs(frac, cell, reach)
+        keep = found > 1e-6 * float(nn_distance)
+        first, second, distance = first[keep], second[keep], found[keep] / float(nn_distance)
+    else:
+        first, second, distance = _tree_pairs(structure, n, reach, float(nn_distance), rng)
     shells = len(edges) - 1
     shell = np.clip(np.searchsorted(edges, distance, side='right') - 1, 0, shells - 1)
     # expected counts under random relabelling, per shell: distinct-atom pairs and self-image pairs apart
     counts = np.bincount(labels, minlength=s).astype(float)
     same = first == second
-    distinct = np.bincount(shell[~same], minlength=shells).astype(float)
-    selfish = np.bincount(shell[same], minlength=shells).astype(float)
+    both = 2.0 if symmetric else 1.0  # pairs listed once stand for both ways
+    distinct = np.bincount(shell[~same], minlength=shells).astype(float) * both
+    selfish = np.bincount(shell[same], minlength=shells).astype(float) * both
     pair = (np.outer(counts, counts) - np.diag(counts)) / (n * (n - 1.0))
     expected = distinct[:, None, None] * pair[None] + selfish[:, None, None] * np.diag(counts / n)[None]
-    from . import _kernels
 
     def statistic(dealt: np.ndarray) -> np.ndarray:
         return _kernels.shell_statistics(
-            shell.astype(np.int64), first.astype(np.int64), second.astype(np.int64), dealt.astype(np.int64), expected
+            shell.astype(np.int64),
+            first.astype(np.int64),
+            second.astype(np.int64),
+            dealt.astype(np.int64),
+            expected,
+            symmetric,
         )
 
     value = float(statistic(labels[None])[0])
