@@ -142,6 +142,7 @@ def train_bulk_model(
     output_dir: str | Path,
     *,
     seed: int = 0,
+    init_seed: int | None = None,
     epochs: int = 14,
     batch_size: int = 32,
     learning_rate: float = 1e-3,
@@ -163,7 +164,10 @@ def train_bulk_model(
 ) -> Classifier | None:
     """Build the train and calibration parts, train, calibrate and save the bulk model (see the module docstring).
 
-    Deterministic for a ``seed`` on the same software (CPU). ``classes``: a subset of the bulk classes (tests).
+    Deterministic for a ``seed`` on the same software (CPU). ``seed`` draws the parts (the split of the species and
+    prototypes, the damage) and, unless ``init_seed`` is given, the network's initial weights and the order of the
+    batches; ``init_seed``: those two only, so that networks that differ in nothing else can be trained on the same
+    parts (for an ensemble). ``classes``: a subset of the bulk classes (tests).
     ``random_crystals``: how many pyxtal crystals the *train* part holds (``n_random`` of
     :func:`~aiida_crystalface.core.bulkset.bulk_items`; default: its own,
     :data:`~aiida_crystalface.core.bulkset.PYXTAL_PER_PROTOTYPE` per outsider prototype); the calibration part keeps
@@ -226,9 +230,12 @@ def train_bulk_model(
     if items_only:
         return None
 
-    pl.seed_everything(seed, workers=True, verbose=False)
+    weights_seed = seed if init_seed is None else int(init_seed)
+    pl.seed_everything(weights_seed, workers=True, verbose=False)
     torch.use_deterministic_algorithms(True, warn_only=True)
-    net = he_initialise(ConvNet(len(names) + 1, in_channels=3, filters=BULK_FILTERS, dense=BULK_DENSE), seed=seed)
+    net = he_initialise(
+        ConvNet(len(names) + 1, in_channels=3, filters=BULK_FILTERS, dense=BULK_DENSE), seed=weights_seed
+    )
     module = _CosineModule(net, learning_rate=learning_rate)
     train_images, train_targets = parts['train'][:2]
     fit_targets = torch.from_numpy(train_targets)
@@ -239,7 +246,7 @@ def train_bulk_model(
         TensorDataset(torch.from_numpy(train_images), fit_targets),
         batch_size=batch_size,
         shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator().manual_seed(weights_seed),
     )
     trainer = pl.Trainer(
         max_epochs=epochs,
@@ -309,6 +316,7 @@ def train_bulk_model(
         'batch_size': int(batch_size),
         'learning_rate': float(learning_rate),
         'seed': int(seed),
+        **({} if init_seed is None else {'init_seed': int(init_seed)}),
         'draws': int(draws),
         'calibration_draws': int(calibration_draws),
         'random_crystals': None if random_crystals is None else int(random_crystals),
@@ -324,6 +332,7 @@ def train_bulk_model(
         'train_accuracy': round(train_accuracy, 6),
         'seconds': round(time.perf_counter() - started, 1),
         'command': f'python -m aiida_crystalface.ml.bulk -o OUTPUT --seed {seed} --epochs {epochs} --draws {draws}'
+        + ('' if init_seed is None else f' --init-seed {int(init_seed)}')
         + ('' if calibration_draws == 2 else f' --calibration-draws {int(calibration_draws)}')
         + ('' if random_crystals is None else f' --random {int(random_crystals)}')
         + (f' --ordered {int(ordered)}' if ordered else '')
@@ -1048,7 +1057,10 @@ def _CosineModule(net, learning_rate):  # noqa: N802 - a class built on first us
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='python -m aiida_crystalface.ml.bulk', description=__doc__.split('\n')[0])
     parser.add_argument('-o', '--output', required=True, help='folder for model.safetensors and metrics.json')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='draws the parts, and the weights unless --init-seed')
+    parser.add_argument(
+        '--init-seed', type=int, help="the network's initial weights and batch order only (default: --seed)"
+    )
     parser.add_argument('--epochs', type=int, default=14)
     parser.add_argument('--draws', type=int, default=2, help='draws of each member / outsider variant')
     parser.add_argument(
@@ -1194,6 +1206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_bulk_model(
         args.output,
         seed=args.seed,
+        init_seed=args.init_seed,
         epochs=args.epochs,
         draws=args.draws,
         calibration_draws=args.calibration_draws,

@@ -400,6 +400,10 @@ def test_command_line_passes_the_train_part_options_through(monkeypatch, tmp_pat
     calls.clear()
     bulk.main(['-o', str(tmp_path)])
     assert calls[0][1]['random_crystals'] is None  # the part's own default: 6 per outsider prototype
+    assert calls[0][1]['init_seed'] is None  # the weights from --seed
+    calls.clear()
+    bulk.main(['-o', str(tmp_path), '--init-seed', '1'])
+    assert calls[0][1]['seed'] == 0 and calls[0][1]['init_seed'] == 1
     assert calls[0][1]['outsider_target'] == 'auto'
     calls.clear()
     bulk.main(['-o', str(tmp_path), '--balanced'])
