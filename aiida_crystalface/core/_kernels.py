@@ -680,7 +680,11 @@ def block_members(base, steps, repeats):
 
 
 @nb.njit(cache=True)
-def _image_pairs(frac, cell, shifts, reach2, first, second, distance, fill):  # noqa: PLR0917
+def image_pairs(frac, cell, shifts, reach2, first, second, distance, fill):  # noqa: PLR0917
+    """The pairs i <= j of atoms (fractional ``frac`` in ``cell``) closer than ``sqrt(reach2)`` over the image
+    ``shifts`` (rows of whole cell vectors, about the minimum image), each unordered pair once (an atom and its own
+    image: one of each shift and its opposite). With ``fill``, written to ``first``, ``second``, ``distance``;
+    returns their count (call once without ``fill`` to size the arrays)."""
     count = 0
     n = frac.shape[0]
     for i in range(n):
@@ -707,25 +711,6 @@ def _image_pairs(frac, cell, shifts, reach2, first, second, distance, fill):  # 
                         distance[count] = np.sqrt(r2)
                     count += 1
     return count
-
-
-def periodic_pairs(frac, cell, reach):
-    """Every pair of atoms of a periodic cell closer than ``reach`` (angstrom), periodic images included, each
-    unordered pair once: (first, second, distance), first <= second (first == second: an atom and its own image).
-    All pairs of atoms times the images within reach: for cells of up to a few hundred atoms, where a k-d tree over
-    the images costs more than it saves."""
-    frac = np.ascontiguousarray(frac, dtype=np.float64)
-    cell = np.ascontiguousarray(cell, dtype=np.float64)
-    inverse = np.linalg.inv(cell)
-    heights = 1.0 / np.linalg.norm(inverse, axis=0)
-    reach_ = np.floor(reach / heights + 0.5).astype(np.int64)
-    grid = np.meshgrid(*(np.arange(-r, r + 1) for r in reach_), indexing='ij')
-    shifts = np.stack([g.ravel() for g in grid], axis=1).astype(np.float64)
-    empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    count = _image_pairs(frac, cell, shifts, reach * reach, empty_i, empty_i, empty_f, False)
-    first, second, distance = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.float64)
-    _image_pairs(frac, cell, shifts, reach * reach, first, second, distance, True)
-    return first, second, distance
 
 
 @nb.njit(cache=True)

@@ -272,6 +272,27 @@ def matching_classes(profile: dict[str, Any] | None, references: dict[str, dict[
     return [name for name, reference in references.items() if _matches(profile, reference)]
 
 
+def _periodic_pairs(frac: np.ndarray, cell: np.ndarray, reach: float):
+    """Every pair of atoms of a periodic cell closer than ``reach`` (angstrom), periodic images included, each
+    unordered pair once: (first, second, distance), first <= second (first == second: an atom and its own image).
+    All pairs of atoms times the images within reach (a Numba kernel): for cells of up to :data:`ORDER_CENTRES` atoms,
+    where a k-d tree over the images costs more than it saves."""
+    from . import _kernels
+    from .structures import cell_heights
+
+    frac = np.ascontiguousarray(frac, dtype=np.float64)
+    cell = np.ascontiguousarray(cell, dtype=np.float64)
+    # a vector shorter than reach has a fractional component along axis a of at most reach / height_a
+    steps = np.floor(reach / cell_heights(cell) + 0.5).astype(np.int64)
+    grid = np.meshgrid(*(np.arange(-r, r + 1) for r in steps), indexing='ij')
+    shifts = np.stack([g.ravel() for g in grid], axis=1).astype(np.float64)
+    none_i, none_f = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    count = _kernels.image_pairs(frac, cell, shifts, reach * reach, none_i, none_i, none_f, False)
+    first, second, distance = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.float64)
+    _kernels.image_pairs(frac, cell, shifts, reach * reach, first, second, distance, True)
+    return first, second, distance
+
+
 def _tree_pairs(structure: Any, n: int, reach: float, nn_distance: float, rng: np.random.Generator):
     """The pairs (centre, neighbour atom, distance in ``nn_distance``) within ``reach`` of every atom, or of a seeded
     sample of :data:`ORDER_CENTRES` of them, periodic images included: a k-d tree over the images
@@ -332,7 +353,7 @@ def arrangement_z(
         # every atom a centre: each pair (images included) once, from an all-pairs kernel (the statistic counts it
         # both ways), instead of a tree over the periodic images
         frac = np.linalg.solve(cell.T, np.asarray(structure.positions, dtype=np.float64).T).T
-        first, second, found = _kernels.periodic_pairs(frac, cell, reach)
+        first, second, found = _periodic_pairs(frac, cell, reach)
         keep = found > 1e-6 * float(nn_distance)
         first, second, distance = first[keep], second[keep], found[keep] / float(nn_distance)
     else:
@@ -348,15 +369,10 @@ def arrangement_z(
     pair = (np.outer(counts, counts) - np.diag(counts)) / (n * (n - 1.0))
     expected = distinct[:, None, None] * pair[None] + selfish[:, None, None] * np.diag(counts / n)[None]
 
+    shell, first, second = shell.astype(np.int64), first.astype(np.int64), second.astype(np.int64)
+
     def statistic(dealt: np.ndarray) -> np.ndarray:
-        return _kernels.shell_statistics(
-            shell.astype(np.int64),
-            first.astype(np.int64),
-            second.astype(np.int64),
-            dealt.astype(np.int64),
-            expected,
-            symmetric,
-        )
+        return _kernels.shell_statistics(shell, first, second, dealt.astype(np.int64), expected, symmetric)
 
     value = float(statistic(labels[None])[0])
     null = statistic(rng.permuted(np.tile(labels, (int(permutations), 1)), axis=1))
