@@ -38,7 +38,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def fresh_members(classes, first_draw: int, draws: int, seed: int = 0, tuples: int | None = None):
+def fresh_members(
+    classes, first_draw: int, draws: int, seed: int = 0, tuples: int | None = None, tuple_stream: int = 0
+):
+    """The members of ``classes``: ``tuples`` species tuples per class (drawn from the seeded stream
+    ``tuple_stream``: 0 is the first fresh draws', another number another choice) x variants x draws."""
     from aiida_crystalface.core.bulkset import PRESENTATIONS, VARIANTS, bulk_member, species_tuples, stratified_picks
     from aiida_crystalface.core.openset import _seed
 
@@ -47,7 +51,8 @@ def fresh_members(classes, first_draw: int, draws: int, seed: int = 0, tuples: i
     for name in classes:
         choices = species_tuples(name, 'test', seed)
         if tuples is not None and len(choices) > tuples:
-            picks = stratified_picks(choices, tuples, np.random.default_rng(_seed(seed, 'test', 'fresh-tuples', name)))
+            key = ('fresh-tuples', name) if not tuple_stream else ('fresh-tuples', name, int(tuple_stream))
+            picks = stratified_picks(choices, tuples, np.random.default_rng(_seed(seed, 'test', *key)))
             choices = tuple(choices[i] for i in picks)
         for species in choices:
             for variant in VARIANTS:
@@ -62,9 +67,10 @@ def fresh_members(classes, first_draw: int, draws: int, seed: int = 0, tuples: i
 PYXTAL_OFFSET = 5000
 
 
-def fresh_outsiders(first_draw: int, draws: int, n_random: int, seed: int = 0):
+def fresh_outsiders(first_draw: int, draws: int, n_random: int, seed: int = 0, offset: int = PYXTAL_OFFSET):
     """The test part's outsider prototypes x variants x draws ``first_draw`` .., and ``n_random`` pyxtal crystals of
-    unused seeds, built as :func:`aiida_crystalface.core.bulkset.bulk_items` builds the test part's."""
+    unused seeds (the test part's start + ``offset`` ..), built as :func:`aiida_crystalface.core.bulkset.bulk_items`
+    builds the test part's."""
     from aiida_crystalface.core.bulkset import VARIANTS, _entries, bulk_split, signature_parent
     from aiida_crystalface.core.openset import _damage, _seed, outsider, random_crystal
 
@@ -78,7 +84,7 @@ def fresh_outsiders(first_draw: int, draws: int, n_random: int, seed: int = 0):
                     item = outsider(tags, structure, variant, _seed(seed, 'bulk', draw, len(structure)))
                     item.info.update(label='unknown', source=aflow)
                     items.append(item)
-    start = split['pyxtal_seed_start'] + PYXTAL_OFFSET
+    start = split['pyxtal_seed_start'] + int(offset)
     for index in range(n_random):
         crystal = random_crystal(start + index)
         if signature_parent(crystal):
@@ -150,6 +156,15 @@ def main() -> int:
         '--outsiders', type=int, default=0, help='draws of each test outsider prototype and variant (default 0: none)'
     )
     parser.add_argument('--pyxtal', type=int, default=0, help='fresh pyxtal crystals (default 0: none)')
+    parser.add_argument(
+        '--pyxtal-offset',
+        type=int,
+        default=PYXTAL_OFFSET,
+        help=f'their first seed after the test part\'s start (default {PYXTAL_OFFSET}; the second draw: 7000)',
+    )
+    parser.add_argument(
+        '--tuple-stream', type=int, default=0, help='which seeded choice of --tuples species tuples (default 0)'
+    )
     parser.add_argument('--seed', type=int, default=0, help='the split seed of the parts')
     parser.add_argument('--cache', type=Path, help='folder for the fingerprints (reused when present)')
     args = parser.parse_args()
@@ -157,10 +172,14 @@ def main() -> int:
     models = [load(name) for name in args.models]
     if args.classes == ['all']:
         args.classes = [name for name in models[0][1].classes if name != 'other']
-    members = fresh_members(args.classes, args.first_draw, args.draws, args.seed, args.tuples) if args.draws else []
+    members = (
+        fresh_members(args.classes, args.first_draw, args.draws, args.seed, args.tuples, args.tuple_stream)
+        if args.draws
+        else []
+    )
     cubic = [cubic_elemental_crystal(s, 'test', args.seed) for s in range(args.start, args.start + args.count)]
     others = (
-        fresh_outsiders(args.first_draw, args.outsiders, args.pyxtal, args.seed)
+        fresh_outsiders(args.first_draw, args.outsiders, args.pyxtal, args.seed, args.pyxtal_offset)
         if args.outsiders or args.pyxtal
         else []
     )
@@ -172,7 +191,8 @@ def main() -> int:
     )
     answers = {}
     # The member cache's name says which classes and tuples it holds (a different choice is a different file).
-    chosen = hashlib.sha256(repr((sorted(args.classes), args.tuples)).encode()).hexdigest()[:8]
+    key = (sorted(args.classes), args.tuples) if not args.tuple_stream else (sorted(args.classes), args.tuples, args.tuple_stream)
+    chosen = hashlib.sha256(repr(key).encode()).hexdigest()[:8]
     for label, model in models:
         settings = FingerprintSettings.from_dict(model.settings)
         tag = settings.hash[:8]
@@ -180,7 +200,11 @@ def main() -> int:
         for kind, items, name in (
             ('members', members, f'fresh-members-{args.first_draw}-{args.draws}-{chosen}-{tag}'),
             ('cubic', cubic, f'fresh-cubic-{args.start}-{args.count}-{tag}'),
-            ('outsiders', others, f'fresh-outsiders-{args.first_draw}-{args.outsiders}-{args.pyxtal}-{tag}'),
+            (
+                'outsiders',
+                others,
+                f'fresh-outsiders-{args.first_draw}-{args.outsiders}-{args.pyxtal}-{args.pyxtal_offset}-{tag}',
+            ),
         ):
             if not items:
                 answers[label][kind] = {}
