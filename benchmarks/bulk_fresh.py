@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def fresh_members(
-    classes, first_draw: int, draws: int, seed: int = 0, tuples: int | None = None, tuple_stream: int = 0
+    classes, first_draw: int, draws: int, seed: int = 0, *, tuples: int | None = None, tuple_stream: int = 0
 ):
     """The members of ``classes``: ``tuples`` species tuples per class (drawn from the seeded stream
     ``tuple_stream``: 0 is the first fresh draws', another number another choice) x variants x draws."""
@@ -67,7 +67,7 @@ def fresh_members(
 PYXTAL_OFFSET = 5000
 
 
-def fresh_outsiders(first_draw: int, draws: int, n_random: int, seed: int = 0, offset: int = PYXTAL_OFFSET):
+def fresh_outsiders(first_draw: int, draws: int, n_random: int, seed: int = 0, *, offset: int = PYXTAL_OFFSET):
     """The test part's outsider prototypes x variants x draws ``first_draw`` .., and ``n_random`` pyxtal crystals of
     unused seeds (the test part's start + ``offset`` ..), built as :func:`aiida_crystalface.core.bulkset.bulk_items`
     builds the test part's."""
@@ -160,7 +160,7 @@ def main() -> int:
         '--pyxtal-offset',
         type=int,
         default=PYXTAL_OFFSET,
-        help=f'their first seed after the test part\'s start (default {PYXTAL_OFFSET}; the second draw: 7000)',
+        help=f"their first seed after the test part's start (default {PYXTAL_OFFSET}; the second draw: 7000)",
     )
     parser.add_argument(
         '--tuple-stream', type=int, default=0, help='which seeded choice of --tuples species tuples (default 0)'
@@ -173,13 +173,15 @@ def main() -> int:
     if args.classes == ['all']:
         args.classes = [name for name in models[0][1].classes if name != 'other']
     members = (
-        fresh_members(args.classes, args.first_draw, args.draws, args.seed, args.tuples, args.tuple_stream)
+        fresh_members(
+            args.classes, args.first_draw, args.draws, args.seed, tuples=args.tuples, tuple_stream=args.tuple_stream
+        )
         if args.draws
         else []
     )
     cubic = [cubic_elemental_crystal(s, 'test', args.seed) for s in range(args.start, args.start + args.count)]
     others = (
-        fresh_outsiders(args.first_draw, args.outsiders, args.pyxtal, args.seed, args.pyxtal_offset)
+        fresh_outsiders(args.first_draw, args.outsiders, args.pyxtal, args.seed, offset=args.pyxtal_offset)
         if args.outsiders or args.pyxtal
         else []
     )
@@ -191,7 +193,11 @@ def main() -> int:
     )
     answers = {}
     # The member cache's name says which classes and tuples it holds (a different choice is a different file).
-    key = (sorted(args.classes), args.tuples) if not args.tuple_stream else (sorted(args.classes), args.tuples, args.tuple_stream)
+    key = (
+        (sorted(args.classes), args.tuples)
+        if not args.tuple_stream
+        else (sorted(args.classes), args.tuples, args.tuple_stream)
+    )
     chosen = hashlib.sha256(repr(key).encode()).hexdigest()[:8]
     for label, model in models:
         settings = FingerprintSettings.from_dict(model.settings)

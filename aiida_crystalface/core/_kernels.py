@@ -680,11 +680,13 @@ def block_members(base, steps, repeats):
 
 
 @nb.njit(cache=True)
-def image_pairs(frac, cell, shifts, reach2, first, second, distance, fill):  # noqa: PLR0917
+def image_pairs(frac, cell, shifts, reach2, first, second, distance):  # noqa: PLR0917
     """The pairs i <= j of atoms (fractional ``frac`` in ``cell``) closer than ``sqrt(reach2)`` over the image
     ``shifts`` (rows of whole cell vectors, about the minimum image), each unordered pair once (an atom and its own
-    image: one of each shift and its opposite). With ``fill``, written to ``first``, ``second``, ``distance``;
-    returns their count (call once without ``fill`` to size the arrays)."""
+    image: one of each shift and its opposite). The first ``len(first)`` of them are written to ``first``,
+    ``second``, ``distance``; returns how many there are (more than ``len(first)``: call again with arrays that
+    size)."""
+    capacity = first.shape[0]
     count = 0
     n = frac.shape[0]
     for i in range(n):
@@ -705,7 +707,7 @@ def image_pairs(frac, cell, shifts, reach2, first, second, distance, fill):  # n
                 z = e0 * cell[0, 2] + e1 * cell[1, 2] + e2 * cell[2, 2]
                 r2 = x * x + y * y + z * z
                 if r2 < reach2:
-                    if fill:
+                    if count < capacity:
                         first[count] = i
                         second[count] = j
                         distance[count] = np.sqrt(r2)

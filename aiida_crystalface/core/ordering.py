@@ -272,11 +272,12 @@ def matching_classes(profile: dict[str, Any] | None, references: dict[str, dict[
     return [name for name, reference in references.items() if _matches(profile, reference)]
 
 
-def _periodic_pairs(frac: np.ndarray, cell: np.ndarray, reach: float):
+def _periodic_pairs(frac: np.ndarray, cell: np.ndarray, reach: float, capacity: int | None = None):
     """Every pair of atoms of a periodic cell closer than ``reach`` (angstrom), periodic images included, each
     unordered pair once: (first, second, distance), first <= second (first == second: an atom and its own image).
     All pairs of atoms times the images within reach (a Numba kernel): for cells of up to :data:`ORDER_CENTRES` atoms,
-    where a k-d tree over the images costs more than it saves."""
+    where a k-d tree over the images costs more than it saves. ``capacity``: the pairs the first pass has room for
+    (default: an estimate from the cell's density)."""
     from . import _kernels
     from .structures import cell_heights
 
@@ -286,11 +287,20 @@ def _periodic_pairs(frac: np.ndarray, cell: np.ndarray, reach: float):
     steps = np.floor(reach / cell_heights(cell) + 0.5).astype(np.int64)
     grid = np.meshgrid(*(np.arange(-r, r + 1) for r in steps), indexing='ij')
     shifts = np.stack([g.ravel() for g in grid], axis=1).astype(np.float64)
-    none_i, none_f = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    count = _kernels.image_pairs(frac, cell, shifts, reach * reach, none_i, none_i, none_f, False)
-    first, second, distance = np.empty(count, np.int64), np.empty(count, np.int64), np.empty(count, np.float64)
-    _kernels.image_pairs(frac, cell, shifts, reach * reach, first, second, distance, True)
-    return first, second, distance
+    # one pass where the arrays hold them all: sized from the cell's mean density (the atoms within reach of an
+    # atom, each pair once), with a margin; a second pass, sized exactly, where they do not
+    n = len(frac)
+    volume = abs(float(np.linalg.det(cell)))
+    ball = 4.0 / 3.0 * np.pi * reach**3
+    if capacity is None:
+        capacity = int(n * max(1.0, 0.5 * ball * n / max(volume, 1e-12)) * 1.5) + n
+    while True:
+        first, second = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
+        distance = np.empty(capacity, np.float64)
+        count = _kernels.image_pairs(frac, cell, shifts, reach * reach, first, second, distance)
+        if count <= capacity:
+            return first[:count], second[:count], distance[:count]
+        capacity = count
 
 
 def _tree_pairs(structure: Any, n: int, reach: float, nn_distance: float, rng: np.random.Generator):

@@ -177,6 +177,37 @@ def test_arrangement_z_leaves_random_alloys_near_zero(lattice):
     assert max(abs(s) for s in scores) < ORDER_Z, scores
 
 
+@pytest.mark.parametrize('capacity', [None, 1])
+def test_the_periodic_pairs_are_ases_neighbour_list_each_pair_once(capacity):
+    """The pairs of a sheared triclinic cell within a reach longer than its shortest height (images of an atom
+    itself included), against ASE's neighbour list (float64, its own cell search), which lists each pair both ways;
+    ``capacity=1``: the first pass has no room, and the second, sized exactly, gives the same pairs."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+
+    from aiida_crystalface.core.ordering import _periodic_pairs
+
+    rng = np.random.default_rng(5)
+    cell = np.array([[4.1, 0.0, 0.0], [1.7, 3.9, 0.0], [0.8, -1.1, 3.3]])
+    atoms = Atoms('Cu7', scaled_positions=rng.random((7, 3)), cell=cell, pbc=True)
+    reach = 5.2
+    first, second, distance = _periodic_pairs(atoms.get_scaled_positions(), cell, reach, capacity=capacity)
+    assert (first <= second).all()
+    i, j, d = neighbor_list('ijd', atoms, reach)
+    assert len(d) == 2 * len(distance)
+    np.testing.assert_allclose(np.sort(d), np.sort(np.repeat(distance, 2)), rtol=0, atol=1e-9)
+    ours = sorted(
+        zip(
+            np.r_[first, second].tolist(),
+            np.r_[second, first].tolist(),
+            np.round(np.r_[distance, distance], 6),
+            strict=True,
+        )
+    )
+    theirs = sorted(zip(i.tolist(), j.tolist(), np.round(d, 6), strict=True))
+    assert ours == theirs
+
+
 def test_arrangement_z_needs_two_elements_and_enough_atoms():
     from ase.build import bulk
 
