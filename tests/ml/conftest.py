@@ -72,14 +72,15 @@ def three_channel_dataset(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def bulk_model():
-    """The bundled bulk model, ``bulk-59`` (loaded once per module); or, to put a candidate through the same tests
-    before it is bundled, the model file named by the environment variable ``CRYSTALFACE_TEST_BULK_MODEL``."""
+    """The default bundled bulk model (``ml.classifier.PRETRAINED_DEFAULT``, loaded once per module); or, to put a
+    candidate through the same tests before it is bundled, the model file named by the environment variable
+    ``CRYSTALFACE_TEST_BULK_MODEL``."""
     import os
 
     from aiida_crystalface.ml import Classifier
 
     candidate = os.environ.get('CRYSTALFACE_TEST_BULK_MODEL')
-    return Classifier.load(candidate) if candidate else Classifier.pretrained('bulk-59')
+    return Classifier.load(candidate) if candidate else Classifier.pretrained()
 
 
 def big_supercell(atoms, at_least: int = 100):
