@@ -7,10 +7,10 @@ models on 2 cores). ``--classes all --tuples 40 --draws 1 --count 0`` measures e
 per class row (about 20 minutes for one model), five times the test part's 8, so that a row's figure says more than
 whether its 8 structures held a miss.
 
-Draws read so far (docs/bulk.md), which a new decision must not reuse: member draws 2-7 and 9; the species-tuple streams 0
-and 1 (``--tuple-stream``); outsider draws 7-10; pyxtal seeds 5000-5599 and 7000-7599 after the test part's start
-(``--pyxtal-offset``); cubic seeds 0-1499, 2000-2499 and 3000-3499. The second fresh draw of every class:
-``--classes all --tuples 40 --tuple-stream 1 --first-draw 9 --draws 1 --start 3000 --count 500 --outsiders 2
+Draws read so far (docs/bulk.md), which a new decision must not reuse: member draws 2-7 and 9; the species-tuple
+streams 0 and 1 (``--tuple-stream``); outsider draws 7-10; pyxtal seeds 5000-5599 and 7000-7599 after the test
+part's start (``--pyxtal-offset``); cubic seeds 0-1499, 2000-2499 and 3000-3499. The second fresh draw of every
+class: ``--classes all --tuples 40 --tuple-stream 1 --first-draw 9 --draws 1 --start 3000 --count 500 --outsiders 2
 --pyxtal 600 --pyxtal-offset 7000``.
 
 Which data is which. Everything comes from the *test* part of :func:`aiida_crystalface.core.bulkset.bulk_split`
