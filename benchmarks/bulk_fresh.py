@@ -199,12 +199,7 @@ def main() -> int:
     )
     answers = {}
     # The member cache's name says which classes and tuples it holds (a different choice is a different file).
-    key = (
-        (sorted(args.classes), args.tuples)
-        if not args.tuple_stream
-        else (sorted(args.classes), args.tuples, args.tuple_stream)
-    )
-    chosen = hashlib.sha256(repr(key).encode()).hexdigest()[:8]
+    chosen = hashlib.sha256(repr((sorted(args.classes), args.tuples, args.tuple_stream)).encode()).hexdigest()[:8]
     for label, model in models:
         settings = FingerprintSettings.from_dict(model.settings)
         tag = settings.hash[:8]

@@ -289,11 +289,10 @@ def _periodic_pairs(frac: np.ndarray, cell: np.ndarray, reach: float, capacity: 
     shifts = np.stack([g.ravel() for g in grid], axis=1).astype(np.float64)
     # one pass where the arrays hold them all: sized from the cell's mean density (the atoms within reach of an
     # atom, each pair once), with a margin; a second pass, sized exactly, where they do not
-    n = len(frac)
-    volume = abs(float(np.linalg.det(cell)))
-    ball = 4.0 / 3.0 * np.pi * reach**3
     if capacity is None:
-        capacity = int(n * max(1.0, 0.5 * ball * n / max(volume, 1e-12)) * 1.5) + n
+        n, volume = len(frac), abs(float(np.linalg.det(cell)))
+        within = 4.0 / 3.0 * np.pi * reach**3 * n / max(volume, 1e-12)
+        capacity = int(n * max(1.0, 0.5 * within) * 1.5) + n
     while True:
         first, second = np.empty(capacity, np.int64), np.empty(capacity, np.int64)
         distance = np.empty(capacity, np.float64)

@@ -390,15 +390,12 @@ MODELS = sorted({PRETRAINED_DEFAULT, 'bulk-59'})
 
 @pytest.fixture(scope='module', params=MODELS)
 def literature_model(request):
-    """(name, model) of each of :data:`MODELS`; for the default, the model file named by
-    ``CRYSTALFACE_TEST_BULK_MODEL`` when it is set (a candidate put through the default's tests)."""
-    import os
-
+    """(name, model) of each of :data:`MODELS`; the default is conftest's ``bulk_model`` (a candidate file where
+    ``CRYSTALFACE_TEST_BULK_MODEL`` names one)."""
     from aiida_crystalface.ml import Classifier
 
-    candidate = os.environ.get('CRYSTALFACE_TEST_BULK_MODEL')
-    if request.param == PRETRAINED_DEFAULT and candidate:
-        return request.param, Classifier.load(candidate)
+    if request.param == PRETRAINED_DEFAULT:
+        return request.param, request.getfixturevalue('bulk_model')
     return request.param, Classifier.pretrained(request.param)
 
 
